@@ -1,0 +1,44 @@
+# The two commands a fresh clone needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export REQUIRE_BROWSER ?= 1
+
+.PHONY: run test lint serve install migrate clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $@
+
+install: $(BIN)/.installed
+
+.env:
+	$(BIN)/python -m portal.envfile
+
+migrate: install .env
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py seed_demo
+	@echo "Serving on http://127.0.0.1:$(PORT)/"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# Tests run with DEBUG=true only so settings load without production secrets; the test
+# runner itself turns DEBUG off for every test.
+test: install
+	DEBUG=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+serve: install
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn portal.wsgi:application --bind 127.0.0.1:$(PORT) \
+		--workers $${WEB_CONCURRENCY:-4} --access-logfile - --log-level warning
+
+clean:
+	rm -rf $(VENV) staticfiles test-artifacts

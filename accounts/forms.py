@@ -1,0 +1,58 @@
+from django import forms
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest
+
+from accounts import throttle
+from accounts.models import User
+from accounts.net import client_ip
+
+
+class SignInForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email", max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+    error_messages = {
+        # The same words whether or not the email exists.
+        "invalid_login": "That email and password do not match an active user. Check both and try again.",
+        "inactive": "That email and password do not match an active user. Check both and try again.",
+        "locked": "Too many failed sign-ins. For your security, signing in is locked for "
+        "%(minutes)d minutes. Try again later or reset your password.",
+    }
+
+    def __init__(self, request: HttpRequest | None = None, *args, **kwargs) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.ip = client_ip(request) if request else None
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is None or not password:
+            return self.cleaned_data
+        if throttle.is_locked(email, self.ip):
+            raise forms.ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": settings.SIGNIN_LOCKOUT_SECONDS // 60},
+            )
+        self.user_cache = authenticate(self.request, username=email, password=password)
+        if self.user_cache is None or not self.user_cache.is_active:
+            throttle.failed(email, self.ip)
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+        throttle.succeeded(email)
+        return self.cleaned_data
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "phone", "time_zone"]
+        labels = {"time_zone": "Time zone"}
+
+    def clean_first_name(self) -> str:
+        return self.cleaned_data["first_name"].strip()
+
+    def clean_last_name(self) -> str:
+        return self.cleaned_data["last_name"].strip()

@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import Account, Domain, Role, User
+
+PASSWORD = "demo-password-2026"
+USERS = [
+    ("admin@demo.example", "Ada", "Admin", Role.ACCOUNT_ADMIN, False),
+    ("domains@demo.example", "Dom", "Keeper", Role.DOMAIN_ADMIN, True),
+    ("user@demo.example", "Uma", "User", Role.USER, True),
+]
+DOMAINS = [
+    ("example.com", "Main website"),
+    ("example.net", "Mail"),
+    ("demo-shop.example", "Shop"),
+    ("status.example.org", "Status page"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo account, one user per role and a few domains (idempotent)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
+
+    def handle(self, *args, force: bool = False, **options) -> None:  # type: ignore[no-untyped-def]
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo makes users with a published password: "
+                               "it runs only with DEBUG on, or with --force.")
+        with transaction.atomic():
+            account, _ = Account.objects.get_or_create(name="Demo Account")
+            for email, first, last, role, api_access in USERS:
+                if not User.objects.filter(email=email).exists():
+                    User.objects.create_user(
+                        email, PASSWORD, account=account, first_name=first, last_name=last,
+                        role=role, api_access=api_access,
+                    )
+            for name, note in DOMAINS:
+                Domain.objects.get_or_create(account=account, name=name, defaults={"note": note})
+        self.stdout.write("Demo sign-ins (password for each: %s):" % PASSWORD)
+        for email, _first, _last, role, api_access in USERS:
+            access = "with API access" if api_access else "without API access"
+            self.stdout.write(f"  {email:24} {role.label}, {access}")

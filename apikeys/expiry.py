@@ -1,0 +1,24 @@
+"""Expiry in calendar months, clamped to the end of the month, in the owner's time zone."""
+
+import calendar
+import zoneinfo
+from datetime import datetime
+
+from django.utils import timezone
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """31 January + 1 month is 28 (or 29) February; the time of day is kept."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def expires_after(months: int, time_zone: str, now: datetime | None = None) -> datetime:
+    """`months` calendar months from now, counted on the owner's wall clock."""
+    local = (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(time_zone))
+    # Built on naive wall-clock time then localised again, so a DST change in between
+    # keeps the same local hour.
+    naive = add_months(local.replace(tzinfo=None), months)
+    return naive.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))

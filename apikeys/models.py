@@ -1,0 +1,148 @@
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import Account, User
+from apikeys import crypto, tokens
+from audit.events import record
+from audit.models import Event
+
+
+class KeyLimitReached(Exception):
+    pass
+
+
+class Status(models.TextChoices):
+    LIVE = "live", "Live"
+    EXPIRED = "expired", "Expired"
+    SUSPENDED = "suspended", "Suspended"
+    DELETED = "deleted", "Deleted"
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def not_deleted(self) -> "ApiKeyQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+    def live(self, now: datetime | None = None) -> "ApiKeyQuerySet":
+        now = now or timezone.now()
+        return self.not_deleted().filter(
+            Q(expires__isnull=True) | Q(expires__gt=now),
+            owner__is_active=True,
+            owner__api_access=True,
+        )
+
+
+class ApiKey(models.Model):
+    """A key pair: the public API key (a UUID) and its secret, stored only encrypted."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="api_keys")
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    key = models.UUIDField("API key", default=uuid.uuid4, unique=True, editable=False)
+    secret_encrypted = models.BinaryField(null=True, editable=False)
+    secret_hint = models.CharField(max_length=16, editable=False)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by_id = models.BigIntegerField(null=True, blank=True)
+    deleted_by_email = models.CharField(max_length=254, blank=True)
+    # The Generate form's one-time token: a resubmitted or double-clicked form finds the
+    # key it already made instead of making a second.
+    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # Days-before-expiry (30, 7, 1, 0) for which a reminder has gone out.
+    reminders_sent = models.JSONField(default=list, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created", "id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+    def status(self, now: datetime | None = None) -> Status:
+        now = now or timezone.now()
+        if self.deleted_at:
+            return Status.DELETED
+        if self.expires is not None and self.expires <= now:
+            return Status.EXPIRED
+        if not (self.owner.api_access and self.owner.is_active):
+            return Status.SUSPENDED
+        return Status.LIVE
+
+    @property
+    def masked_secret(self) -> str:
+        return self.secret_hint
+
+    def reveal(self) -> str:
+        """The secret in clear: only for its owner's own eyes, or to check a signature."""
+        return crypto.decrypt(self.secret_encrypted, self.key)
+
+    @classmethod
+    def generate(
+        cls,
+        owner: User,
+        expires: datetime | None,
+        *,
+        form_token: uuid.UUID | None = None,
+        request: HttpRequest | None = None,
+    ) -> tuple["ApiKey", str | None]:
+        """Make a key for owner; return it with its secret (None if the form was replayed).
+
+        The owner's row is locked first, so racing requests count the keys one at a time.
+        """
+        with transaction.atomic():
+            User.objects.select_for_update().get(pk=owner.pk)
+            if form_token and (done := cls.objects.filter(form_token=form_token).first()):
+                return done, None
+            if cls.objects.filter(owner=owner).not_deleted().count() >= settings.MAX_KEYS_PER_USER:
+                raise KeyLimitReached
+            secret = tokens.new_secret()
+            key = cls(
+                account_id=owner.account_id,
+                owner=owner,
+                expires=expires,
+                form_token=form_token,
+                secret_hint=tokens.hint(secret),
+            )
+            key.secret_encrypted = crypto.encrypt(secret, key.key)
+            key.save()
+            record(
+                Event.KEY_GENERATED,
+                account=owner.account_id,
+                actor=owner,
+                request=request,
+                target=owner,
+                api_key=str(key.key),
+                details={"expires": expires.isoformat() if expires else "never"},
+            )
+        return key, secret
+
+    def delete_by(self, actor: User, request: HttpRequest | None = None) -> bool:
+        """Erase the secret and keep the metadata; False if it was already deleted."""
+        with transaction.atomic():
+            fresh = ApiKey.objects.select_for_update().get(pk=self.pk)
+            if fresh.deleted_at:
+                return False
+            fresh.deleted_at = timezone.now()
+            fresh.deleted_by_id, fresh.deleted_by_email = actor.pk, actor.email
+            fresh.secret_encrypted = None
+            fresh.save(update_fields=["deleted_at", "deleted_by_id", "deleted_by_email",
+                                      "secret_encrypted"])
+            record(
+                Event.KEY_DELETED,
+                account=fresh.account_id,
+                actor=actor,
+                request=request,
+                target=self.owner,
+                api_key=str(fresh.key),
+            )
+        self.deleted_at, self.secret_encrypted = fresh.deleted_at, None
+        return True

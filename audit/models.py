@@ -1,0 +1,95 @@
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Account
+
+
+class Event(models.TextChoices):
+    KEY_GENERATED = "key.generated", "Key generated"
+    KEY_VIEWED = "key.viewed", "Key viewed"
+    KEY_DELETED = "key.deleted", "Key deleted"
+    KEY_EXPIRY_CHANGED = "key.expiry_changed", "Key expiry changed"
+    API_ACCESS_GRANTED = "api_access.granted", "API access granted"
+    API_ACCESS_REMOVED = "api_access.removed", "API access removed"
+    SIGNED_IN = "user.signed_in", "Signed in"
+    SIGN_IN_FAILED = "user.sign_in_failed", "Sign-in failed"
+    SIGNED_OUT = "user.signed_out", "Signed out"
+    PASSWORD_CHANGED = "user.password_changed", "Password changed"
+    USER_CREATED = "user.created", "User created"
+    ROLE_CHANGED = "user.role_changed", "Role changed"
+    USER_DEACTIVATED = "user.deactivated", "User deactivated"
+    USER_REACTIVATED = "user.reactivated", "User reactivated"
+    DOMAIN_ADDED = "domain.added", "Domain added"
+    DOMAIN_REMOVED = "domain.removed", "Domain removed"
+    POLICY_CHANGED = "policy.changed", "Policy changed"
+    LOG_EXPORTED = "log.exported", "Log exported"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError("Activity log entries cannot be changed.")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError("Activity log entries cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    """One entry of an account's activity log.
+
+    People and keys are snapshots (ids, emails, the public API key), not foreign keys, so no
+    delete can cascade into the log and an entry reads the same forever.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    seq = models.PositiveBigIntegerField("sequence")
+    time = models.DateTimeField(default=timezone.now)
+    event = models.CharField(max_length=32, choices=Event.choices)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_email = models.CharField(max_length=254, blank=True)
+    actor_role = models.CharField(max_length=20, blank=True)
+    target_user_id = models.BigIntegerField(null=True, blank=True)
+    target_email = models.CharField(max_length=254, blank=True)
+    api_key = models.CharField("API key", max_length=36, blank=True)
+    ip = models.GenericIPAddressField("source IP", null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "seq"], name="audit_seq_unique")
+        ]
+        indexes = [
+            models.Index(fields=["account", "time"], name="audit_account_time"),
+            models.Index(fields=["account", "event", "seq"], name="audit_account_event"),
+            models.Index(fields=["account", "actor_id", "seq"], name="audit_account_actor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.event}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self._state.adding:
+            raise AppendOnlyError("Activity log entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError("Activity log entries cannot be deleted.")
+
+
+class ChainHead(models.Model):
+    """The newest entry of an account's chain: the row every writer locks first."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)

@@ -1,0 +1,55 @@
+"""The activity log listens: sign-ins from django.contrib.auth, the rest from accounts."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from accounts import signals
+from audit.events import record
+from audit.models import Event
+
+
+@receiver(user_logged_in)
+def signed_in(sender, request, user, **kwargs):  # type: ignore[no-untyped-def]
+    record(Event.SIGNED_IN, account=user.account_id, actor=user, request=request)
+
+
+@receiver(user_logged_out)
+def signed_out(sender, request, user, **kwargs):  # type: ignore[no-untyped-def]
+    if user is not None:
+        record(Event.SIGNED_OUT, account=user.account_id, actor=user, request=request)
+
+
+@receiver(user_login_failed)
+def sign_in_failed(sender, credentials, request=None, **kwargs):  # type: ignore[no-untyped-def]
+    # An unknown email belongs to no account, so it has no chain to go in.
+    email = str(credentials.get("username") or credentials.get("email") or "")
+    user = get_user_model().objects.filter(email__iexact=email).first() if email else None
+    if user is not None:
+        record(Event.SIGN_IN_FAILED, account=user.account_id, target=user, request=request)
+
+
+def _relay(signal, event: Event) -> None:  # type: ignore[no-untyped-def]
+    def receiver(sender, *, request=None, actor, target=None, domain_name="", details=None,
+                 **kwargs):  # type: ignore[no-untyped-def]
+        if domain_name:
+            details = {"domain": domain_name, **(details or {})}
+        record(event, account=actor.account_id, actor=actor, request=request, target=target,
+               details=details)
+
+    signal.connect(receiver, weak=False, dispatch_uid=f"audit:{event}")
+
+
+for _signal, _event in [
+    (signals.password_changed, Event.PASSWORD_CHANGED),
+    (signals.user_created, Event.USER_CREATED),
+    (signals.role_changed, Event.ROLE_CHANGED),
+    (signals.user_deactivated, Event.USER_DEACTIVATED),
+    (signals.user_reactivated, Event.USER_REACTIVATED),
+    (signals.api_access_granted, Event.API_ACCESS_GRANTED),
+    (signals.api_access_removed, Event.API_ACCESS_REMOVED),
+    (signals.domain_added, Event.DOMAIN_ADDED),
+    (signals.domain_removed, Event.DOMAIN_REMOVED),
+    (signals.policy_changed, Event.POLICY_CHANGED),
+]:
+    _relay(_signal, _event)

@@ -1,0 +1,55 @@
+"""Structured logging: one key=value line per record, with the request id, and no secrets."""
+
+import logging
+import threading
+
+from django.views.debug import SafeExceptionReporterFilter
+
+_local = threading.local()
+
+
+def set_request_id(value: str | None) -> None:
+    _local.request_id = value
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = getattr(_local, "request_id", None) or "-"
+        return True
+
+
+class KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "msg": record.getMessage(),
+        }
+        fields.update(getattr(record, "fields", {}))
+        line = " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    if not text or any(c in text for c in ' ="'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Error reports include request headers: hide every header that can carry a secret."""
+
+    hidden_settings = SafeExceptionReporterFilter.hidden_settings
+
+    def get_safe_request_meta(self, request):  # type: ignore[no-untyped-def]
+        meta = super().get_safe_request_meta(request)
+        for name in list(meta):
+            upper = name.upper()
+            if upper == "HTTP_AUTHORIZATION" or upper.startswith("HTTP_X_CNS") or upper == "HTTP_COOKIE":
+                meta[name] = self.cleansed_substitute
+        return meta

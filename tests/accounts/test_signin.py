@@ -1,0 +1,37 @@
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEvent, Event
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signin_page_renders(client):
+    response = client.get(reverse("accounts:signin"))
+    assert response.status_code == 200
+    assert b"Sign in to" in response.content
+
+
+def test_signin_with_right_password_goes_to_dashboard(client, user):
+    response = client.post(reverse("accounts:signin"), {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard")
+    assert AuditEvent.objects.filter(account=user.account, event=Event.SIGNED_IN).count() == 1
+
+
+def test_failed_signin_reads_the_same_for_unknown_and_known_email(client, user):
+    known = client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})
+    unknown = client.post(reverse("accounts:signin"), {"username": "nobody@x.example", "password": "wrong"})
+    message = "That email and password do not match an active user."
+    assert message in known.content.decode() and message in unknown.content.decode()
+    assert AuditEvent.objects.filter(event=Event.SIGN_IN_FAILED).count() == 1
+
+
+def test_repeated_failures_lock_the_email(client, user, settings):
+    for _ in range(settings.SIGNIN_FAILURE_LIMIT):
+        client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})
+    response = client.post(reverse("accounts:signin"), {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session

@@ -13,6 +13,11 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.lock
 	touch $@
 
+# axe-core for the accessibility checks in the browser tests (npm registry, never a CDN).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(BIN)/.installed
 
 .env:
@@ -28,7 +33,7 @@ run: migrate
 
 # Tests run with DEBUG=true only so settings load without production secrets; the test
 # runner itself turns DEBUG off for every test.
-test: install
+test: install node_modules/.installed
 	DEBUG=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -38,7 +43,7 @@ lint: install
 serve: install
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn portal.wsgi:application --bind 127.0.0.1:$(PORT) \
-		--workers $${WEB_CONCURRENCY:-4} --access-logfile - --log-level warning
+		--workers $${WEB_CONCURRENCY:-4} --log-level warning
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts
+	rm -rf $(VENV) staticfiles test-artifacts node_modules

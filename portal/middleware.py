@@ -3,14 +3,11 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 
 from portal.logs import set_request_id
 
 access_log = logging.getLogger("portal.access")
-log = logging.getLogger("portal")
 
 
 class RequestIdMiddleware:
@@ -41,26 +38,3 @@ class RequestIdMiddleware:
         )
         set_request_id(None)
         return response
-
-
-class DatabaseUnavailableMiddleware:
-    """When the database cannot be reached, answer 503 rather than a traceback."""
-
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, (OperationalError, InterfaceError)) or (
-            isinstance(exception, DatabaseError) and "locked" in str(exception)
-        ):
-            return None
-        log.warning("database unavailable: %s", type(exception).__name__)
-        if request.path.startswith("/api/"):
-            return JsonResponse(
-                {"errors": ["The service is temporarily unavailable. Try again shortly."]},
-                status=503,
-            )
-        return render(request, "portal/503.html", status=503)

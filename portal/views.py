@@ -1,8 +1,9 @@
 import logging
+import sys
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -63,6 +64,20 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this for any exception, wherever it was raised (a view or a middleware
+    # loading the session), so this is where an unreachable database becomes a 503.
+    unavailable = isinstance(sys.exc_info()[1], (OperationalError, InterfaceError))
+    if unavailable:
+        log.warning("database unavailable")
+    if request.path.startswith("/api/"):
+        if unavailable:
+            return JsonResponse({"errors": ["The service is temporarily unavailable. "
+                                            "Try again shortly."]}, status=503)
+        return JsonResponse({"errors": ["Internal error. It has been logged."]}, status=500)
+    if unavailable:
+        return _error(request, 503, "Temporarily unavailable",
+                      "The portal cannot reach its database just now. Nothing you did was "
+                      "lost; please try again in a minute.")
     return _error(request, 500, "Something went wrong",
                   "The error has been logged. Please try again in a moment.")
 

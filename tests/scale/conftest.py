@@ -1,0 +1,172 @@
+"""Real app servers for the scale-out and fault tests: gunicorn on loopback ports, sharing a
+throwaway PostgreSQL database and Redis, reached through proxies the tests can cut."""
+
+import base64
+import http.cookiejar
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.scale.proxy import Proxy
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = os.environ.get("SCALE_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS_PORT = int(os.environ.get("SCALE_REDIS_PORT", "6379"))
+PASSWORD = "scale-test-passphrase-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _admin_sql(sql: str) -> None:
+    subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True, capture_output=True)
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    pg_proxy: Proxy
+    redis_proxy: Proxy
+    servers: list["Server"] = field(default_factory=list)
+
+    def manage(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, input=input,
+            capture_output=True, text=True, timeout=300,
+        )
+
+    def shell(self, code: str) -> str:
+        result = self.manage("shell", "-c", code)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Browser:
+    """A cookie-keeping HTTP client that signs in and submits forms like a person."""
+
+    def __init__(self) -> None:
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
+        )
+
+    def request(self, url: str, data: dict | None = None, headers: dict | None = None):  # type: ignore[no-untyped-def]
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(url, data=body, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=30) as response:
+                return response.status, response.read().decode(), dict(response.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(), dict(e.headers)
+
+    def csrf(self, url: str) -> str:
+        status, body, _ = self.request(url)
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+        assert match, f"no form at {url} ({status})"
+        return match[1]
+
+    def post_form(self, url: str, data: dict, origin: str):  # type: ignore[no-untyped-def]
+        token = self.csrf(url)
+        return self.request(url, {**data, "csrfmiddlewaretoken": token}, {"Referer": url, "Origin": origin})
+
+    def sign_in(self, base: str, email: str, password: str = PASSWORD) -> None:
+        status, _, headers = self.post_form(
+            f"{base}/accounts/signin/", {"username": email, "password": password}, base
+        )
+        assert status == 302, f"sign-in failed: {status}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    name = f"portal_scale_{os.getpid()}"
+    _admin_sql(f"DROP DATABASE IF EXISTS {name}")
+    _admin_sql(f"CREATE DATABASE {name}")
+    pg_proxy = Proxy(5432).start()
+    redis_proxy = Proxy(REDIS_PORT).start()
+    env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL")},
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "KEY_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_proxy.port}/{name}",
+        # Connections are not kept between requests, so a cut shows on the next request.
+        "CONN_MAX_AGE": "0",
+        "CACHE_URL": f"redis://127.0.0.1:{redis_proxy.port}/14",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "API_RATE_LIMIT": "30",
+        "API_RATE_WINDOW": "120",
+        "LOG_LEVEL": "WARNING",
+    }
+    stack = Stack(env, pg_proxy, redis_proxy)
+    for args in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
+        result = stack.manage(*args)
+        assert result.returncode == 0, result.stderr
+    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "-n", "14", "FLUSHDB"], capture_output=True)
+    for _ in range(2):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind",
+             f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--log-level", "warning"],
+            cwd=ROOT, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        stack.servers.append(Server(port, process))
+    for server in stack.servers:
+        _wait_until_up(server)
+    yield stack
+    for server in stack.servers:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+    pg_proxy.stop()
+    redis_proxy.stop()
+    _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _wait_until_up(server: Server) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    server.process.terminate()
+    raise RuntimeError(f"gunicorn on {server.port} did not start: {server.process.stderr.read()[-2000:]!r}")
+
+
+def json_of(body: str) -> dict:
+    return json.loads(body)

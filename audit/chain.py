@@ -4,6 +4,23 @@ Each entry's hash is SHA-256 over the canonical form of the entry: the JSON arra
 no spaces, non-ASCII kept as is) of the CSV cells from `sequence` to `prev_hash`, each a
 string, exactly as the export writes them before formula neutralisation. The first entry's
 prev_hash is GENESIS. The README documents the same rule for people verifying offline.
+
+The cells, in CSV_COLUMNS order:
+- sequence: the entry's number in its account's chain, 1, 2, 3 ... as decimal text;
+- time: ISO 8601 in UTC with microseconds, e.g. 2026-11-26T22:54:05.123456Z;
+- event: the event's name, e.g. key.viewed;
+- actor_id, target_user_id: decimal text, or empty;
+- actor_email, actor_role, target_email, api_key, source_ip, user_agent: text, or empty;
+- details: JSON with sorted keys and no spaces (json.dumps(..., sort_keys=True,
+  separators=(",", ":"), ensure_ascii=False));
+- prev_hash: the previous entry's hash (GENESIS for entry 1);
+- hash: SHA-256 (hex) of json.dumps([sequence, ..., prev_hash], separators=(",", ":"),
+  ensure_ascii=False) encoded as UTF-8.
+
+Formula neutralisation: in the CSV a cell that starts with = + - @ TAB CR or ' gets one
+leading ' added, so no spreadsheet runs it as a formula (the ' itself is included so the
+rule can be undone exactly). Before hashing a CSV row, a verifier strips exactly one leading
+' from every cell that starts with one.
 """
 
 import hashlib
@@ -32,12 +49,51 @@ CSV_COLUMNS = [
 ]
 
 
+# The model's field names for the cells from `sequence` to `prev_hash`, in CSV order.
+ENTRY_FIELDS = (
+    "seq",
+    "time",
+    "event",
+    "actor_id",
+    "actor_email",
+    "actor_role",
+    "target_user_id",
+    "target_email",
+    "api_key",
+    "ip",
+    "user_agent",
+    "details",
+    "prev_hash",
+)
+
+# What a spreadsheet reads as the start of a formula, plus the quote that marks a cell as
+# neutralised (so a cell that really starts with ' survives the round trip).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutralise(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def unneutralise(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 in UTC with microseconds: 2026-11-26T22:54:05.123456Z."""
+    if value.utcoffset() is None or value.utcoffset():
+        value = value.astimezone(UTC)
+    # isoformat (ending +00:00 here) is several times faster than strftime, same digits.
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_DETAILS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CELLS_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_details(details: dict) -> str:
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _DETAILS_JSON.encode(details)
 
 
 def cells(
@@ -57,6 +113,16 @@ def cells(
     prev_hash: str,
 ) -> list[str]:
     """An entry's cells as the CSV carries them, without the final `hash` cell."""
+    return cells_from_values(
+        (seq, time, event, actor_id, actor_email, actor_role, target_user_id, target_email,
+         api_key, ip, user_agent, details, prev_hash)
+    )
+
+
+def cells_from_values(values: Sequence) -> list[str]:
+    """The same cells from a row of ENTRY_FIELDS values (the export's hot loop)."""
+    (seq, time, event, actor_id, actor_email, actor_role, target_user_id, target_email,
+     api_key, ip, user_agent, details, prev_hash) = values[:13]
     return [
         str(seq),
         format_time(time),
@@ -69,13 +135,13 @@ def cells(
         api_key,
         ip or "",
         user_agent,
-        canonical_details(details),
+        canonical_details(details) if details else "{}",
         prev_hash,
     ]
 
 
 def digest(row_cells: Sequence[str]) -> str:
-    canonical = json.dumps(list(row_cells), separators=(",", ":"), ensure_ascii=False)
+    canonical = _CELLS_JSON.encode(list(row_cells))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

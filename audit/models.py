@@ -1,7 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, Role
+from audit import chain
 
 
 class Event(models.TextChoices):
@@ -71,6 +72,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["account", "time"], name="audit_account_time"),
             models.Index(fields=["account", "event", "seq"], name="audit_account_event"),
             models.Index(fields=["account", "actor_id", "seq"], name="audit_account_actor"),
+            # The page's user filter matches the acting user or the user the entry concerns.
+            models.Index(fields=["account", "target_user_id", "seq"], name="audit_account_target"),
         ]
 
     def __str__(self) -> str:
@@ -84,6 +87,15 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise AppendOnlyError("Activity log entries cannot be deleted.")
 
+    @property
+    def actor_role_label(self) -> str:
+        # A snapshot: a role renamed since is shown as it was stored.
+        return dict(Role.choices).get(self.actor_role, self.actor_role)
+
+    @property
+    def details_text(self) -> str:
+        return chain.canonical_details(self.details)
+
 
 class ChainHead(models.Model):
     """The newest entry of an account's chain: the row every writer locks first."""
@@ -93,3 +105,6 @@ class ChainHead(models.Model):
     )
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} at entry {self.seq}"

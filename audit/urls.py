@@ -1,5 +1,10 @@
 from django.urls import path
 
+from audit import views
+
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.log, name="log"),
+    path("export.csv", views.export_csv, name="export"),
+]

@@ -1,0 +1,157 @@
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Role
+from audit.events import record
+from audit.models import Event
+from tests.audit.conftest import fill
+from tests.conftest import make_user
+
+URL = reverse("audit:log")
+
+
+def rows(response) -> list[str]:  # type: ignore[no-untyped-def]
+    body = response.content.decode()
+    tbody = body.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    return [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", tr)).strip()
+        for tr in re.findall(r"<tr\b[^>]*>(.*?)</tr>", tbody, re.S)
+    ]
+
+
+@pytest.mark.parametrize("role", [Role.USER, Role.DOMAIN_ADMIN])
+def test_only_account_administrators_may_open_the_page(client_for, account, role) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(make_user(account, "someone@acme.example", role))
+    assert client.get(URL).status_code == 403
+    assert client.post(reverse("audit:export")).status_code == 403
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "Activity Log" not in dashboard
+
+
+def test_the_menu_leads_account_administrators_to_the_page(client_for, account_admin) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(account_admin)
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert f'href="{URL}">Activity Log</a>' in dashboard
+    page = client.get(URL)
+    assert page.status_code == 200
+    assert f'href="{URL}" aria-current="page">Activity Log' in page.content.decode()
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(URL)
+    assert response.status_code == 302 and "/accounts/signin/" in response["Location"]
+
+
+def test_another_accounts_administrator_sees_nothing_of_this_account(
+    client_for, account, account_admin, user, other_admin
+) -> None:  # type: ignore[no-untyped-def]
+    record(Event.ROLE_CHANGED, account=account, actor=account_admin, target=user)
+    client = client_for(other_admin)
+    body = client.get(URL).content.decode()
+    assert "oscar@other.example" in body  # their own sign-in
+    assert "acme.example" not in body
+    response = client.get(URL, {"user": user.pk})
+    assert "Select a valid choice" in response.content.decode()
+    assert "uma@acme.example" not in response.content.decode()
+
+
+def test_newest_first_fifty_a_page(client_for, account, account_admin) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(account_admin)  # entry 1: the sign-in
+    fill(account, 119, details={"batch": 1})
+    first = client.get(URL)
+    shown = rows(first)
+    assert len(shown) == 50
+    assert all("Key viewed" in row for row in shown), shown[:2]
+    assert 'rel="next">Older entries' in first.content.decode()
+    last = rows(client.get(URL, {"page": 3}))
+    assert len(last) == 20
+    assert "Signed in" in last[-1]
+    assert "ada@acme.example (Account Administrator)" in last[-1]
+    # Newest first: times fall from top to bottom.
+    times = [row.split(" Key viewed")[0] for row in shown]
+    assert times == sorted(times, reverse=True)
+    assert len(rows(client.get(URL, {"page": "abc"}))) == 50
+    assert len(rows(client.get(URL, {"page": 99}))) == 50
+
+
+def test_times_show_in_the_viewers_time_zone(client_for, account) -> None:  # type: ignore[no-untyped-def]
+    viewer = make_user(account, "tokyo@acme.example", Role.ACCOUNT_ADMIN, time_zone="Asia/Tokyo")
+    fill(account, 1, start=dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.UTC))
+    client = client_for(viewer)
+    shown = rows(client.get(URL, {"event": "key.viewed"}))
+    assert shown == [shown[0]] and shown[0].startswith("16 Jan 2026, 08:30:00 JST")
+    # From and To are days in the viewer's zone too.
+    assert len(rows(client.get(URL, {"from_date": "2026-01-16", "to_date": "2026-01-16"}))) == 1
+    assert "No entries match" in client.get(URL, {"to_date": "2026-01-15"}).content.decode()
+
+
+def test_filters_by_event_user_and_period(client_for, account, account_admin, user) -> None:  # type: ignore[no-untyped-def]
+    now = dt.datetime.now(dt.UTC)
+    fill(account, 3, event=Event.DOMAIN_ADDED, start=now - dt.timedelta(days=20))
+    fill(account, 2, event=Event.KEY_DELETED, actor=user, start=now - dt.timedelta(days=3))
+    record(Event.SIGN_IN_FAILED, account=account, target=user)
+    client = client_for(account_admin)
+
+    by_event = rows(client.get(URL, {"event": "key.deleted"}))
+    assert len(by_event) == 2 and all("Key deleted" in row for row in by_event)
+
+    by_user = rows(client.get(URL, {"user": user.pk}))
+    assert [("Sign-in failed" in r, "Key deleted" in r) for r in by_user] == [
+        (True, False),
+        (False, True),
+        (False, True),
+    ]
+
+    assert len(rows(client.get(URL, {"period": "7d"}))) == 4  # 2 deletes, failure, sign-in
+    assert len(rows(client.get(URL, {"period": "30d"}))) == 7
+    assert len(rows(client.get(URL, {"period": "24h"}))) == 2
+    assert len(rows(client.get(URL, {"period": "30d", "event": "domain.added"}))) == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"from_date": "26/13/2026"}, "Enter a valid date."),
+        ({"to_date": "yesterday"}, "Enter a valid date."),
+        (
+            {"from_date": "2026-03-02", "to_date": "2026-03-01"},
+            "To must be the same day as From or later.",
+        ),
+        ({"event": "key.stolen"}, "Select a valid choice. key.stolen is not one of the"),
+        ({"user": "999999"}, "Select a valid choice. That choice is not one of the"),
+        ({"user": "x"}, "Select a valid choice. That choice is not one of the"),
+        ({"period": "7d", "from_date": "2026-03-01"}, "Choose either a quick period or From"),
+        ({"period": "1y"}, "Select a valid choice. 1y is not one of the"),
+    ],
+)
+def test_bad_filters_say_what_is_wrong(client_for, account_admin, params, message) -> None:  # type: ignore[no-untyped-def]
+    response = client_for(account_admin).get(URL, params)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert message in body
+    assert "The filters need fixing" in body
+    assert "Export CSV" not in body
+    assert rows(response) == ["No entries match these filters."]
+
+
+def test_queries_stay_constant_as_the_log_grows(
+    client_for, account, account_admin, user, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(account_admin)
+    client.get(URL)  # the session's first-visit writes happen here
+    fill(account, 9, actor=user)
+    params = {"event": "key.viewed", "user": user.pk, "period": "30d"}
+    counts = []
+    for query in [{}, params]:
+        with CaptureQueriesContext(connection) as small:
+            assert len(rows(client.get(URL, query))) == (10 if not query else 9)
+        counts.append(len(small))
+    fill(account, 9_990, actor=user)
+    for query, count in zip([{}, params], counts, strict=True):
+        with django_assert_num_queries(count):
+            assert len(rows(client.get(URL, query))) == 50

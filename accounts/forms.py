@@ -5,8 +5,10 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
 
 from accounts import throttle
-from accounts.models import User
+from accounts.models import Role, User
 from accounts.net import client_ip
+
+NO_MATCH = "That email and password do not match an active user. Check both and try again."
 
 
 class SignInForm(AuthenticationForm):
@@ -16,8 +18,8 @@ class SignInForm(AuthenticationForm):
     )
     error_messages = {
         # The same words whether or not the email exists.
-        "invalid_login": "That email and password do not match an active user. Check both and try again.",
-        "inactive": "That email and password do not match an active user. Check both and try again.",
+        "invalid_login": NO_MATCH,
+        "inactive": NO_MATCH,
         "locked": "Too many failed sign-ins. For your security, signing in is locked for "
         "%(minutes)d minutes. Try again later or reset your password.",
     }
@@ -56,3 +58,42 @@ class ProfileForm(forms.ModelForm):
 
     def clean_last_name(self) -> str:
         return self.cleaned_data["last_name"].strip()
+
+
+ROLE_ERRORS = {
+    "invalid_choice": "Choose one of the roles in the list.",
+    "required": "Choose a role.",
+}
+
+
+class UserAddForm(forms.ModelForm):
+    """What an Account Administrator fills in to add a user to their account."""
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email", "phone", "role", "api_access"]
+        error_messages = {
+            "role": ROLE_ERRORS,
+            "email": {"unique": "A user with this email already exists."},
+        }
+        help_texts = {
+            "email": "The invitation to choose a password goes to this address.",
+            "api_access": "Lets the user generate API keys and call the API with them.",
+        }
+
+    def clean_first_name(self) -> str:
+        return self.cleaned_data["first_name"].strip()
+
+    def clean_last_name(self) -> str:
+        return self.cleaned_data["last_name"].strip()
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        # Unique in the whole portal, not only in the account: the email is the sign-in name.
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("A user with this email already exists.")
+        return email
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, error_messages=ROLE_ERRORS)

@@ -30,6 +30,8 @@ elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be a long random value when DEBUG is off.")
 
 PORTAL_NAME = env.str("PORTAL_NAME", default="Meridian DNS")
+# The portal's public address, for links in emails sent outside a request (reminders).
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -1,0 +1,148 @@
+"""The Domains page: the account's DNS domains, added and removed by its administrators."""
+
+import re
+
+import django_tables2 as tables
+from django import forms
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts import signals
+from accounts.guards import domain_admin_required
+from accounts.models import Account, Domain
+
+MAX_NAME_LENGTH = 253
+# A label: 1-63 letters, digits or hyphens, neither starting nor ending with a hyphen.
+LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+DNS_NAME_RULES = (
+    "Enter a domain name such as example.com: two or more labels separated by dots, each "
+    "1 to 63 letters, digits or hyphens, not starting or ending with a hyphen, "
+    f"{MAX_NAME_LENGTH} characters at most."
+)
+
+
+def normalise_dns_name(value: str) -> str:
+    """The name as stored (lower case, no trailing dot), or ValueError if it is not one."""
+    name = value.strip().lower()
+    if name.endswith("."):
+        name = name[:-1]
+    labels = name.split(".")
+    if (
+        not name
+        or len(name) > MAX_NAME_LENGTH
+        or len(labels) < 2
+        or not all(LABEL.match(label) for label in labels)
+    ):
+        raise ValueError(DNS_NAME_RULES)
+    return name
+
+
+class DomainForm(forms.ModelForm):
+    # No max_length here: clean_name checks the length and explains every rule at once.
+    name = forms.CharField(
+        label="Domain name", help_text="For example example.com or shop.example.org."
+    )
+
+    class Meta:
+        model = Domain
+        fields = ["name", "note"]
+        labels = {"note": "Note (optional)"}
+
+    def __init__(self, *args, account: Account, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_name(self) -> str:
+        try:
+            name = normalise_dns_name(self.cleaned_data["name"])
+        except ValueError as e:
+            raise forms.ValidationError(str(e), code="invalid") from e
+        if Domain.objects.filter(account=self.account, name=name).exists():
+            raise forms.ValidationError(
+                f"{name} is already one of this account's domains.", code="duplicate"
+            )
+        return name
+
+    def clean_note(self) -> str:
+        return self.cleaned_data["note"].strip()
+
+    def validate_unique(self) -> None:
+        # clean_name checks uniqueness within the account, which the form cannot see.
+        pass
+
+
+class DomainTable(tables.Table):
+    name = tables.Column(verbose_name="Domain")
+    status = tables.Column()
+    note = tables.Column(default="")
+    created = tables.DateTimeColumn(verbose_name="Added", format="j M Y")
+    remove = tables.Column(empty_values=(), orderable=False, verbose_name="")
+
+    class Meta:
+        model = Domain
+        fields = ["name", "status", "note", "created"]
+        attrs = {"class": "table"}
+        empty_text = "This account has no domains yet."
+
+    def render_remove(self, record: Domain) -> str:
+        url = reverse("accounts:domain_remove", args=[record.pk])
+        return format_html('<a href="{}" aria-label="Remove {}">Remove</a>', url, record.name)
+
+
+def _list_page(request: HttpRequest, form: DomainForm) -> HttpResponse:
+    table = DomainTable(Domain.objects.filter(account=request.user.account), order_by="name")
+    tables.RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    context = {"table": table, "form": form, "nav": "domains"}
+    return render(request, "accounts/domains.html", context)
+
+
+@domain_admin_required
+def domain_list(request: HttpRequest) -> HttpResponse:
+    return _list_page(request, DomainForm(account=request.user.account))
+
+
+@domain_admin_required
+def domain_add(request: HttpRequest) -> HttpResponse:
+    account = request.user.account
+    form = DomainForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                domain = form.save(commit=False)
+                domain.account = account
+                domain.save()
+                signals.domain_added.send(
+                    Domain, request=request, actor=request.user, domain_name=domain.name
+                )
+        except IntegrityError:
+            # Another administrator added the same name a moment ago.
+            form.add_error(
+                "name", f"{form.cleaned_data['name']} is already one of this account's domains."
+            )
+        else:
+            messages.success(request, f"Domain {domain.name} added.")
+            return redirect("accounts:domains")
+    return _list_page(request, form)
+
+
+@domain_admin_required
+def domain_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        domain = Domain.objects.get(account=request.user.account, pk=pk)
+    except Domain.DoesNotExist:
+        raise Http404("No such domain in this account.") from None
+    if request.method == "POST":
+        with transaction.atomic():
+            # A double-submitted form finds nothing left to delete the second time.
+            deleted, _ = Domain.objects.filter(pk=domain.pk).delete()
+            if deleted:
+                signals.domain_removed.send(
+                    Domain, request=request, actor=request.user, domain_name=domain.name
+                )
+        messages.success(request, f"Domain {domain.name} removed.")
+        return redirect("accounts:domains")
+    return render(request, "accounts/domains_remove.html", {"domain": domain, "nav": "domains"})

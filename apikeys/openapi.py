@@ -1,0 +1,240 @@
+"""The OpenAPI 3.1 description of the signed API, served at /api/openapi.json."""
+
+from django.conf import settings
+
+TOKEN = "<api key>:<hmac>:<timestamp>"
+SIGNING = (
+    "Every request is signed with an API key pair from the portal's profile page. "
+    "hmac = base64(HMAC-SHA1(key=secret key, message=timestamp)), standard base64 with + and /; "
+    "timestamp = Unix time in milliseconds as decimal text; token = "
+    f"`{TOKEN}`. Send the token in ONE of three ways: `Authorization: Bearer <token>`, "
+    "`x-cns-security-token: <token>`, or the three headers `x-cnsdns-apiKey`, "
+    "`x-cnsdns-requestDate` (the timestamp) and `x-cnsdns-hmac`. A timestamp more than "
+    f"{settings.API_TIMESTAMP_TOLERANCE} seconds from the server's clock is refused. "
+    "Every authenticated response carries X-RateLimit-Limit, X-RateLimit-Remaining and "
+    "X-RateLimit-Reset (seconds until the window resets); over the limit the answer is 429."
+)
+
+_RATE_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window for this key.",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window.",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Seconds until the window resets.",
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def _error(version: int, description: str) -> dict:
+    schema = "V1Error" if version == 1 else "V4Error"
+    return {
+        "description": description,
+        "headers": _RATE_HEADERS,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _errors(version: int, *, detail: bool = False, page: bool = False) -> dict:
+    responses = {
+        "401": _error(version, "Not authenticated: malformed credentials, unknown key, bad "
+                               "signature, stale timestamp (with serverTime), expired key "
+                               "(with expiredAt) or access removed. The `code` field says which."),
+        "405": _error(version, "Only GET (and HEAD) are allowed."),
+        "429": _error(version, "Over the key's rate limit; retry after X-RateLimit-Reset seconds."),
+    }
+    if detail:
+        responses["404"] = _error(version, "No such domain in the key owner's account.")
+    if page:
+        responses["400"] = _error(version, "page is not a whole number from 1 upwards.")
+    return responses
+
+
+def _ok(description: str, schema: dict) -> dict:
+    return {
+        "description": description,
+        "headers": _RATE_HEADERS,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+_DOMAIN_REF = {"$ref": "#/components/schemas/Domain"}
+_ID_PARAMETER = {
+    "name": "id", "in": "path", "required": True,
+    "description": "The domain's id.", "schema": {"type": "integer", "minimum": 1},
+}
+_SECURITY = [
+    {"bearerToken": []},
+    {"securityToken": []},
+    {"cnsdnsApiKey": [], "cnsdnsRequestDate": [], "cnsdnsHmac": []},
+]
+_SLASH_NOTE = " The path also answers with a trailing slash, without a redirect."
+
+DOCUMENT: dict = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": f"{settings.PORTAL_NAME} API (Constellix-compatible)",
+        "version": "1.0.0",
+        "description": SIGNING,
+    },
+    "servers": [{"url": "/api"}],
+    "security": _SECURITY,
+    "paths": {
+        "/v1/domains": {
+            "get": {
+                "operationId": "v1ListDomains",
+                "summary": "The key owner's account's domains (all of them).",
+                "description": "A JSON list of domains." + _SLASH_NOTE,
+                "responses": {
+                    "200": _ok("The domains.", {"type": "array", "items": _DOMAIN_REF}),
+                    **_errors(1),
+                },
+            }
+        },
+        "/v1/domains/{id}": {
+            "get": {
+                "operationId": "v1GetDomain",
+                "summary": "One domain of the key owner's account.",
+                "description": "Another account's domain answers 404." + _SLASH_NOTE,
+                "parameters": [_ID_PARAMETER],
+                "responses": {"200": _ok("The domain.", _DOMAIN_REF), **_errors(1, detail=True)},
+            }
+        },
+        "/v4/domains": {
+            "get": {
+                "operationId": "v4ListDomains",
+                "summary": "The key owner's account's domains, a page at a time.",
+                "description": "A page past the end answers 200 with an empty data list."
+                + _SLASH_NOTE,
+                "parameters": [{
+                    "name": "page", "in": "query", "required": False,
+                    "description": "Page number, from 1.",
+                    "schema": {"type": "integer", "minimum": 1, "default": 1},
+                }],
+                "responses": {
+                    "200": _ok("A page of domains.", {
+                        "type": "object",
+                        "required": ["data", "meta"],
+                        "properties": {
+                            "data": {"type": "array", "items": _DOMAIN_REF},
+                            "meta": {"$ref": "#/components/schemas/Meta"},
+                        },
+                    }),
+                    **_errors(4, page=True),
+                },
+            }
+        },
+        "/v4/domains/{id}": {
+            "get": {
+                "operationId": "v4GetDomain",
+                "summary": "One domain of the key owner's account.",
+                "description": "Another account's domain answers 404." + _SLASH_NOTE,
+                "parameters": [_ID_PARAMETER],
+                "responses": {
+                    "200": _ok("The domain.", {
+                        "type": "object", "required": ["data"], "properties": {"data": _DOMAIN_REF},
+                    }),
+                    **_errors(4, detail=True),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapiDocument",
+                "summary": "This document.",
+                "security": [],
+                "responses": {"200": {
+                    "description": "The OpenAPI document.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }},
+            }
+        },
+    },
+    "components": {
+        "securitySchemes": {
+            "bearerToken": {
+                "type": "http", "scheme": "bearer", "bearerFormat": TOKEN,
+                "description": f"API v4 style: `Authorization: Bearer {TOKEN}`.",
+            },
+            "securityToken": {
+                "type": "apiKey", "in": "header", "name": "x-cns-security-token",
+                "description": f"API v1/v2 style: the same token, `{TOKEN}`.",
+            },
+            "cnsdnsApiKey": {
+                "type": "apiKey", "in": "header", "name": "x-cnsdns-apiKey",
+                "description": "The API key (a UUID); use with the two headers below.",
+            },
+            "cnsdnsRequestDate": {
+                "type": "apiKey", "in": "header", "name": "x-cnsdns-requestDate",
+                "description": "The timestamp: Unix time in milliseconds.",
+            },
+            "cnsdnsHmac": {
+                "type": "apiKey", "in": "header", "name": "x-cnsdns-hmac",
+                "description": "base64(HMAC-SHA1(secret key, timestamp)).",
+            },
+        },
+        "schemas": {
+            "Domain": {
+                "type": "object",
+                "required": ["id", "name", "status", "note"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "status": {"type": "string", "enum": ["ACTIVE", "SUSPENDED"]},
+                    "note": {"type": "string"},
+                },
+            },
+            "Meta": {
+                "type": "object",
+                "required": ["pagination"],
+                "properties": {"pagination": {
+                    "type": "object",
+                    "required": ["total", "perPage", "currentPage", "totalPages"],
+                    "properties": {
+                        "total": {"type": "integer"},
+                        "perPage": {"type": "integer"},
+                        "currentPage": {"type": "integer"},
+                        "totalPages": {"type": "integer"},
+                    },
+                }},
+            },
+            "V1Error": {
+                "type": "object",
+                "required": ["errors", "code"],
+                "properties": {
+                    "errors": {"type": "array", "items": {"type": "string"}},
+                    "code": {"$ref": "#/components/schemas/ErrorCode"},
+                    "serverTime": {"type": "integer", "description": "Server time, ms."},
+                    "expiredAt": {"type": "string", "format": "date-time"},
+                },
+            },
+            "V4Error": {
+                "type": "object",
+                "required": ["message", "errors", "code"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "errors": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "code": {"$ref": "#/components/schemas/ErrorCode"},
+                    "serverTime": {"type": "integer", "description": "Server time, ms."},
+                    "expiredAt": {"type": "string", "format": "date-time"},
+                },
+            },
+            "ErrorCode": {
+                "type": "string",
+                "enum": [
+                    "malformed_credentials", "unknown_key", "bad_signature", "stale_timestamp",
+                    "key_expired", "access_removed", "rate_limited", "not_found",
+                    "invalid_page", "method_not_allowed", "unavailable", "server_error",
+                ],
+            },
+        },
+    },
+}

@@ -1,0 +1,79 @@
+"""Per-key request limits: a fixed window counted in the shared cache.
+
+Counting in the cache (Redis in production) lets every app server see the same count. If
+the cache fails, the request goes through: a cache outage should not take the API down
+with it, and the limit protects capacity, not secrets.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    limit: int
+    used: int
+    reset: int  # seconds until the window starts afresh
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.used > self.limit
+
+    def apply(self, response: HttpResponse) -> HttpResponse:
+        response["X-RateLimit-Limit"] = str(self.limit)
+        response["X-RateLimit-Remaining"] = str(self.remaining)
+        response["X-RateLimit-Reset"] = str(self.reset)
+        if self.exceeded:
+            response["Retry-After"] = str(self.reset)
+        return response
+
+
+def _window(now: float) -> tuple[str, int]:
+    size = settings.API_RATE_WINDOW
+    index = int(now // size)
+    reset = max(1, math.ceil((index + 1) * size - now))
+    return str(index), reset
+
+
+def hit(api_key: str, now: float | None = None) -> Window:
+    """Count one request against the key and say where its window stands."""
+    now = time.time() if now is None else now
+    index, reset = _window(now)
+    name = f"ratelimit:{api_key}:{index}"
+    try:
+        # add() is a no-op when the counter exists; the timeout outlives the window so a
+        # late increment never lands on a vanished key.
+        cache.add(name, 0, timeout=settings.API_RATE_WINDOW + 5)
+        try:
+            used = cache.incr(name)
+        except ValueError:  # evicted between add() and incr()
+            cache.set(name, 1, timeout=settings.API_RATE_WINDOW + 5)
+            used = 1
+    except Exception as e:  # noqa: BLE001
+        log.warning("rate limit not counted: cache unavailable (%s)", type(e).__name__)
+        used = 0
+    return Window(settings.API_RATE_LIMIT, used, reset)
+
+
+def peek(api_key: str, now: float | None = None) -> Window:
+    """Where the key's window stands, without counting this request."""
+    now = time.time() if now is None else now
+    index, reset = _window(now)
+    try:
+        used = cache.get(f"ratelimit:{api_key}:{index}", 0)
+    except Exception as e:  # noqa: BLE001
+        log.warning("rate limit not read: cache unavailable (%s)", type(e).__name__)
+        used = 0
+    return Window(settings.API_RATE_LIMIT, used, reset)

@@ -37,7 +37,9 @@ def _parse(encoded: tuple[str, ...]) -> list[tuple[bytes, AESGCM]]:
         try:
             raw = base64.b64decode(item.strip(), validate=True)
         except binascii.Error as e:
-            raise ImproperlyConfigured("KEY_ENCRYPTION_KEYS holds a value that is not base64.") from e
+            raise ImproperlyConfigured(
+                "KEY_ENCRYPTION_KEYS holds a value that is not base64."
+            ) from e
         if len(raw) != 32:
             raise ImproperlyConfigured("Each KEY_ENCRYPTION_KEYS value must be 32 bytes.")
         keys.append((fingerprint(raw), AESGCM(raw)))

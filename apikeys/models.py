@@ -17,6 +17,14 @@ class KeyLimitReached(Exception):
     pass
 
 
+class NoApiAccess(Exception):
+    """The owner's API access was removed (perhaps a moment ago, by an administrator)."""
+
+
+class ExpiryNotShorter(Exception):
+    """A new expiry must come before the current one: shortening never extends a key."""
+
+
 class Status(models.TextChoices):
     LIVE = "live", "Live"
     EXPIRED = "expired", "Expired"
@@ -99,9 +107,13 @@ class ApiKey(models.Model):
         The owner's row is locked first, so racing requests count the keys one at a time.
         """
         with transaction.atomic():
-            User.objects.select_for_update().get(pk=owner.pk)
-            if form_token and (done := cls.objects.filter(form_token=form_token).first()):
-                return done, None
+            locked = User.objects.select_for_update().only("api_access").get(pk=owner.pk)
+            if form_token:
+                done = cls.objects.filter(form_token=form_token, owner=owner).first()
+                if done is not None:
+                    return done, None
+            if not locked.api_access:
+                raise NoApiAccess
             if cls.objects.filter(owner=owner).not_deleted().count() >= settings.MAX_KEYS_PER_USER:
                 raise KeyLimitReached
             secret = tokens.new_secret()
@@ -124,6 +136,29 @@ class ApiKey(models.Model):
                 details={"expires": expires.isoformat() if expires else "never"},
             )
         return key, secret
+
+    def shorten_expiry(
+        self, expires: datetime, actor: User, request: HttpRequest | None = None
+    ) -> None:
+        """Bring the expiry forward (for rollover with overlap); never later than it was."""
+        with transaction.atomic():
+            fresh = ApiKey.objects.select_for_update().get(pk=self.pk)
+            old = fresh.expires
+            now = timezone.now()
+            if fresh.deleted_at or expires <= now or (old is not None and expires >= old):
+                raise ExpiryNotShorter
+            fresh.expires = expires
+            fresh.save(update_fields=["expires"])
+            record(
+                Event.KEY_EXPIRY_CHANGED,
+                account=fresh.account_id,
+                actor=actor,
+                request=request,
+                target=self.owner,
+                api_key=str(fresh.key),
+                details={"old": old.isoformat() if old else "never", "new": expires.isoformat()},
+            )
+        self.expires = expires
 
     def delete_by(self, actor: User, request: HttpRequest | None = None) -> bool:
         """Erase the secret and keep the metadata; False if it was already deleted."""

@@ -1,9 +1,18 @@
 from django.urls import path
 
-from apikeys import views
+from apikeys import inventory, views
+from apikeys.api import api_help
 
 app_name = "apikeys"
 
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
+    path("profile/keys/generate/", views.generate, name="generate"),
+    path("profile/keys/view/", views.view_keys, name="view"),
+    path("profile/keys/hide/", views.hide, name="hide"),
+    path("profile/keys/<uuid:key>/delete/", views.delete, name="delete"),
+    path("profile/keys/<uuid:key>/expiry/", views.expiry, name="expiry"),
+    path("profile/api/", api_help, name="api_help"),
+    path("keys/", inventory.key_list, name="inventory"),
+    path("keys/<uuid:key>/revoke/", inventory.revoke, name="revoke"),
 ]

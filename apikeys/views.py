@@ -1,23 +1,244 @@
+"""The User window: the profile and its API keys (generate, view, hide, shorten, delete).
+
+A secret leaves the server only in the body of a no-store page for its owner: right after
+Generate (the session carries the new key's public id across the redirect, never the secret)
+and on View. Every key URL takes the public API key and looks it up among the signed-in
+user's own keys, so anyone else's id answers 404.
+"""
+
+import time
+import uuid
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileForm
-from apikeys.models import ApiKey
+from accounts.models import User
+from apikeys.forms import ConfirmPasswordForm, ExpiryForm, GenerateForm, ProfilePageForm
+from apikeys.menu import LIMIT_MESSAGE, access_message, key_menu
+from apikeys.models import ApiKey, ExpiryNotShorter, KeyLimitReached, NoApiAccess, Status
+from audit.events import record
+from audit.models import Event
+
+JUST_GENERATED = "just_generated"
 
 
+def _profile_form(user: User, data=None) -> ProfileForm:  # type: ignore[no-untyped-def]
+    return ProfilePageForm(data, instance=user)
+
+
+def _keys_of(user: User) -> list[ApiKey]:
+    keys = list(ApiKey.objects.filter(owner=user).not_deleted())
+    for key in keys:
+        key.owner = user  # status() reads the owner: it is the signed-in user, no join needed
+    return keys
+
+
+def _own_key(request: HttpRequest, key: uuid.UUID) -> ApiKey:
+    api_key = get_object_or_404(ApiKey.objects.not_deleted(), owner=request.user, key=key)
+    api_key.owner = request.user
+    return api_key
+
+
+def _posted(request: HttpRequest):  # type: ignore[no-untyped-def]
+    # `_posted(request)` would treat an empty POST as no submission at all.
+    return request.POST if request.method == "POST" else None
+
+
+def _reauth_needed(request: HttpRequest) -> bool:
+    return time.time() - request.session.get("reauth_at", 0) > settings.REAUTH_SECONDS
+
+
+@sensitive_variables("revealed")
+def _profile_page(
+    request: HttpRequest,
+    *,
+    form: ProfileForm | None = None,
+    keys: list[ApiKey] | None = None,
+    revealed: dict[uuid.UUID, str] | None = None,
+    just_generated: ApiKey | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    keys = _keys_of(user) if keys is None else keys
+    revealed = revealed or {}
+    for key in keys:
+        key.shown_secret = revealed.get(key.key)
+    has_keys = bool(keys) or (
+        not user.api_access and ApiKey.objects.filter(owner=user).exists()
+    )
+    context = {
+        "form": form or _profile_form(user),
+        "keys": keys,
+        "viewing": bool(revealed) and just_generated is None,
+        "just_generated": just_generated,
+        "access_message": "" if user.api_access else access_message(has_keys),
+        "key_menu": key_menu(user, len(keys)),
+        "nav": "profile",
+        "section": "profile",
+    }
+    return render(request, "apikeys/profile.html", context, status=status)
+
+
+@sensitive_variables("revealed")
+@never_cache
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    """The User window: the profile form and the user's API keys."""
-    form = ProfileForm(request.POST or None, instance=request.user)
+    """The User window: the profile form and the user's API keys, masked unless just made."""
+    form = _profile_form(request.user, _posted(request))
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Your profile has been saved.")
         return redirect("apikeys:profile")
-    keys = ApiKey.objects.filter(owner=request.user).not_deleted().select_related("owner")
-    return render(
-        request,
-        "apikeys/profile.html",
-        {"form": form, "keys": keys, "nav": "profile", "section": "profile"},
-    )
+    keys = _keys_of(request.user)
+    just = None
+    if request.method == "GET" and (just_id := request.session.pop(JUST_GENERATED, None)):
+        just = next((key for key in keys if str(key.key) == just_id), None)
+    revealed = {just.key: just.reveal()} if just is not None else None
+    return _profile_page(request, form=form, keys=keys, revealed=revealed, just_generated=just)
+
+
+@sensitive_post_parameters()
+@sensitive_variables("secret")
+@never_cache
+@login_required
+def generate(request: HttpRequest) -> HttpResponse:
+    """The Add API Key window: months or Never Expires, then Generate."""
+    user = request.user
+    count = ApiKey.objects.filter(owner=user).not_deleted().count()
+    refusal, refusal_status = "", 200
+    if not user.api_access:
+        has_keys = count > 0 or ApiKey.objects.filter(owner=user).exists()
+        refusal, refusal_status = access_message(has_keys), 403
+    elif count >= settings.MAX_KEYS_PER_USER:
+        refusal, refusal_status = LIMIT_MESSAGE, 409
+    form = GenerateForm(_posted(request), policy=user.account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, secret = ApiKey.generate(
+                user,
+                form.expires(user.time_zone),
+                form_token=form.cleaned_data["form_token"],
+                request=request,
+            )
+        except KeyLimitReached:
+            refusal, refusal_status = LIMIT_MESSAGE, 409
+        except NoApiAccess:
+            refusal, refusal_status = access_message(True), 403
+        else:
+            if secret is None:
+                messages.info(
+                    request,
+                    "That form was already submitted: its key was generated then, "
+                    "so no second key was made.",
+                )
+            else:
+                # Only the public id crosses the redirect; the profile decrypts it once.
+                request.session[JUST_GENERATED] = str(key.key)
+                messages.success(request, "Your API key has been generated.")
+            return redirect("apikeys:profile")
+    context = {
+        "form": None if refusal else form,
+        "refusal": refusal,
+        "key_menu": key_menu(user, count),
+        "nav": "profile",
+        "section": "generate",
+    }
+    status = refusal_status if request.method == "POST" and refusal else 200
+    return render(request, "apikeys/generate.html", context, status=status)
+
+
+@sensitive_post_parameters("password")
+@sensitive_variables("revealed")
+@never_cache
+@login_required
+@require_POST
+def view_keys(request: HttpRequest) -> HttpResponse:
+    """View API Keys (all, or the one named by `key`): a POST, logged once per key shown."""
+    user = request.user
+    only = _key_param(request)
+    keys = _keys_of(user)
+    if only is not None and not any(key.key == only for key in keys):
+        raise Http404
+    if not user.api_access:
+        messages.error(request, access_message(True) + " Its secrets cannot be viewed.")
+        return redirect("apikeys:profile")
+    if _reauth_needed(request):
+        form = ConfirmPasswordForm(
+            request.POST if "password" in request.POST else None, user=user, request=request
+        )
+        if not form.is_valid():
+            context = {"form": form, "only": only, "key_menu": key_menu(user, len(keys)),
+                       "nav": "profile", "section": "view"}
+            return render(request, "apikeys/reauth.html", context)
+        request.session["reauth_at"] = int(time.time())
+    shown = [key for key in keys
+             if (only is None or key.key == only) and key.status() == Status.LIVE]
+    if not shown:
+        messages.info(request, "Only live keys can be viewed: expired keys stay masked.")
+    revealed = {key.key: key.reveal() for key in shown}
+    with transaction.atomic():
+        for key in shown:
+            record(Event.KEY_VIEWED, account=user.account_id, actor=user, request=request,
+                   target=user, api_key=str(key.key))
+    return _profile_page(request, keys=keys, revealed=revealed)
+
+
+def _key_param(request: HttpRequest) -> uuid.UUID | None:
+    value = request.POST.get("key", "").strip()
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as e:
+        raise Http404 from e
+
+
+@login_required
+def hide(request: HttpRequest) -> HttpResponse:
+    """Hide API Keys: the masked profile page (secrets are never kept on the page)."""
+    return redirect("apikeys:profile")
+
+
+@login_required
+def delete(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
+    """Delete asks first on a page of its own (no JavaScript needed), then erases the secret."""
+    api_key = _own_key(request, key)
+    if request.method == "POST":
+        api_key.delete_by(request.user, request)
+        messages.success(request, f"The API key {api_key.key} has been deleted.")
+        return redirect("apikeys:profile")
+    context = {"key": api_key, "nav": "profile", "section": "delete"}
+    return render(request, "apikeys/delete.html", context)
+
+
+@login_required
+def expiry(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
+    """Bring a key's expiry forward: in 1 day, 7 days, or on a date (for rollover)."""
+    user = request.user
+    api_key = _own_key(request, key)
+    expired = api_key.status() == Status.EXPIRED
+    form = ExpiryForm(_posted(request), key=api_key, policy=user.account,
+                      time_zone=user.time_zone)
+    if request.method == "POST" and not expired and form.is_valid():
+        try:
+            api_key.shorten_expiry(form.cleaned_data["new_expiry"], user, request)
+        except ExpiryNotShorter:
+            form.add_error(None, "The key's expiry changed meanwhile: check it and try again.")
+        else:
+            when = date_format(timezone.localtime(api_key.expires), "j F Y, H:i T")
+            messages.success(request, f"The API key {api_key.key} now expires on {when}.")
+            return redirect("apikeys:profile")
+    context = {"key": api_key, "form": None if expired else form, "expired": expired,
+               "nav": "profile", "section": "expiry"}
+    return render(request, "apikeys/expiry.html", context, status=409 if expired and
+                  request.method == "POST" else 200)

@@ -1,0 +1,40 @@
+"""The Django admin sees key metadata only: never the secret, its ciphertext or its hint.
+
+Read-only: keys are made by their owners and revoked through the portal, where every change
+is written to the activity log.
+"""
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apikeys.models import ApiKey
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "owner", "account", "created", "expires", "last_used_at", "status_label"]
+    list_filter = ["account", "deleted_at"]
+    search_fields = ["key", "owner__email"]
+    list_select_related = ["owner", "account"]
+    fields = [
+        "key", "account", "owner", "created", "expires", "last_used_at", "last_used_ip",
+        "deleted_at", "deleted_by_email", "status_label",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="status")
+    def status_label(self, obj: ApiKey) -> str:
+        return obj.status().label
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        # The ciphertext is not even loaded, so no admin code path can hand it out.
+        return super().get_queryset(request).defer("secret_encrypted", "secret_hint", "form_token")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False

@@ -1,0 +1,210 @@
+"""The forms of the User window's key pages: Add API Key, shorten expiry, confirm password."""
+
+import re
+import uuid
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from accounts import throttle
+from accounts.forms import ProfileForm
+from accounts.models import Account, User
+from accounts.net import client_ip
+from apikeys.expiry import expires_after
+from apikeys.models import ApiKey
+from apikeys.widgets import TimeZoneField
+
+MONTHS, NEVER = "months", "never"
+WHOLE_NUMBER = re.compile(r"\d{1,6}")
+
+
+class GenerateForm(forms.Form):
+    """Add API Key: a whole number of months, or Never Expires, as the account's policy allows.
+
+    The hidden form_token is made when the form is shown; ApiKey.generate() makes at most one
+    key per token, so a double click or a resubmitted POST cannot make two.
+    """
+
+    expiry = forms.ChoiceField(
+        label="Expiration", widget=forms.RadioSelect, required=False,
+        error_messages={"invalid_choice": "Choose a number of months or Never Expires."},
+    )
+    months = forms.CharField(
+        label="Number of months", required=False, max_length=20,
+        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+    )
+    form_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    STALE = "This form is out of date. Open Generate API Keys again and resubmit."
+
+    def __init__(self, *args, policy: Account, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("initial", {"expiry": MONTHS, "form_token": uuid.uuid4()})
+        super().__init__(*args, **kwargs)
+        self.fields["form_token"].error_messages["invalid"] = self.STALE
+        self.policy = policy
+        choices = [(MONTHS, "A number of months")]
+        if policy.allow_never_expires:
+            choices.append((NEVER, "Never Expires"))
+        self.fields["expiry"].choices = choices
+        self.fields["months"].widget.attrs["max"] = policy.max_key_months
+        self.fields["months"].help_text = (
+            f"Calendar months, 1 to {policy.max_key_months}: 31 January + 1 month is the last "
+            "day of February. Your account's key policy sets the longest."
+        )
+
+    def clean_form_token(self) -> uuid.UUID:
+        token = self.cleaned_data.get("form_token")
+        if token is None:
+            raise forms.ValidationError(self.STALE)
+        return token
+
+    def clean(self) -> dict:
+        data = super().clean()
+        chosen = self.data.getlist("expiry") if hasattr(self.data, "getlist") else []
+        months_text = (self.data.get("months") or "").strip()
+        expiry = data.get("expiry")
+        if len(set(chosen)) > 1 or (expiry == NEVER and months_text):
+            self.add_error(
+                "expiry", "Choose either a number of months or Never Expires, not both."
+            )
+        elif "expiry" in self.errors:
+            if self.data.get("expiry") == NEVER:
+                # Offered or not, the server refuses what the policy does not allow.
+                self.errors["expiry"] = self.error_class([
+                    "Your account's key policy does not allow keys that never expire. "
+                    "Enter a number of months."
+                ])
+        elif not expiry and not months_text:
+            self.add_error("expiry", "Choose an expiry: a number of months, or Never Expires.")
+        elif expiry == NEVER:
+            data["months"] = None
+        else:
+            # A number typed without picking the radio button can only mean months.
+            data["expiry"] = MONTHS
+            data["months"] = self._months(months_text)
+        return data
+
+    def _months(self, text: str) -> int | None:
+        limit = self.policy.max_key_months
+        if not text:
+            self.add_error("months", "Enter the number of months the key should last.")
+        elif text.startswith("-") or (WHOLE_NUMBER.fullmatch(text) and int(text) == 0):
+            self.add_error("months", f"Enter a whole number of months from 1 to {limit}.")
+        elif not WHOLE_NUMBER.fullmatch(text):
+            self.add_error(
+                "months", f"Enter a whole number of months (such as 1, 5 or 10), from 1 to {limit}."
+            )
+        elif int(text) > limit:
+            never = ", or choose Never Expires" if self.policy.allow_never_expires else ""
+            self.add_error(
+                "months",
+                f"Your account's key policy allows keys of at most {limit} months. "
+                f"Enter 1 to {limit}{never}.",
+            )
+        else:
+            return int(text)
+        return None
+
+    def expires(self, time_zone: str) -> datetime | None:
+        months = self.cleaned_data["months"]
+        return None if months is None else expires_after(months, time_zone)
+
+
+class ExpiryForm(forms.Form):
+    """Bring a key's expiry forward, for rollover with overlap. Never later than it was."""
+
+    when = forms.ChoiceField(
+        label="New expiry",
+        widget=forms.RadioSelect,
+        choices=[("1", "In 1 day"), ("7", "In 7 days"), ("date", "On a date I choose")],
+        error_messages={"required": "Choose when the key should expire.",
+                        "invalid_choice": "Choose 1 day, 7 days or a date."},
+    )
+    date = forms.DateField(
+        label="Date", required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The key stops working at the start of this day (00:00, your time zone).",
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+
+    def __init__(self, *args, key: ApiKey, policy: Account, time_zone: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.key, self.policy, self.zone = key, policy, zoneinfo.ZoneInfo(time_zone)
+        tomorrow = timezone.localtime(timezone.now(), self.zone).date() + timedelta(days=1)
+        self.fields["date"].widget.attrs["min"] = tomorrow.isoformat()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        when, day = data.get("when"), data.get("date")
+        if when is None or "date" in self.errors:
+            return data
+        now = timezone.now()
+        if when == "date":
+            if day is None:
+                self.add_error("date", "Enter the date the key should expire.")
+                return data
+            new = datetime.combine(day, time(0, 0), tzinfo=self.zone)
+        elif day is not None:
+            self.add_error("date", "Choose a number of days or a date, not both.")
+            return data
+        else:
+            new = now + timedelta(days=int(when))
+        field = "date" if when == "date" else "when"
+        policy_limit = expires_after(self.policy.max_key_months, str(self.zone), now)
+        if new <= now:
+            self.add_error(field, "Choose a date after today: an expiry cannot be in the past.")
+        elif self.key.expires is not None and new >= self.key.expires:
+            shown = date_format(timezone.localtime(self.key.expires, self.zone), "j F Y, H:i")
+            self.add_error(
+                field,
+                f"The key already expires on {shown}. The expiry can only be brought forward: "
+                "choose an earlier time.",
+            )
+        elif new > policy_limit:
+            self.add_error(
+                field,
+                f"Your account's key policy allows at most {self.policy.max_key_months} months "
+                "from today.",
+            )
+        data["new_expiry"] = new
+        return data
+
+
+class ConfirmPasswordForm(forms.Form):
+    """Viewing secrets asks for the password again when the last confirmation is old."""
+
+    password = forms.CharField(
+        label="Password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+        error_messages={"required": "Enter your password to view your secret keys."},
+    )
+
+    def __init__(self, *args, user: User, request, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.user, self.ip = user, client_ip(request)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        # Counted with sign-in failures: a stolen session must not become a password oracle.
+        if throttle.is_locked(self.user.email, self.ip):
+            minutes = settings.SIGNIN_LOCKOUT_SECONDS // 60
+            raise forms.ValidationError(
+                f"Too many wrong passwords. Try again in {minutes} minutes."
+            )
+        if not self.user.check_password(password):
+            throttle.failed(self.user.email, self.ip)
+            raise forms.ValidationError(
+                "That is not your password. Enter the one you sign in with."
+            )
+        throttle.succeeded(self.user.email)
+        return password
+
+
+
+class ProfilePageForm(ProfileForm):
+    """The profile form as the profile page shows it, with the fast time-zone select."""
+
+    time_zone = TimeZoneField(label="Time zone", max_length=64)

@@ -1,0 +1,219 @@
+"""The API Keys inventory: every key of the account, for its administrators, never a secret.
+
+Nothing here reads secret_hint or calls reveal(): administrators see the public API key,
+its owner and its dates, and can revoke it.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+import django_filters
+import django_tables2 as tables
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.mail import send_mail
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+
+from accounts.guards import domain_admin_required
+from accounts.models import Account, User
+from apikeys.expiry import expires_after
+from apikeys.models import ApiKey, Status
+
+log = logging.getLogger(__name__)
+
+EXPIRING_DAYS = 30
+PER_PAGE = 50
+TIME_FORMAT = "j M Y, H:i T"
+
+
+def policy_problem(key: ApiKey, account: Account, now: datetime) -> str:
+    """Why a key breaks the account's current policy, or "" if it does not.
+
+    Only keys that still work can break it; the limit is counted on the owner's wall clock,
+    as the Add API Key form counts it.
+    """
+    if key.deleted_at or (key.expires is not None and key.expires <= now):
+        return ""
+    if key.expires is None:
+        return "" if account.allow_never_expires else "Never expires: not allowed by the policy"
+    limit = expires_after(account.max_key_months, key.owner.time_zone, now)
+    if key.expires > limit:
+        return f"Expires after the policy's {account.max_key_months}-month limit"
+    return ""
+
+
+def _local(value: datetime) -> str:
+    return formats.date_format(timezone.localtime(value), TIME_FORMAT)
+
+
+class KeyFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=Status.choices, method="filter_status", empty_label="Any status"
+    )
+    expiring = django_filters.BooleanFilter(
+        label=f"Expires within {EXPIRING_DAYS} days",
+        method="filter_expiring",
+        widget=forms.CheckboxInput,
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["status", "expiring"]
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        now = timezone.now()
+        not_expired = Q(expires__isnull=True) | Q(expires__gt=now)
+        if value == Status.LIVE:
+            return queryset.live(now)
+        if value == Status.EXPIRED:
+            return queryset.not_deleted().filter(expires__lte=now)
+        if value == Status.SUSPENDED:
+            return (
+                queryset.not_deleted()
+                .filter(not_expired)
+                .filter(Q(owner__is_active=False) | Q(owner__api_access=False))
+            )
+        return queryset.filter(deleted_at__isnull=False)
+
+    def filter_expiring(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        if not value:
+            return queryset
+        now = timezone.now()
+        return queryset.not_deleted().filter(
+            expires__gt=now, expires__lte=now + timedelta(days=EXPIRING_DAYS)
+        )
+
+
+class KeyTable(tables.Table):
+    owner = tables.Column(order_by=("owner__last_name", "owner__first_name", "owner__email"))
+    key = tables.Column(verbose_name="API key")
+    created = tables.Column()
+    expires = tables.Column(default="Never Expires")
+    last_used_at = tables.Column(verbose_name="Last used", default="Never used")
+    status = tables.Column(empty_values=(), orderable=False)
+    policy = tables.Column(empty_values=(), orderable=False, verbose_name="Policy")
+    revoke = tables.Column(empty_values=(), orderable=False, verbose_name="")
+
+    class Meta:
+        model = ApiKey
+        fields = ["owner", "key", "created", "expires", "last_used_at"]
+        attrs = {"class": "table"}
+        empty_text = "No API keys match."
+
+    def __init__(self, *args, account: Account, now: datetime, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.account, self.now = account, now
+
+    def render_owner(self, value: User) -> str:
+        return format_html(
+            '{}<br><span class="muted">{}</span>', value.get_full_name(), value.email
+        )
+
+    def render_key(self, value: object) -> str:
+        return format_html("<code>{}</code>", value)
+
+    def render_created(self, value: datetime) -> str:
+        return _local(value)
+
+    def render_expires(self, value: datetime) -> str:
+        return _local(value)
+
+    def render_last_used_at(self, value: datetime, record: ApiKey) -> str:
+        if record.last_used_ip:
+            return format_html("{} from {}", _local(value), record.last_used_ip)
+        return _local(value)
+
+    def render_status(self, record: ApiKey) -> str:
+        status = record.status(self.now)
+        if status == Status.DELETED and record.deleted_by_email:
+            return format_html(
+                '<span class="status-deleted">Deleted</span> by {}', record.deleted_by_email
+            )
+        return format_html('<span class="status-{}">{}</span>', status.value, status.label)
+
+    def render_policy(self, record: ApiKey) -> str:
+        problem = policy_problem(record, self.account, self.now)
+        return format_html('<strong class="policy-flag">{}</strong>', problem) if problem else ""
+
+    def render_revoke(self, record: ApiKey) -> str:
+        if record.deleted_at:
+            return ""
+        url = reverse("apikeys:revoke", args=[record.key])
+        return format_html(
+            '<a href="{}" aria-label="Revoke API key {}">Revoke</a>', url, record.key
+        )
+
+
+@domain_admin_required
+def key_list(request: HttpRequest) -> HttpResponse:
+    account = request.user.account
+    keys = ApiKey.objects.filter(account=account).select_related("owner")
+    key_filter = KeyFilter(request.GET or None, queryset=keys)
+    table = KeyTable(key_filter.qs, account=account, now=timezone.now(), order_by="-created")
+    tables.RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    return render(
+        request,
+        "apikeys/inventory.html",
+        {"filter": key_filter, "table": table, "nav": "inventory"},
+    )
+
+
+def _email_owner(key: ApiKey, admin: User) -> bool:
+    """Tell the owner an administrator revoked their key; False if the mail did not go."""
+    owner = key.owner
+    with timezone.override(owner.time_zone):
+        context = {
+            "key": key,
+            "owner": owner,
+            "admin": admin,
+            "when": _local(key.deleted_at),
+            "portal_name": settings.PORTAL_NAME,
+        }
+        subject = render_to_string("apikeys/email/revoked_subject.txt", context).strip()
+        body = render_to_string("apikeys/email/revoked.txt", context)
+    try:
+        send_mail(subject, body, None, [owner.email])
+    except Exception:  # noqa: BLE001 - the key is revoked either way; say so, keep going
+        log.exception("revocation email failed for key %s", key.key)
+        return False
+    return True
+
+
+def _already_deleted(request: HttpRequest, key: ApiKey) -> HttpResponse:
+    by = f" by {key.deleted_by_email}" if key.deleted_by_email else ""
+    messages.error(request, f"API key {key.key} was already deleted{by}. Nothing was changed.")
+    return redirect("apikeys:inventory")
+
+
+@domain_admin_required
+def revoke(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        api_key = ApiKey.objects.select_related("owner").get(account=request.user.account, key=key)
+    except ApiKey.DoesNotExist:
+        raise Http404("No such API key in this account.") from None
+    if request.method != "POST":
+        if api_key.deleted_at:
+            return _already_deleted(request, api_key)
+        return render(
+            request,
+            "apikeys/inventory_revoke.html",
+            {"key": api_key, "status": api_key.status(), "nav": "inventory"},
+        )
+    if not api_key.delete_by(request.user, request):
+        api_key.refresh_from_db()
+        return _already_deleted(request, api_key)
+    messages.success(request, f"API key {api_key.key} has been revoked.")
+    owner = api_key.owner
+    # A deactivated owner has left; their mailbox may belong to someone else by now.
+    if owner.is_active and not _email_owner(api_key, request.user):
+        messages.warning(request, f"The email telling {owner.email} could not be sent.")
+    elif owner.is_active:
+        messages.info(request, f"{owner.email} has been told by email.")
+    return redirect("apikeys:inventory")

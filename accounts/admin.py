@@ -26,7 +26,15 @@ class AccountAdmin(AccountScopedAdmin):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin, AccountScopedAdmin):
     ordering = ["email"]
-    list_display = ["email", "first_name", "last_name", "account", "role", "api_access", "is_active"]
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "account",
+        "role",
+        "api_access",
+        "is_active",
+    ]
     list_filter = ["account", "role", "api_access", "is_active", "is_staff"]
     search_fields = ["email", "first_name", "last_name"]
     list_select_related = ["account"]
@@ -37,8 +45,21 @@ class UserAdmin(DjangoUserAdmin, AccountScopedAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": [
-            "account", "email", "first_name", "last_name", "role", "password1", "password2"]}),
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": [
+                    "account",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "role",
+                    "password1",
+                    "password2",
+                ],
+            },
+        ),
     ]
     readonly_fields = ["last_login", "date_joined"]
 

@@ -9,7 +9,8 @@ class UserFilter(django_filters.FilterSet):
     """The Users page's search box (name or email) and filters, all GET parameters."""
 
     q = django_filters.CharFilter(
-        label="Search", method="search",
+        label="Search",
+        method="search",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or email"}),
     )
     role = django_filters.ChoiceFilter(choices=Role.choices, empty_label="Any role")
@@ -31,7 +32,8 @@ class UserFilter(django_filters.FilterSet):
         # Uma User, "acme.example" finds everyone at that domain.
         for word in value.split()[:5]:
             queryset = queryset.filter(
-                Q(first_name__icontains=word) | Q(last_name__icontains=word)
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
                 | Q(email__icontains=word)
             )
         return queryset

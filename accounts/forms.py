@@ -13,7 +13,8 @@ NO_MATCH = "That email and password do not match an active user. Check both and 
 
 class SignInForm(AuthenticationForm):
     username = forms.EmailField(
-        label="Email", max_length=254,
+        label="Email",
+        max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
     error_messages = {

@@ -25,8 +25,16 @@ class UserTable(tables.Table):
 
     class Meta:
         model = User
-        fields = ["name", "email", "role", "api_access", "key_count", "next_expiry",
-                  "last_used", "is_active"]
+        fields = [
+            "name",
+            "email",
+            "role",
+            "api_access",
+            "key_count",
+            "next_expiry",
+            "last_used",
+            "is_active",
+        ]
         sequence = fields
         attrs = {"class": "table", "id": "users-table"}
         empty_text = "No user matches."

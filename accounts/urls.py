@@ -39,8 +39,8 @@ urlpatterns = [
     path("users/<int:user_id>/deactivate/", views.user_deactivate, name="user_deactivate"),
     path("users/<int:user_id>/reactivate/", views.user_reactivate, name="user_reactivate"),
     path("users/<int:user_id>/invite/", views.user_reinvite, name="user_reinvite"),
-    path("users/<int:user_id>/api-access/remove/", views.api_access_remove,
-         name="api_access_remove"),
-    path("users/<int:user_id>/api-access/grant/", views.api_access_grant,
-         name="api_access_grant"),
+    path(
+        "users/<int:user_id>/api-access/remove/", views.api_access_remove, name="api_access_remove"
+    ),
+    path("users/<int:user_id>/api-access/grant/", views.api_access_grant, name="api_access_grant"),
 ]

@@ -101,12 +101,14 @@ def _users_with_key_figures(account_id: int):  # type: ignore[no-untyped-def]
 @domain_admin_required
 def users(request: HttpRequest) -> HttpResponse:
     """Every user of the account, with their keys' figures; search, filter and sort."""
-    filterset = UserFilter(request.GET or None, queryset=_users_with_key_figures(
-        request.user.account_id))
+    filterset = UserFilter(
+        request.GET or None, queryset=_users_with_key_figures(request.user.account_id)
+    )
     table = UserTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": USERS_PER_PAGE}).configure(table)
-    return render(request, "accounts/users.html",
-                  {"table": table, "filter": filterset, "nav": "users"})
+    return render(
+        request, "accounts/users.html", {"table": table, "filter": filterset, "nav": "users"}
+    )
 
 
 @sensitive_post_parameters()
@@ -122,7 +124,10 @@ def user_add(request: HttpRequest) -> HttpResponse:
                 new_user.set_unusable_password()
                 new_user.save()
                 signals.user_created.send(
-                    User, request=request, actor=request.user, target=new_user,
+                    User,
+                    request=request,
+                    actor=request.user,
+                    target=new_user,
                     details={"role": new_user.role, "api_access": new_user.api_access},
                 )
         except IntegrityError:
@@ -139,19 +144,24 @@ def _invite(request: HttpRequest, new_user: User, done: str) -> None:
         send_invitation(request, new_user, request.user)
     except Exception:  # noqa: BLE001 - a mail server down must not lose the added user
         log.exception("invitation email failed", extra={"user_id": new_user.pk})
-        messages.warning(request, f"{done} The invitation email could not be sent: use "
-                         "Send invitation again in a moment.")
+        messages.warning(
+            request,
+            f"{done} The invitation email could not be sent: use "
+            "Send invitation again in a moment.",
+        )
     else:
-        messages.success(request, f"{done} An invitation to choose a password has been "
-                         f"emailed to {new_user.email}; the link works once, for "
-                         f"{INVITATION_HOURS} hours.")
+        messages.success(
+            request,
+            f"{done} An invitation to choose a password has been "
+            f"emailed to {new_user.email}; the link works once, for "
+            f"{INVITATION_HOURS} hours.",
+        )
 
 
 @domain_admin_required
 def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     target = get_object_or_404(_users_with_key_figures(request.user.account_id), pk=user_id)
-    return render(request, "accounts/user_detail.html",
-                  {"target": target, "nav": "users"})
+    return render(request, "accounts/user_detail.html", {"target": target, "nav": "users"})
 
 
 @account_admin_required
@@ -173,17 +183,21 @@ def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
             if target.pk == request.user.pk and role == Role.USER:
                 return redirect("dashboard")  # the Users page is no longer theirs to see
             return redirect("accounts:user_detail", target.pk)
-    return render(request, "accounts/user_role.html",
-                  {"target": target, "form": form, "nav": "users"})
+    return render(
+        request, "accounts/user_role.html", {"target": target, "form": form, "nav": "users"}
+    )
 
 
-LAST_ADMIN = ("This is the account's last active Account Administrator. Make another user "
-              "Account Administrator first, so the account is never left without one.")
+LAST_ADMIN = (
+    "This is the account's last active Account Administrator. Make another user "
+    "Account Administrator first, so the account is never left without one."
+)
 
 
 def _confirm(request: HttpRequest, target: User, action: dict) -> HttpResponse:
-    return render(request, "accounts/user_confirm.html",
-                  {"target": target, "action": action, "nav": "users"})
+    return render(
+        request, "accounts/user_confirm.html", {"target": target, "action": action, "nav": "users"}
+    )
 
 
 @account_admin_required
@@ -192,9 +206,10 @@ def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     action = {
         "title": "Deactivate user",
         "text": f"Deactivate {target.get_full_name()} ({target.email})? They will not be able "
-                "to sign in, their open sessions end, and their API keys stop working. "
-                "Nothing is deleted; you can reactivate them later.",
-        "button": "Deactivate", "danger": True,
+        "to sign in, their open sessions end, and their API keys stop working. "
+        "Nothing is deleted; you can reactivate them later.",
+        "button": "Deactivate",
+        "danger": True,
     }
     if request.method != "POST":
         return _confirm(request, target, action)
@@ -203,11 +218,16 @@ def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     except rules.LastAccountAdmin:
         messages.error(request, LAST_ADMIN)
     except rules.SelfDeactivation:
-        messages.error(request, "You cannot deactivate yourself. Ask another Account "
-                       "Administrator.")
+        messages.error(
+            request, "You cannot deactivate yourself. Ask another Account Administrator."
+        )
     else:
-        _say(request, done, f"{target.get_full_name()} has been deactivated.",
-             f"{target.get_full_name()} was already deactivated.")
+        _say(
+            request,
+            done,
+            f"{target.get_full_name()} has been deactivated.",
+            f"{target.get_full_name()} was already deactivated.",
+        )
     return redirect("accounts:user_detail", target.pk)
 
 
@@ -217,15 +237,20 @@ def user_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     action = {
         "title": "Reactivate user",
         "text": f"Reactivate {target.get_full_name()} ({target.email})? They can sign in "
-                "again, and their API keys that have not expired work again if they have "
-                "API access.",
-        "button": "Reactivate", "danger": False,
+        "again, and their API keys that have not expired work again if they have "
+        "API access.",
+        "button": "Reactivate",
+        "danger": False,
     }
     if request.method != "POST":
         return _confirm(request, target, action)
     done = rules.set_active(target, True, actor=request.user, request=request)
-    _say(request, done, f"{target.get_full_name()} has been reactivated.",
-         f"{target.get_full_name()} was already active.")
+    _say(
+        request,
+        done,
+        f"{target.get_full_name()} has been reactivated.",
+        f"{target.get_full_name()} was already active.",
+    )
     return redirect("accounts:user_detail", target.pk)
 
 
@@ -235,16 +260,21 @@ def api_access_remove(request: HttpRequest, user_id: int) -> HttpResponse:
     action = {
         "title": "Remove API access",
         "text": f"Remove API access from {target.get_full_name()} ({target.email})? Their API "
-                "keys are suspended at once: the API refuses them from the next request. "
-                "Nothing is deleted; granting access again restores the keys that have not "
-                "expired.",
-        "button": "Remove API access", "danger": True,
+        "keys are suspended at once: the API refuses them from the next request. "
+        "Nothing is deleted; granting access again restores the keys that have not "
+        "expired.",
+        "button": "Remove API access",
+        "danger": True,
     }
     if request.method != "POST":
         return _confirm(request, target, action)
     done = rules.set_api_access(target, False, actor=request.user, request=request)
-    _say(request, done, f"API access removed from {target.get_full_name()}: their keys are "
-         "suspended.", f"{target.get_full_name()} had no API access already.")
+    _say(
+        request,
+        done,
+        f"API access removed from {target.get_full_name()}: their keys are suspended.",
+        f"{target.get_full_name()} had no API access already.",
+    )
     return redirect("accounts:user_detail", target.pk)
 
 
@@ -254,14 +284,19 @@ def api_access_grant(request: HttpRequest, user_id: int) -> HttpResponse:
     action = {
         "title": "Grant API access",
         "text": f"Grant API access to {target.get_full_name()} ({target.email})? They can "
-                "generate API keys, and their keys that have not expired work again.",
-        "button": "Grant API access", "danger": False,
+        "generate API keys, and their keys that have not expired work again.",
+        "button": "Grant API access",
+        "danger": False,
     }
     if request.method != "POST":
         return _confirm(request, target, action)
     done = rules.set_api_access(target, True, actor=request.user, request=request)
-    _say(request, done, f"API access granted to {target.get_full_name()}.",
-         f"{target.get_full_name()} already had API access.")
+    _say(
+        request,
+        done,
+        f"API access granted to {target.get_full_name()}.",
+        f"{target.get_full_name()} already had API access.",
+    )
     return redirect("accounts:user_detail", target.pk)
 
 
@@ -271,8 +306,11 @@ def user_reinvite(request: HttpRequest, user_id: int) -> HttpResponse:
     """A fresh invitation for a user who has not chosen a password yet."""
     target = _user_in_account(request, user_id)
     if target.has_usable_password() or not target.is_active:
-        messages.error(request, f"{target.get_full_name()} cannot be invited: they have "
-                       "chosen a password already or are deactivated.")
+        messages.error(
+            request,
+            f"{target.get_full_name()} cannot be invited: they have "
+            "chosen a password already or are deactivated.",
+        )
     else:
         _invite(request, target, "Invitation sent again.")
     return redirect("accounts:user_detail", target.pk)
@@ -294,8 +332,9 @@ def invitation(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     if form is not None and request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-            signals.password_changed.send(User, request=request, actor=invited, target=invited,
-                                          details={"via": "invitation"})
+            signals.password_changed.send(
+                User, request=request, actor=invited, target=invited, details={"via": "invitation"}
+            )
         messages.success(request, "Your password is set. Sign in with your email and it.")
         return redirect("accounts:signin")
     return render(request, "accounts/invitation.html", {"form": form, "invited": invited})

@@ -17,8 +17,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ["key", "owner__email"]
     list_select_related = ["owner", "account"]
     fields = [
-        "key", "account", "owner", "created", "expires", "last_used_at", "last_used_ip",
-        "deleted_at", "deleted_by_email", "status_label",
+        "key",
+        "account",
+        "owner",
+        "created",
+        "expires",
+        "last_used_at",
+        "last_used_ip",
+        "deleted_at",
+        "deleted_by_email",
+        "status_label",
     ]
     readonly_fields = fields
 

@@ -51,8 +51,9 @@ class ApiError(Exception):
         self.window, self.extra = window, extra
 
     def response(self, version: int) -> JsonResponse:
-        return error_response(version, self.status, self.code, self.message, self.field,
-                              **self.extra)
+        return error_response(
+            version, self.status, self.code, self.message, self.field, **self.extra
+        )
 
 
 def error_response(
@@ -86,7 +87,8 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
     if abs(skew) > tolerance:
         direction = "ahead of" if skew > 0 else "behind"
         raise ApiError(
-            401, "stale_timestamp",
+            401,
+            "stale_timestamp",
             f"The timestamp is {abs(skew):.0f} seconds {direction} the server's clock "
             f"(server time {server_ms} ms since 1970); at most {tolerance} seconds are "
             "allowed. Check your clock, and sign each request with the current time.",
@@ -100,12 +102,16 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
         .first()
     )
     if key is None:
-        raise ApiError(401, "unknown_key",
-                       "Unknown API key. Compare it with the keys on your profile page; "
-                       "a deleted key no longer works.")
+        raise ApiError(
+            401,
+            "unknown_key",
+            "Unknown API key. Compare it with the keys on your profile page; "
+            "a deleted key no longer works.",
+        )
     if not signing.signature_matches(key.reveal(), credentials):
         raise ApiError(
-            401, "bad_signature",
+            401,
+            "bad_signature",
             "The signature does not match. Compute base64(HMAC-SHA1(secret key, timestamp)) "
             "over the timestamp text exactly as sent, with the secret key that belongs to "
             "this API key.",
@@ -116,22 +122,27 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
     window = ratelimit.hit(str(key.key))
     if window.exceeded:
         raise ApiError(
-            429, "rate_limited",
+            429,
+            "rate_limited",
             f"Too many requests: this key may make {window.limit} requests every "
             f"{settings.API_RATE_WINDOW} seconds. Try again in {window.reset} seconds.",
-            field="rateLimit", window=window,
+            field="rateLimit",
+            window=window,
         )
     status = key.status(timezone.now())
     if status == Status.EXPIRED:
         raise ApiError(
-            401, "key_expired",
+            401,
+            "key_expired",
             f"This API key expired at {_iso(key.expires)}. Generate a new key on your "
             "profile page.",
-            window=window, expiredAt=_iso(key.expires),
+            window=window,
+            expiredAt=_iso(key.expires),
         )
     if status != Status.LIVE:
         raise ApiError(
-            401, "access_removed",
+            401,
+            "access_removed",
             "API access has been removed for this key's owner, so the key is suspended. "
             "Ask your account's domain administrator to grant API access again.",
             window=window,
@@ -176,18 +187,30 @@ def failure(request: HttpRequest, version: int, exc: Exception) -> JsonResponse:
     # Logged with the path only: the request's headers may carry a live token.
     if isinstance(exc, (OperationalError, InterfaceError)):
         log.warning("api: database unavailable (%s)", type(exc).__name__)
-        return error_response(version, 503, "unavailable",
-                              "The service is temporarily unavailable. Try again shortly.")
-    log.error("api: unexpected %s on %s", type(exc).__name__, request.path,
-              exc_info=(type(exc), exc, exc.__traceback__))
-    return error_response(version, 500, "server_error",
-                          "Something went wrong on our side. It has been logged; "
-                          "try again in a moment.")
+        return error_response(
+            version,
+            503,
+            "unavailable",
+            "The service is temporarily unavailable. Try again shortly.",
+        )
+    log.error(
+        "api: unexpected %s on %s",
+        type(exc).__name__,
+        request.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return error_response(
+        version,
+        500,
+        "server_error",
+        "Something went wrong on our side. It has been logged; try again in a moment.",
+    )
 
 
 def method_not_allowed(version: int) -> JsonResponse:
-    response = error_response(version, 405, "method_not_allowed",
-                              "This API is read-only: use GET.", field="method")
+    response = error_response(
+        version, 405, "method_not_allowed", "This API is read-only: use GET.", field="method"
+    )
     response["Allow"] = ", ".join(READ_METHODS)
     return response
 
@@ -200,8 +223,7 @@ def _domain(key: ApiKey, pk: int) -> dict:
     row = _domains(key).filter(pk=pk).values(*DOMAIN_FIELDS).first() if pk <= BIGINT_MAX else None
     if row is None:
         # Another account's domain reads exactly like one that does not exist.
-        raise ApiError(404, "not_found", f"There is no domain {pk} in your account.",
-                       field="id")
+        raise ApiError(404, "not_found", f"There is no domain {pk} in your account.", field="id")
     return row
 
 
@@ -218,9 +240,12 @@ def v1_domain(request: HttpRequest, key: ApiKey, pk: int) -> JsonResponse:
 def _page_number(request: HttpRequest) -> int:
     text = request.GET.get("page", "1").strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) < 1:
-        raise ApiError(400, "invalid_page",
-                       "page must be a whole number from 1 upwards (for example ?page=2).",
-                       field="page")
+        raise ApiError(
+            400,
+            "invalid_page",
+            "page must be a whole number from 1 upwards (for example ?page=2).",
+            field="page",
+        )
     return int(text)
 
 
@@ -232,13 +257,20 @@ def v4_domains(request: HttpRequest, key: ApiKey) -> JsonResponse:
     total_pages = max(1, math.ceil(total / per_page))
     # A page past the end is empty, not an error: the meta says where the end is.
     start = (page - 1) * per_page
-    data = list(domains.values(*DOMAIN_FIELDS)[start:start + per_page]) if start < total else []
-    return JsonResponse({
-        "data": data,
-        "meta": {"pagination": {
-            "total": total, "perPage": per_page, "currentPage": page, "totalPages": total_pages,
-        }},
-    })
+    data = list(domains.values(*DOMAIN_FIELDS)[start : start + per_page]) if start < total else []
+    return JsonResponse(
+        {
+            "data": data,
+            "meta": {
+                "pagination": {
+                    "total": total,
+                    "perPage": per_page,
+                    "currentPage": page,
+                    "totalPages": total_pages,
+                }
+            },
+        }
+    )
 
 
 @signed_api(4)
@@ -253,9 +285,10 @@ def _version(request: HttpRequest) -> int:
 @csrf_exempt
 def not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
     response = error_response(
-        _version(request), 404, "not_found",
-        "There is no API resource at this address. The endpoints are listed in "
-        "/api/openapi.json.",
+        _version(request),
+        404,
+        "not_found",
+        "There is no API resource at this address. The endpoints are listed in /api/openapi.json.",
         field="path",
     )
     return response
@@ -272,12 +305,16 @@ def openapi_document(request: HttpRequest) -> JsonResponse:
 def api_help(request: HttpRequest) -> HttpResponse:
     """How to sign a request, with the user's own API keys (never a secret) filled in."""
     keys = list(ApiKey.objects.filter(owner=request.user).not_deleted())
-    return render(request, "apikeys/api_help.html", {
-        "keys": keys,
-        "example_key": str(keys[0].key) if keys else "<your API key>",
-        "base_url": request.build_absolute_uri("/api/"),
-        "tolerance": settings.API_TIMESTAMP_TOLERANCE,
-        "rate_limit": settings.API_RATE_LIMIT,
-        "rate_window": settings.API_RATE_WINDOW,
-        "nav": "api_help",
-    })
+    return render(
+        request,
+        "apikeys/api_help.html",
+        {
+            "keys": keys,
+            "example_key": str(keys[0].key) if keys else "<your API key>",
+            "base_url": request.build_absolute_uri("/api/"),
+            "tolerance": settings.API_TIMESTAMP_TOLERANCE,
+            "rate_limit": settings.API_RATE_LIMIT,
+            "rate_window": settings.API_RATE_WINDOW,
+            "nav": "api_help",
+        },
+    )

@@ -30,11 +30,15 @@ class GenerateForm(forms.Form):
     """
 
     expiry = forms.ChoiceField(
-        label="Expiration", widget=forms.RadioSelect, required=False,
+        label="Expiration",
+        widget=forms.RadioSelect,
+        required=False,
         error_messages={"invalid_choice": "Choose a number of months or Never Expires."},
     )
     months = forms.CharField(
-        label="Number of months", required=False, max_length=20,
+        label="Number of months",
+        required=False,
+        max_length=20,
         widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
     )
     form_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
@@ -67,16 +71,16 @@ class GenerateForm(forms.Form):
         months_text = (self.data.get("months") or "").strip()
         expiry = data.get("expiry")
         if len(set(chosen)) > 1 or (expiry == NEVER and months_text):
-            self.add_error(
-                "expiry", "Choose either a number of months or Never Expires, not both."
-            )
+            self.add_error("expiry", "Choose either a number of months or Never Expires, not both.")
         elif "expiry" in self.errors:
             if self.data.get("expiry") == NEVER:
                 # Offered or not, the server refuses what the policy does not allow.
-                self.errors["expiry"] = self.error_class([
-                    "Your account's key policy does not allow keys that never expire. "
-                    "Enter a number of months."
-                ])
+                self.errors["expiry"] = self.error_class(
+                    [
+                        "Your account's key policy does not allow keys that never expire. "
+                        "Enter a number of months."
+                    ]
+                )
         elif not expiry and not months_text:
             self.add_error("expiry", "Choose an expiry: a number of months, or Never Expires.")
         elif expiry == NEVER:
@@ -120,11 +124,14 @@ class ExpiryForm(forms.Form):
         label="New expiry",
         widget=forms.RadioSelect,
         choices=[("1", "In 1 day"), ("7", "In 7 days"), ("date", "On a date I choose")],
-        error_messages={"required": "Choose when the key should expire.",
-                        "invalid_choice": "Choose 1 day, 7 days or a date."},
+        error_messages={
+            "required": "Choose when the key should expire.",
+            "invalid_choice": "Choose 1 day, 7 days or a date.",
+        },
     )
     date = forms.DateField(
-        label="Date", required=False,
+        label="Date",
+        required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The key stops working at the start of this day (00:00, your time zone).",
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
@@ -177,7 +184,8 @@ class ConfirmPasswordForm(forms.Form):
     """Viewing secrets asks for the password again when the last confirmation is old."""
 
     password = forms.CharField(
-        label="Password", strip=False,
+        label="Password",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
         error_messages={"required": "Enter your password to view your secret keys."},
     )
@@ -201,7 +209,6 @@ class ConfirmPasswordForm(forms.Form):
             )
         throttle.succeeded(self.user.email)
         return password
-
 
 
 class ProfilePageForm(ProfileForm):

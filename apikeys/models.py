@@ -169,8 +169,14 @@ class ApiKey(models.Model):
             fresh.deleted_at = timezone.now()
             fresh.deleted_by_id, fresh.deleted_by_email = actor.pk, actor.email
             fresh.secret_encrypted = None
-            fresh.save(update_fields=["deleted_at", "deleted_by_id", "deleted_by_email",
-                                      "secret_encrypted"])
+            fresh.save(
+                update_fields=[
+                    "deleted_at",
+                    "deleted_by_id",
+                    "deleted_by_email",
+                    "secret_encrypted",
+                ]
+            )
             record(
                 Event.KEY_DELETED,
                 account=fresh.account_id,

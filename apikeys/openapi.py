@@ -42,9 +42,12 @@ def _error(version: int, description: str) -> dict:
 
 def _errors(version: int, *, detail: bool = False, page: bool = False) -> dict:
     responses = {
-        "401": _error(version, "Not authenticated: malformed credentials, unknown key, bad "
-                               "signature, stale timestamp (with serverTime), expired key "
-                               "(with expiredAt) or access removed. The `code` field says which."),
+        "401": _error(
+            version,
+            "Not authenticated: malformed credentials, unknown key, bad "
+            "signature, stale timestamp (with serverTime), expired key "
+            "(with expiredAt) or access removed. The `code` field says which.",
+        ),
         "405": _error(version, "Only GET (and HEAD) are allowed."),
         "429": _error(version, "Over the key's rate limit; retry after X-RateLimit-Reset seconds."),
     }
@@ -65,8 +68,11 @@ def _ok(description: str, schema: dict) -> dict:
 
 _DOMAIN_REF = {"$ref": "#/components/schemas/Domain"}
 _ID_PARAMETER = {
-    "name": "id", "in": "path", "required": True,
-    "description": "The domain's id.", "schema": {"type": "integer", "minimum": 1},
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The domain's id.",
+    "schema": {"type": "integer", "minimum": 1},
 }
 _SECURITY = [
     {"bearerToken": []},
@@ -111,20 +117,27 @@ DOCUMENT: dict = {
                 "summary": "The key owner's account's domains, a page at a time.",
                 "description": "A page past the end answers 200 with an empty data list."
                 + _SLASH_NOTE,
-                "parameters": [{
-                    "name": "page", "in": "query", "required": False,
-                    "description": "Page number, from 1.",
-                    "schema": {"type": "integer", "minimum": 1, "default": 1},
-                }],
+                "parameters": [
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "required": False,
+                        "description": "Page number, from 1.",
+                        "schema": {"type": "integer", "minimum": 1, "default": 1},
+                    }
+                ],
                 "responses": {
-                    "200": _ok("A page of domains.", {
-                        "type": "object",
-                        "required": ["data", "meta"],
-                        "properties": {
-                            "data": {"type": "array", "items": _DOMAIN_REF},
-                            "meta": {"$ref": "#/components/schemas/Meta"},
+                    "200": _ok(
+                        "A page of domains.",
+                        {
+                            "type": "object",
+                            "required": ["data", "meta"],
+                            "properties": {
+                                "data": {"type": "array", "items": _DOMAIN_REF},
+                                "meta": {"$ref": "#/components/schemas/Meta"},
+                            },
                         },
-                    }),
+                    ),
                     **_errors(4, page=True),
                 },
             }
@@ -136,9 +149,14 @@ DOCUMENT: dict = {
                 "description": "Another account's domain answers 404." + _SLASH_NOTE,
                 "parameters": [_ID_PARAMETER],
                 "responses": {
-                    "200": _ok("The domain.", {
-                        "type": "object", "required": ["data"], "properties": {"data": _DOMAIN_REF},
-                    }),
+                    "200": _ok(
+                        "The domain.",
+                        {
+                            "type": "object",
+                            "required": ["data"],
+                            "properties": {"data": _DOMAIN_REF},
+                        },
+                    ),
                     **_errors(4, detail=True),
                 },
             }
@@ -148,33 +166,45 @@ DOCUMENT: dict = {
                 "operationId": "openapiDocument",
                 "summary": "This document.",
                 "security": [],
-                "responses": {"200": {
-                    "description": "The OpenAPI document.",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                }},
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI document.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
             }
         },
     },
     "components": {
         "securitySchemes": {
             "bearerToken": {
-                "type": "http", "scheme": "bearer", "bearerFormat": TOKEN,
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": TOKEN,
                 "description": f"API v4 style: `Authorization: Bearer {TOKEN}`.",
             },
             "securityToken": {
-                "type": "apiKey", "in": "header", "name": "x-cns-security-token",
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-cns-security-token",
                 "description": f"API v1/v2 style: the same token, `{TOKEN}`.",
             },
             "cnsdnsApiKey": {
-                "type": "apiKey", "in": "header", "name": "x-cnsdns-apiKey",
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-cnsdns-apiKey",
                 "description": "The API key (a UUID); use with the two headers below.",
             },
             "cnsdnsRequestDate": {
-                "type": "apiKey", "in": "header", "name": "x-cnsdns-requestDate",
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-cnsdns-requestDate",
                 "description": "The timestamp: Unix time in milliseconds.",
             },
             "cnsdnsHmac": {
-                "type": "apiKey", "in": "header", "name": "x-cnsdns-hmac",
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-cnsdns-hmac",
                 "description": "base64(HMAC-SHA1(secret key, timestamp)).",
             },
         },
@@ -192,16 +222,18 @@ DOCUMENT: dict = {
             "Meta": {
                 "type": "object",
                 "required": ["pagination"],
-                "properties": {"pagination": {
-                    "type": "object",
-                    "required": ["total", "perPage", "currentPage", "totalPages"],
-                    "properties": {
-                        "total": {"type": "integer"},
-                        "perPage": {"type": "integer"},
-                        "currentPage": {"type": "integer"},
-                        "totalPages": {"type": "integer"},
-                    },
-                }},
+                "properties": {
+                    "pagination": {
+                        "type": "object",
+                        "required": ["total", "perPage", "currentPage", "totalPages"],
+                        "properties": {
+                            "total": {"type": "integer"},
+                            "perPage": {"type": "integer"},
+                            "currentPage": {"type": "integer"},
+                            "totalPages": {"type": "integer"},
+                        },
+                    }
+                },
             },
             "V1Error": {
                 "type": "object",
@@ -230,9 +262,18 @@ DOCUMENT: dict = {
             "ErrorCode": {
                 "type": "string",
                 "enum": [
-                    "malformed_credentials", "unknown_key", "bad_signature", "stale_timestamp",
-                    "key_expired", "access_removed", "rate_limited", "not_found",
-                    "invalid_page", "method_not_allowed", "unavailable", "server_error",
+                    "malformed_credentials",
+                    "unknown_key",
+                    "bad_signature",
+                    "stale_timestamp",
+                    "key_expired",
+                    "access_removed",
+                    "rate_limited",
+                    "not_found",
+                    "invalid_page",
+                    "method_not_allowed",
+                    "unavailable",
+                    "server_error",
                 ],
             },
         },

@@ -73,9 +73,7 @@ def _profile_page(
     revealed = revealed or {}
     for key in keys:
         key.shown_secret = revealed.get(key.key)
-    has_keys = bool(keys) or (
-        not user.api_access and ApiKey.objects.filter(owner=user).exists()
-    )
+    has_keys = bool(keys) or (not user.api_access and ApiKey.objects.filter(owner=user).exists())
     context = {
         "form": form or _profile_form(user),
         "keys": keys,
@@ -177,19 +175,31 @@ def view_keys(request: HttpRequest) -> HttpResponse:
             request.POST if "password" in request.POST else None, user=user, request=request
         )
         if not form.is_valid():
-            context = {"form": form, "only": only, "key_menu": key_menu(user, len(keys)),
-                       "nav": "profile", "section": "view"}
+            context = {
+                "form": form,
+                "only": only,
+                "key_menu": key_menu(user, len(keys)),
+                "nav": "profile",
+                "section": "view",
+            }
             return render(request, "apikeys/reauth.html", context)
         request.session["reauth_at"] = int(time.time())
-    shown = [key for key in keys
-             if (only is None or key.key == only) and key.status() == Status.LIVE]
+    shown = [
+        key for key in keys if (only is None or key.key == only) and key.status() == Status.LIVE
+    ]
     if not shown:
         messages.info(request, "Only live keys can be viewed: expired keys stay masked.")
     revealed = {key.key: key.reveal() for key in shown}
     with transaction.atomic():
         for key in shown:
-            record(Event.KEY_VIEWED, account=user.account_id, actor=user, request=request,
-                   target=user, api_key=str(key.key))
+            record(
+                Event.KEY_VIEWED,
+                account=user.account_id,
+                actor=user,
+                request=request,
+                target=user,
+                api_key=str(key.key),
+            )
     return _profile_page(request, keys=keys, revealed=revealed)
 
 
@@ -227,8 +237,7 @@ def expiry(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
     user = request.user
     api_key = _own_key(request, key)
     expired = api_key.status() == Status.EXPIRED
-    form = ExpiryForm(_posted(request), key=api_key, policy=user.account,
-                      time_zone=user.time_zone)
+    form = ExpiryForm(_posted(request), key=api_key, policy=user.account, time_zone=user.time_zone)
     if request.method == "POST" and not expired and form.is_valid():
         try:
             api_key.shorten_expiry(form.cleaned_data["new_expiry"], user, request)
@@ -238,7 +247,16 @@ def expiry(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
             when = date_format(timezone.localtime(api_key.expires), "j F Y, H:i T")
             messages.success(request, f"The API key {api_key.key} now expires on {when}.")
             return redirect("apikeys:profile")
-    context = {"key": api_key, "form": None if expired else form, "expired": expired,
-               "nav": "profile", "section": "expiry"}
-    return render(request, "apikeys/expiry.html", context, status=409 if expired and
-                  request.method == "POST" else 200)
+    context = {
+        "key": api_key,
+        "form": None if expired else form,
+        "expired": expired,
+        "nav": "profile",
+        "section": "expiry",
+    }
+    return render(
+        request,
+        "apikeys/expiry.html",
+        context,
+        status=409 if expired and request.method == "POST" else 200,
+    )

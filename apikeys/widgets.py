@@ -41,7 +41,8 @@ class TimeZoneField(forms.CharField):
             # The words of Django's own choice field, which this stands in for.
             raise forms.ValidationError(
                 forms.ChoiceField.default_error_messages["invalid_choice"],
-                code="invalid_choice", params={"value": value},
+                code="invalid_choice",
+                params={"value": value},
             )
 
 

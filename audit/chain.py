@@ -114,15 +114,41 @@ def cells(
 ) -> list[str]:
     """An entry's cells as the CSV carries them, without the final `hash` cell."""
     return cells_from_values(
-        (seq, time, event, actor_id, actor_email, actor_role, target_user_id, target_email,
-         api_key, ip, user_agent, details, prev_hash)
+        (
+            seq,
+            time,
+            event,
+            actor_id,
+            actor_email,
+            actor_role,
+            target_user_id,
+            target_email,
+            api_key,
+            ip,
+            user_agent,
+            details,
+            prev_hash,
+        )
     )
 
 
 def cells_from_values(values: Sequence) -> list[str]:
     """The same cells from a row of ENTRY_FIELDS values (the export's hot loop)."""
-    (seq, time, event, actor_id, actor_email, actor_role, target_user_id, target_email,
-     api_key, ip, user_agent, details, prev_hash) = values[:13]
+    (
+        seq,
+        time,
+        event,
+        actor_id,
+        actor_email,
+        actor_role,
+        target_user_id,
+        target_email,
+        api_key,
+        ip,
+        user_agent,
+        details,
+        prev_hash,
+    ) = values[:13]
     return [
         str(seq),
         format_time(time),

@@ -49,7 +49,11 @@ def record(
         seq, now = head.seq + 1, timezone.now()
         entry_hash = chain.digest(chain.cells(seq=seq, time=now, prev_hash=head.hash, **fields))
         entry = AuditEvent.objects.create(
-            account_id=account_id, seq=seq, time=now, prev_hash=head.hash, hash=entry_hash,
+            account_id=account_id,
+            seq=seq,
+            time=now,
+            prev_hash=head.hash,
+            hash=entry_hash,
             **fields,
         )
         ChainHead.objects.filter(pk=account_id).update(seq=seq, hash=entry_hash)

@@ -65,9 +65,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["account", "seq"], name="audit_seq_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["account", "seq"], name="audit_seq_unique")]
         indexes = [
             models.Index(fields=["account", "time"], name="audit_account_time"),
             models.Index(fields=["account", "event", "seq"], name="audit_account_event"),

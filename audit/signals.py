@@ -30,12 +30,19 @@ def sign_in_failed(sender, credentials, request=None, **kwargs):  # type: ignore
 
 
 def _relay(signal, event: Event) -> None:  # type: ignore[no-untyped-def]
-    def receiver(sender, *, request=None, actor, target=None, domain_name="", details=None,
-                 **kwargs):  # type: ignore[no-untyped-def]
+    def receiver(
+        sender, *, request=None, actor, target=None, domain_name="", details=None, **kwargs
+    ):  # type: ignore[no-untyped-def]
         if domain_name:
             details = {"domain": domain_name, **(details or {})}
-        record(event, account=actor.account_id, actor=actor, request=request, target=target,
-               details=details)
+        record(
+            event,
+            account=actor.account_id,
+            actor=actor,
+            request=request,
+            target=target,
+            details=details,
+        )
 
     signal.connect(receiver, weak=False, dispatch_uid=f"audit:{event}")
 

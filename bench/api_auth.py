@@ -62,13 +62,17 @@ def setup() -> tuple[ApiKey, str]:
     call_command("migrate", verbosity=0)
     account, _ = Account.objects.get_or_create(name="Bench Account")
     owner = User.objects.filter(email="bench@bench.example").first() or User.objects.create_user(
-        "bench@bench.example", None, account=account, first_name="Bench", last_name="Mark",
-        role=Role.USER, api_access=True,
+        "bench@bench.example",
+        None,
+        account=account,
+        first_name="Bench",
+        last_name="Mark",
+        role=Role.USER,
+        api_access=True,
     )
     for i in range(20):
         Domain.objects.get_or_create(account=account, name=f"d{i:02}.bench.example")
-    ApiKey.objects.filter(owner=owner).update(deleted_at=timezone.now(),
-                                              secret_encrypted=None)
+    ApiKey.objects.filter(owner=owner).update(deleted_at=timezone.now(), secret_encrypted=None)
     key, secret = ApiKey.generate(owner, None)
     os.environ["BENCH_API_KEY"] = str(key.key)
     return key, secret
@@ -87,8 +91,9 @@ class Signer:
         return self.value
 
 
-def interleaved(total: int, signed: Callable[[], None], baseline: Callable[[], None]
-                ) -> tuple[list[float], list[float]]:
+def interleaved(
+    total: int, signed: Callable[[], None], baseline: Callable[[], None]
+) -> tuple[list[float], list[float]]:
     times: dict[str, list[float]] = {"signed": [], "baseline": []}
     for _ in range(5):  # warm-up: imports, first queries, connection
         signed()
@@ -108,8 +113,9 @@ def report(title: str, signed: list[float], baseline: list[float]) -> None:
     print(f"{title}:")
     print(f"  signed   median {s * 1000:7.3f} ms   {len(signed) / sum(signed):8.0f} req/s")
     print(f"  baseline median {b * 1000:7.3f} ms   {len(baseline) / sum(baseline):8.0f} req/s")
-    print(f"  ratio signed/baseline (median) {s / b:.3f}   "
-          f"authentication adds {(s - b) * 1e6:.0f} µs")
+    print(
+        f"  ratio signed/baseline (median) {s / b:.3f}   authentication adds {(s - b) * 1e6:.0f} µs"
+    )
 
 
 def in_process(key: ApiKey, secret: str, total: int) -> None:
@@ -133,9 +139,18 @@ def free_port() -> int:
 def through_gunicorn(key: ApiKey, secret: str, total: int) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "portal.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.api_auth_settings"},
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.api_auth_settings"},
     )
     try:
         for _ in range(100):
@@ -154,11 +169,14 @@ def through_gunicorn(key: ApiKey, secret: str, total: int) -> None:
             conn.close()
             assert response.status == 200, response.status
 
-        report("Through gunicorn on loopback (1 sync worker)", *interleaved(
-            total,
-            lambda: fetch(SIGNED, {"Authorization": signer.header()}),
-            lambda: fetch(BASELINE, {}),
-        ))
+        report(
+            "Through gunicorn on loopback (1 sync worker)",
+            *interleaved(
+                total,
+                lambda: fetch(SIGNED, {"Authorization": signer.header()}),
+                lambda: fetch(BASELINE, {}),
+            ),
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -172,8 +190,10 @@ def argon2_cost() -> None:
     started = time.perf_counter()
     assert hasher.verify("correct-horse-battery-staple", encoded)
     verify = time.perf_counter() - started
-    print(f"For scale: one Argon2 hash {encode * 1000:.1f} ms, one Argon2 check "
-          f"{verify * 1000:.1f} ms (Django's default parameters).")
+    print(
+        f"For scale: one Argon2 hash {encode * 1000:.1f} ms, one Argon2 check "
+        f"{verify * 1000:.1f} ms (Django's default parameters)."
+    )
 
 
 def main() -> None:

@@ -38,8 +38,14 @@ def free_port() -> int:
 
 
 def manage(env: dict, *args: str) -> str:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode:
         raise SystemExit(result.stderr)
     return result.stdout
@@ -59,11 +65,19 @@ def sign_in(port: int) -> str:
     body = response.read().decode()
     csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie"))[1]
     form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)[1]
-    data = urllib.parse.urlencode({"username": "bench@bench.example", "password": PASSWORD,
-                                   "csrfmiddlewaretoken": form_token})
-    conn.request("POST", "/accounts/signin/", data, {
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf_cookie}",
-        "Referer": f"http://127.0.0.1:{port}/accounts/signin/"})
+    data = urllib.parse.urlencode(
+        {"username": "bench@bench.example", "password": PASSWORD, "csrfmiddlewaretoken": form_token}
+    )
+    conn.request(
+        "POST",
+        "/accounts/signin/",
+        data,
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie}",
+            "Referer": f"http://127.0.0.1:{port}/accounts/signin/",
+        },
+    )
     response = conn.getresponse()
     response.read()
     assert response.status == 302, response.status
@@ -120,32 +134,63 @@ def main() -> None:
 
     name = f"portal_bench_{os.getpid()}"
     subprocess.run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),
-           "KEY_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
-           "ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": f"{PG}/{name}",
-           "CACHE_URL": "redis://127.0.0.1:6379/13", "SECURE_SSL_REDIRECT": "false",
-           "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
-           "API_RATE_LIMIT": "100000000", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "KEY_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"{PG}/{name}",
+        "CACHE_URL": "redis://127.0.0.1:6379/13",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "API_RATE_LIMIT": "100000000",
+        "LOG_LEVEL": "WARNING",
+    }
     server = None
     try:
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "collectstatic", "--noinput", "-v0")
-        out = manage(env, "shell", "-c", (
-            "from accounts.models import Account, Domain, User\n"
-            "from apikeys.models import ApiKey\n"
-            "a = Account.objects.create(name='Bench')\n"
-            f"u = User.objects.create_user('bench@bench.example', '{PASSWORD}', account=a, "
-            "first_name='B', last_name='Ench', api_access=True)\n"
-            "[Domain.objects.create(account=a, name=f'd{i}.bench.example') for i in range(20)]\n"
-            "k, s = ApiKey.generate(u, None)\nApiKey.generate(u, None)\n"
-            "print(k.key, s)\n"))
+        out = manage(
+            env,
+            "shell",
+            "-c",
+            (
+                "from accounts.models import Account, Domain, User\n"
+                "from apikeys.models import ApiKey\n"
+                "a = Account.objects.create(name='Bench')\n"
+                f"u = User.objects.create_user('bench@bench.example', '{PASSWORD}', account=a, "
+                "first_name='B', last_name='Ench', api_access=True)\n"
+                "for i in range(20):\n"
+                "    Domain.objects.create(account=a, name=f'd{i}.bench.example')\n"
+                "k, s = ApiKey.generate(u, None)\nApiKey.generate(u, None)\n"
+                "print(k.key, s)\n"
+            ),
+        )
         api_key, secret = out.split()[-2:]
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind",
-             f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "gthread",
-             "--threads", "2", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -155,29 +200,41 @@ def main() -> None:
         cookie = sign_in(port)
         cases = {
             "healthz (baseline)": ("/healthz", lambda: {}),
-            "api v4 domains": ("/api/v4/domains",
-                               lambda: {"Authorization": f"Bearer {token(api_key, secret)}"}),
+            "api v4 domains": (
+                "/api/v4/domains",
+                lambda: {"Authorization": f"Bearer {token(api_key, secret)}"},
+            ),
             "profile page": ("/profile/", lambda: {"Cookie": cookie}),
         }
         for path, headers in cases.values():  # warm every worker
             load(port, path, headers, 1, args.clients)
-        results = {label: load(port, path, headers, args.seconds, args.clients)
-                   for label, (path, headers) in cases.items()}
+        results = {
+            label: load(port, path, headers, args.seconds, args.clients)
+            for label, (path, headers) in cases.items()
+        }
     finally:
         if server:
             server.terminate()
             server.wait()
-        subprocess.run(["psql", f"{PG}/postgres", "-qc",
-                        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+        subprocess.run(
+            ["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+            check=False,
+        )
 
-    print(f"gunicorn {args.workers} workers x 2 threads, {args.clients} clients, "
-          f"{args.seconds:g} s each, PostgreSQL + Redis on loopback")
+    print(
+        f"gunicorn {args.workers} workers x 2 threads, {args.clients} clients, "
+        f"{args.seconds:g} s each, PostgreSQL + Redis on loopback"
+    )
     for label, r in results.items():
-        print(f"  {label:20} {r['rps']:8.0f} req/s  p50 {r['p50']:6.1f} ms  "
-              f"p99 {r['p99']:6.1f} ms  ({r['n']} requests, {r['errors']} not 200)")
+        print(
+            f"  {label:20} {r['rps']:8.0f} req/s  p50 {r['p50']:6.1f} ms  "
+            f"p99 {r['p99']:6.1f} ms  ({r['n']} requests, {r['errors']} not 200)"
+        )
     base = results["healthz (baseline)"]["rps"]
-    print(f"  api / healthz throughput ratio: {results['api v4 domains']['rps'] / base:.2f} "
-          "(target >= 0.80)")
+    print(
+        f"  api / healthz throughput ratio: {results['api v4 domains']['rps'] / base:.2f} "
+        "(target >= 0.80)"
+    )
     print(f"  profile / healthz throughput ratio: {results['profile page']['rps'] / base:.2f}")
 
 

@@ -80,8 +80,13 @@ def main() -> None:
     try:
         account = Account.objects.create(name="Bench Account")
         user = User.objects.create_user(
-            "bench@bench.example", "x", account=account, role=Role.USER, api_access=True,
-            first_name="Ben", last_name="Bench",
+            "bench@bench.example",
+            "x",
+            account=account,
+            role=Role.USER,
+            api_access=True,
+            first_name="Ben",
+            last_name="Bench",
         )
         ApiKey.generate(user, None)
         ApiKey.generate(user, None)

@@ -50,6 +50,10 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
         meta = super().get_safe_request_meta(request)
         for name in list(meta):
             upper = name.upper()
-            if upper == "HTTP_AUTHORIZATION" or upper.startswith("HTTP_X_CNS") or upper == "HTTP_COOKIE":
+            if (
+                upper == "HTTP_AUTHORIZATION"
+                or upper.startswith("HTTP_X_CNS")
+                or upper == "HTTP_COOKIE"
+            ):
                 meta[name] = self.cleansed_substitute
         return meta

@@ -5,8 +5,8 @@ Everything that differs between a laptop and production comes from the environme
 installed: SQLite, local-memory cache, console email.
 """
 
-import hashlib
 import base64
+import hashlib
 from pathlib import Path
 
 import environ
@@ -87,18 +87,14 @@ TEMPLATES = [
 
 # SQLite takes the write lock when a transaction starts and waits for it, so concurrent
 # writers under the threaded dev server queue instead of failing with "database is locked".
-DATABASES = {
-    "default": env.db(
-        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-    )
-}
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
-        "SQLITE_TEST_NAME", default=""
-    ) or None
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = (
+        env.str("SQLITE_TEST_NAME", default="") or None
+    )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -116,8 +112,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

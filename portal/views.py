@@ -39,8 +39,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except Exception:  # noqa: BLE001
         checks["cache"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", **checks},
-                        status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503
+    )
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -71,18 +72,32 @@ def server_error(request: HttpRequest) -> HttpResponse:
         log.warning("database unavailable")
     if request.path.startswith("/api/"):
         if unavailable:
-            return JsonResponse({"errors": ["The service is temporarily unavailable. "
-                                            "Try again shortly."]}, status=503)
+            return JsonResponse(
+                {"errors": ["The service is temporarily unavailable. Try again shortly."]},
+                status=503,
+            )
         return JsonResponse({"errors": ["Internal error. It has been logged."]}, status=500)
     if unavailable:
-        return _error(request, 503, "Temporarily unavailable",
-                      "The portal cannot reach its database just now. Nothing you did was "
-                      "lost; please try again in a minute.")
-    return _error(request, 500, "Something went wrong",
-                  "The error has been logged. Please try again in a moment.")
+        return _error(
+            request,
+            503,
+            "Temporarily unavailable",
+            "The portal cannot reach its database just now. Nothing you did was "
+            "lost; please try again in a minute.",
+        )
+    return _error(
+        request,
+        500,
+        "Something went wrong",
+        "The error has been logged. Please try again in a moment.",
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _error(request, 403, "Form expired",
-                  "The form was missing its security token or had an old one. Nothing was "
-                  "changed. Go back, reload the page and try again.")
+    return _error(
+        request,
+        403,
+        "Form expired",
+        "The form was missing its security token or had an old one. Nothing was "
+        "changed. Go back, reload the page and try again.",
+    )

@@ -16,9 +16,7 @@ def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
     # tests need not weaken the policy they are checking.
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text())
-    result = page.evaluate(
-        "async () => await axe.run(document, {resultTypes: ['violations']})"
-    )
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     blocking = [v for v in result["violations"] if v["impact"] in BLOCKING]
     details = [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"

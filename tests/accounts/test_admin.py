@@ -10,7 +10,9 @@ def test_staff_see_only_their_own_accounts_users(client, account, user, other_us
     staff = make_user(account, "staff@acme.example", is_staff=True)
     from django.contrib.auth.models import Permission
 
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "change_user"])
+    )
     client.force_login(staff)
     page = client.get("/admin/accounts/user/").content.decode()
     assert user.email in page
@@ -19,8 +21,9 @@ def test_staff_see_only_their_own_accounts_users(client, account, user, other_us
 
 
 def test_superuser_sees_every_account(client, account, user, other_user):
-    root = User.objects.create_superuser("root@ops.example", "pw-123-long-enough", account=account,
-                                         first_name="R", last_name="Oot")
+    root = User.objects.create_superuser(
+        "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="Oot"
+    )
     client.force_login(root)
     page = client.get("/admin/accounts/user/").content.decode()
     assert user.email in page and other_user.email in page

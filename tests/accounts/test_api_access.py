@@ -12,8 +12,10 @@ from audit.models import AuditEvent, Event
 
 @pytest.fixture
 def keys(user) -> list[ApiKey]:
-    return [ApiKey.generate(user, None)[0],
-            ApiKey.generate(user, timezone.now() + timedelta(days=30))[0]]
+    return [
+        ApiKey.generate(user, None)[0],
+        ApiKey.generate(user, timezone.now() + timedelta(days=30))[0],
+    ]
 
 
 @pytest.fixture
@@ -53,8 +55,10 @@ def test_grant_restores_keys_that_have_not_expired(client_for, admin, user, keys
     response = c.post(url, follow=True)
     assert "API access granted to" in response.content.decode()
     assert list(ApiKey.objects.filter(owner=user).live()) == [keys[0]]
-    assert AuditEvent.objects.filter(event=Event.API_ACCESS_GRANTED,
-                                     target_user_id=user.pk).count() == 1
+    assert (
+        AuditEvent.objects.filter(event=Event.API_ACCESS_GRANTED, target_user_id=user.pk).count()
+        == 1
+    )
 
 
 def test_twice_records_once(client_for, domain_admin, user):

@@ -28,8 +28,9 @@ def _api_call(base_url: str, api_key: str, secret: str) -> tuple[int, str]:
     stamp = str(int(time.time() * 1000))
     digest = hmac.new(secret.encode(), stamp.encode(), hashlib.sha1).digest()
     token = f"{api_key}:{base64.b64encode(digest).decode()}:{stamp}"
-    request = urllib.request.Request(f"{base_url}/api/v4/domains",
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"{base_url}/api/v4/domains", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read().decode()
@@ -46,8 +47,9 @@ def _open_user(page, name: str) -> None:  # type: ignore[no-untyped-def]
     expect(page.get_by_role("heading", name=name)).to_be_visible()
 
 
-def test_domain_admin_removes_and_grants_api_access(page, browser, live_server, domain_admin,
-                                                    user, domains):
+def test_domain_admin_removes_and_grants_api_access(
+    page, browser, live_server, domain_admin, user, domains
+):
     key, secret = ApiKey.generate(user, None)
     assert _api_call(live_server.url, str(key.key), secret)[0] == 200
 
@@ -80,14 +82,16 @@ def test_domain_admin_removes_and_grants_api_access(page, browser, live_server, 
     assert status == 200
     assert domains[0].name in body
     assert ApiKey.objects.filter(owner=user).not_deleted().count() == 1
-    events = list(AuditEvent.objects.filter(actor_id=domain_admin.pk).values_list("event",
-                                                                                  flat=True))
+    events = list(
+        AuditEvent.objects.filter(actor_id=domain_admin.pk).values_list("event", flat=True)
+    )
     assert Event.API_ACCESS_REMOVED in events and Event.API_ACCESS_GRANTED in events
     theirs.context.close()
 
 
-def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(page, browser,
-                                                                     live_server, account_admin):
+def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
+    page, browser, live_server, account_admin
+):
     browser_sign_in(page, account_admin.email)
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
     page.get_by_role("link", name="Add user").click()

@@ -9,7 +9,9 @@ pytestmark = pytest.mark.django_db
 def test_createaccount_reads_the_password_from_a_file(tmp_path):
     secret = tmp_path / "pw"
     secret.write_text("a-long-enough-passphrase-42\n")
-    call_command("createaccount", "Initech", admin_email="Boss@Initech.example", password_file=secret)
+    call_command(
+        "createaccount", "Initech", admin_email="Boss@Initech.example", password_file=secret
+    )
     admin = User.objects.get()
     assert admin.email == "boss@initech.example"
     assert admin.role == Role.ACCOUNT_ADMIN and admin.account.name == "Initech"

@@ -16,22 +16,25 @@ NEW_PASSWORD = "a-long-new-pass-phrase-42"
 
 
 def _invite(client_for, account_admin) -> tuple[User, str]:
-    client_for(account_admin).post("/accounts/users/add/", {
-        "first_name": "Ivy", "last_name": "Invited", "email": "ivy@acme.example",
-        "role": Role.USER,
-    })
+    client_for(account_admin).post(
+        "/accounts/users/add/",
+        {
+            "first_name": "Ivy",
+            "last_name": "Invited",
+            "email": "ivy@acme.example",
+            "role": Role.USER,
+        },
+    )
     client_for(account_admin).logout()
     link = re.search(r"http://testserver(/accounts/invitation/\S+/)", mail.outbox[0].body)
     return User.objects.get(email="ivy@acme.example"), link.group(1)
 
 
 def _set_password(client, link: str, password: str = NEW_PASSWORD):  # type: ignore[no-untyped-def]
-    return client.post(link, {"new_password1": password, "new_password2": password},
-                       follow=True)
+    return client.post(link, {"new_password1": password, "new_password2": password}, follow=True)
 
 
-def test_link_sets_the_password_once_and_then_the_user_signs_in(client, client_for,
-                                                                 account_admin):
+def test_link_sets_the_password_once_and_then_the_user_signs_in(client, client_for, account_admin):
     invited, link = _invite(client_for, account_admin)
     page = client.get(link)
     assert page.status_code == 200
@@ -42,8 +45,9 @@ def test_link_sets_the_password_once_and_then_the_user_signs_in(client, client_f
     assert "Your password is set." in response.content.decode()
     invited.refresh_from_db()
     assert invited.check_password(NEW_PASSWORD)
-    assert AuditEvent.objects.filter(event=Event.PASSWORD_CHANGED, target_user_id=invited.pk,
-                                     details={"via": "invitation"}).exists()
+    assert AuditEvent.objects.filter(
+        event=Event.PASSWORD_CHANGED, target_user_id=invited.pk, details={"via": "invitation"}
+    ).exists()
 
     again = client.get(link)
     assert "This link no longer works" in again.content.decode()
@@ -51,8 +55,9 @@ def test_link_sets_the_password_once_and_then_the_user_signs_in(client, client_f
     invited.refresh_from_db()
     assert invited.check_password(NEW_PASSWORD)
 
-    signin = client.post("/accounts/signin/", {"username": "ivy@acme.example",
-                                               "password": NEW_PASSWORD})
+    signin = client.post(
+        "/accounts/signin/", {"username": "ivy@acme.example", "password": NEW_PASSWORD}
+    )
     assert signin.status_code == 302
     assert client.get("/").status_code == 200
 
@@ -91,8 +96,12 @@ def test_garbage_and_tampered_links_do_not_work(client, account):
     invited.save()
     path = invitation_path(invited)
     uid, token = path.strip("/").split("/")[-2:]
-    for bad in (f"/accounts/invitation/{uid}/{token[:-1]}x/", f"/accounts/invitation/xx/{token}/",
-                f"/accounts/invitation/{uid}/nonsense/", "/accounts/invitation/MTIzNDU2/a-b/"):
+    for bad in (
+        f"/accounts/invitation/{uid}/{token[:-1]}x/",
+        f"/accounts/invitation/xx/{token}/",
+        f"/accounts/invitation/{uid}/nonsense/",
+        "/accounts/invitation/MTIzNDU2/a-b/",
+    ):
         response = client.get(bad)
         assert response.status_code == 200
         assert "This link no longer works" in response.content.decode()

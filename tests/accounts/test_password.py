@@ -14,8 +14,10 @@ NEW = "a-brand-new-passphrase-77"
 
 def test_change_password(client_for, user):
     client = client_for(user)
-    response = client.post(reverse("accounts:password_change"), {
-        "old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW})
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW},
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password(NEW)
@@ -25,8 +27,10 @@ def test_change_password(client_for, user):
 
 
 def test_wrong_current_password_changes_nothing(client_for, user):
-    response = client_for(user).post(reverse("accounts:password_change"), {
-        "old_password": "wrong", "new_password1": NEW, "new_password2": NEW})
+    response = client_for(user).post(
+        reverse("accounts:password_change"),
+        {"old_password": "wrong", "new_password1": NEW, "new_password2": NEW},
+    )
     assert response.status_code == 200
     assert "Your old password was entered incorrectly" in response.content.decode()
     user.refresh_from_db()
@@ -53,12 +57,15 @@ def test_reset_by_email_then_the_link_works_once(client, user):
 
 
 def test_reset_link_expires(client, user, settings):
-    import time_machine
     from datetime import timedelta
+
+    import time_machine
     from django.utils import timezone
 
     link = _reset_link(client, user.email)
-    with time_machine.travel(timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 5)):
+    with time_machine.travel(
+        timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 5)
+    ):
         page = client.get(link, follow=True)
     assert "This link no longer works" in page.content.decode()
 

@@ -30,8 +30,7 @@ class Action:
         return self.path.format(pk=pk)
 
 
-NEW_USER = {"first_name": "Nat", "last_name": "New", "email": "nat@new.example",
-            "role": Role.USER}
+NEW_USER = {"first_name": "Nat", "last_name": "New", "email": "nat@new.example", "role": Role.USER}
 
 ACTIONS = [
     Action("users", "get", "/accounts/users/", False),
@@ -42,24 +41,42 @@ ACTIONS = [
     Action("role", "post", "/accounts/users/{pk}/role/", True, data={"role": Role.DOMAIN_ADMIN}),
     Action("deactivate confirm", "get", "/accounts/users/{pk}/deactivate/", True),
     Action("deactivate", "post", "/accounts/users/{pk}/deactivate/", True),
-    Action("reactivate confirm", "get", "/accounts/users/{pk}/reactivate/", True,
-           {"is_active": False}),
+    Action(
+        "reactivate confirm", "get", "/accounts/users/{pk}/reactivate/", True, {"is_active": False}
+    ),
     Action("reactivate", "post", "/accounts/users/{pk}/reactivate/", True, {"is_active": False}),
     Action("invite again", "post", "/accounts/users/{pk}/invite/", True, {"password": "!x"}),
     Action("remove access confirm", "get", "/accounts/users/{pk}/api-access/remove/", False),
     Action("remove access", "post", "/accounts/users/{pk}/api-access/remove/", False),
-    Action("grant access confirm", "get", "/accounts/users/{pk}/api-access/grant/", False,
-           {"api_access": False}),
-    Action("grant access", "post", "/accounts/users/{pk}/api-access/grant/", False,
-           {"api_access": False}),
+    Action(
+        "grant access confirm",
+        "get",
+        "/accounts/users/{pk}/api-access/grant/",
+        False,
+        {"api_access": False},
+    ),
+    Action(
+        "grant access",
+        "post",
+        "/accounts/users/{pk}/api-access/grant/",
+        False,
+        {"api_access": False},
+    ),
 ]
 VISITORS = ["anonymous", "user", "domain_admin", "account_admin", "other_admin"]
 
 
 def _snapshot(target: User) -> tuple:
     fresh = User.objects.get(pk=target.pk)
-    return (fresh.role, fresh.is_active, fresh.api_access, fresh.password,
-            User.objects.count(), AuditEvent.objects.count(), len(mail.outbox))
+    return (
+        fresh.role,
+        fresh.is_active,
+        fresh.api_access,
+        fresh.password,
+        User.objects.count(),
+        AuditEvent.objects.count(),
+        len(mail.outbox),
+    )
 
 
 def _expected(action: Action, visitor: str) -> int:

@@ -67,8 +67,9 @@ def test_post_without_csrf_token_changes_nothing(user):
 
 
 def test_times_show_in_the_users_time_zone(client_for, user):
+    from datetime import UTC, datetime
+
     from apikeys.models import ApiKey
-    from datetime import datetime, UTC
 
     ApiKey.generate(user, datetime(2030, 1, 1, 12, 0, tzinfo=UTC))
     user.time_zone = "Asia/Tokyo"

@@ -36,9 +36,7 @@ def test_same_role_changes_nothing_and_records_nothing(client_for, account_admin
 
 
 def test_invalid_role_is_refused(client_for, account_admin, user):
-    response = client_for(account_admin).post(
-        f"/accounts/users/{user.pk}/role/", {"role": "owner"}
-    )
+    response = client_for(account_admin).post(f"/accounts/users/{user.pk}/role/", {"role": "owner"})
     assert response.status_code == 200
     assert "Choose one of the roles in the list." in response.content.decode()
     assert _role(user.pk) == Role.USER
@@ -67,14 +65,14 @@ def test_an_admin_can_step_down_when_another_remains(client_for, account_admin):
 
 def test_a_deactivated_admin_does_not_count(client_for, account_admin):
     make_user(account_admin.account, "asleep@acme.example", Role.ACCOUNT_ADMIN, is_active=False)
-    client_for(account_admin).post(f"/accounts/users/{account_admin.pk}/role/",
-                                   {"role": Role.USER})
+    client_for(account_admin).post(f"/accounts/users/{account_admin.pk}/role/", {"role": Role.USER})
     assert _role(account_admin.pk) == Role.ACCOUNT_ADMIN
 
 
 def test_another_accounts_admin_does_not_count(client_for, account_admin, other_admin):
-    client_for(account_admin).post(f"/accounts/users/{account_admin.pk}/role/",
-                                   {"role": Role.DOMAIN_ADMIN})
+    client_for(account_admin).post(
+        f"/accounts/users/{account_admin.pk}/role/", {"role": Role.DOMAIN_ADMIN}
+    )
     assert _role(account_admin.pk) == Role.ACCOUNT_ADMIN
 
 
@@ -88,8 +86,12 @@ def test_deactivate_after_confirmation_then_reactivate(client_for, account_admin
     response = c.post(f"/accounts/users/{user.pk}/deactivate/", follow=True)
     assert "has been deactivated" in response.content.decode()
     assert not User.objects.get(pk=user.pk).is_active
-    assert AuditEvent.objects.filter(event=Event.USER_DEACTIVATED, target_user_id=user.pk,
-                                     actor_id=account_admin.pk).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            event=Event.USER_DEACTIVATED, target_user_id=user.pk, actor_id=account_admin.pk
+        ).count()
+        == 1
+    )
 
     assert "Reactivate" in c.get(f"/accounts/users/{user.pk}/").content.decode()
     response = c.post(f"/accounts/users/{user.pk}/reactivate/", follow=True)
@@ -167,8 +169,10 @@ def test_two_racing_demotions_cannot_both_succeed(account):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=demote, args=(first, second)),
-               threading.Thread(target=demote, args=(second, first))]
+    threads = [
+        threading.Thread(target=demote, args=(first, second)),
+        threading.Thread(target=demote, args=(second, first)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -31,6 +31,8 @@ def test_cookies_are_httponly_and_samesite(client, user):
     client.get(reverse("accounts:signin"))
     csrf = client.cookies["csrftoken"]
     assert csrf["httponly"] and csrf["samesite"] == "Lax"
-    response = client.post(reverse("accounts:signin"), {"username": user.email, "password": PASSWORD})
+    response = client.post(
+        reverse("accounts:signin"), {"username": user.email, "password": PASSWORD}
+    )
     session = response.cookies["sessionid"]
     assert session["httponly"] and session["samesite"] == "Lax"

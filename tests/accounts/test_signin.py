@@ -14,7 +14,9 @@ def test_signin_page_renders(client):
 
 
 def test_signin_with_right_password_goes_to_dashboard(client, user):
-    response = client.post(reverse("accounts:signin"), {"username": user.email, "password": PASSWORD})
+    response = client.post(
+        reverse("accounts:signin"), {"username": user.email, "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard")
     assert AuditEvent.objects.filter(account=user.account, event=Event.SIGNED_IN).count() == 1
@@ -22,7 +24,9 @@ def test_signin_with_right_password_goes_to_dashboard(client, user):
 
 def test_failed_signin_reads_the_same_for_unknown_and_known_email(client, user):
     known = client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})
-    unknown = client.post(reverse("accounts:signin"), {"username": "nobody@x.example", "password": "wrong"})
+    unknown = client.post(
+        reverse("accounts:signin"), {"username": "nobody@x.example", "password": "wrong"}
+    )
     message = "That email and password do not match an active user."
     assert message in known.content.decode() and message in unknown.content.decode()
     assert AuditEvent.objects.filter(event=Event.SIGN_IN_FAILED).count() == 1
@@ -31,7 +35,9 @@ def test_failed_signin_reads_the_same_for_unknown_and_known_email(client, user):
 def test_repeated_failures_lock_the_email(client, user, settings):
     for _ in range(settings.SIGNIN_FAILURE_LIMIT):
         client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})
-    response = client.post(reverse("accounts:signin"), {"username": user.email, "password": PASSWORD})
+    response = client.post(
+        reverse("accounts:signin"), {"username": user.email, "password": PASSWORD}
+    )
     assert response.status_code == 200
     assert "Too many failed sign-ins" in response.content.decode()
     assert "_auth_user_id" not in client.session

@@ -13,8 +13,12 @@ URL = "/accounts/users/add/"
 
 def _form(**overrides: str) -> dict:
     data = {
-        "first_name": "Nina", "last_name": "New", "email": "Nina.New@Acme.example",
-        "phone": "+44 20 7946 0000", "role": Role.DOMAIN_ADMIN, "api_access": "on",
+        "first_name": "Nina",
+        "last_name": "New",
+        "email": "Nina.New@Acme.example",
+        "phone": "+44 20 7946 0000",
+        "role": Role.DOMAIN_ADMIN,
+        "api_access": "on",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -24,7 +28,10 @@ def test_account_admin_adds_a_user_who_gets_an_invitation(client_for, account_ad
     response = client_for(account_admin).post(URL, _form(), follow=True)
     new = User.objects.get(email="nina.new@acme.example")
     assert (new.account, new.role, new.api_access, new.phone) == (
-        account_admin.account, Role.DOMAIN_ADMIN, True, "+44 20 7946 0000"
+        account_admin.account,
+        Role.DOMAIN_ADMIN,
+        True,
+        "+44 20 7946 0000",
     )
     assert not new.has_usable_password()
     assert new.is_active
@@ -42,7 +49,9 @@ def test_account_admin_adds_a_user_who_gets_an_invitation(client_for, account_ad
 
     entry = AuditEvent.objects.get(event=Event.USER_CREATED)
     assert (entry.actor_email, entry.target_email, entry.account_id) == (
-        account_admin.email, new.email, account_admin.account_id
+        account_admin.email,
+        new.email,
+        account_admin.account_id,
     )
     assert entry.details == {"role": Role.DOMAIN_ADMIN, "api_access": True}
 
@@ -94,8 +103,7 @@ def test_the_form_offers_the_fields(client_for, account_admin):
         assert f">{label}</label>" in text
 
 
-def test_mail_failure_keeps_the_user_and_says_so(client_for, account_admin, settings,
-                                                  monkeypatch):
+def test_mail_failure_keeps_the_user_and_says_so(client_for, account_admin, settings, monkeypatch):
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise ConnectionRefusedError
 
@@ -125,14 +133,21 @@ def test_no_invitation_again_once_a_password_is_chosen(client_for, account_admin
     assert not mail.outbox
 
 
-def test_an_email_taken_between_check_and_insert_is_a_form_error(client_for, account_admin,
-                                                                 monkeypatch):
+def test_an_email_taken_between_check_and_insert_is_a_form_error(
+    client_for, account_admin, monkeypatch
+):
     # The race the unique constraint settles: the form's check passes, the insert fails.
-    monkeypatch.setattr("accounts.forms.UserAddForm.clean_email",
-                        lambda self: self.cleaned_data["email"].lower())
+    monkeypatch.setattr(
+        "accounts.forms.UserAddForm.clean_email", lambda self: self.cleaned_data["email"].lower()
+    )
     monkeypatch.setattr("accounts.forms.UserAddForm.validate_unique", lambda self: None)
-    User.objects.create_user("nina.new@acme.example", None, account=account_admin.account,
-                             first_name="Other", last_name="Nina")
+    User.objects.create_user(
+        "nina.new@acme.example",
+        None,
+        account=account_admin.account,
+        first_name="Other",
+        last_name="Nina",
+    )
     response = client_for(account_admin).post(URL, _form())
     assert response.status_code == 200
     assert "A user with this email already exists." in response.content.decode()

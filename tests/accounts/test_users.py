@@ -65,8 +65,16 @@ def test_columns_show_key_figures(client_for, account_admin, user):
     assert "4 Mar 2025, 05:06" in text
     assert rows["gone@acme.example"].key_count == 0
     assert rows["gone@acme.example"].next_expiry is None
-    for header in ("Name", "Email", "Role", "API access", "Keys", "Next expiry", "Last used",
-                   "Active"):
+    for header in (
+        "Name",
+        "Email",
+        "Role",
+        "API access",
+        "Keys",
+        "Next expiry",
+        "Last used",
+        "Active",
+    ):
         assert f">{header}</a>" in text
 
 
@@ -97,26 +105,35 @@ def test_sorting_by_key_count_and_by_name(client_for, account_admin, domain_admi
     ApiKey.generate(domain_admin, None)
     c = client_for(account_admin)
     assert _emails_in_order(c.get(URL, {"sort": "-key_count"})) == [
-        user.email, domain_admin.email, account_admin.email
+        user.email,
+        domain_admin.email,
+        account_admin.email,
     ]
     assert _emails_in_order(c.get(URL, {"sort": "key_count"}))[0] == account_admin.email
     # Names: Ada, Dom, Uma (all "Tester"), last name first then first name.
     assert _emails_in_order(c.get(URL)) == [account_admin.email, domain_admin.email, user.email]
     assert _emails_in_order(c.get(URL, {"sort": "-name"})) == [
-        user.email, domain_admin.email, account_admin.email
+        user.email,
+        domain_admin.email,
+        account_admin.email,
     ]
 
 
-def test_users_without_keys_sort_last_by_next_expiry_both_ways(client_for, account_admin,
-                                                               domain_admin, user):
+def test_users_without_keys_sort_last_by_next_expiry_both_ways(
+    client_for, account_admin, domain_admin, user
+):
     ApiKey.generate(user, timezone.now() + timedelta(days=5))
     ApiKey.generate(domain_admin, timezone.now() + timedelta(days=50))
     c = client_for(account_admin)
     assert _emails_in_order(c.get(URL, {"sort": "next_expiry"})) == [
-        user.email, domain_admin.email, account_admin.email
+        user.email,
+        domain_admin.email,
+        account_admin.email,
     ]
     assert _emails_in_order(c.get(URL, {"sort": "-next_expiry"})) == [
-        domain_admin.email, user.email, account_admin.email
+        domain_admin.email,
+        user.email,
+        account_admin.email,
     ]
 
 
@@ -126,14 +143,23 @@ def test_sort_by_unknown_column_is_ignored(client_for, account_admin):
 
 def _add_users(account, count: int, start: int = 0) -> None:
     people = [
-        User(account=account, email=f"bulk{n}@acme.example", first_name=f"B{n}",
-             last_name="Bulk", password="!")
+        User(
+            account=account,
+            email=f"bulk{n}@acme.example",
+            first_name=f"B{n}",
+            last_name="Bulk",
+            password="!",
+        )
         for n in range(start, start + count)
     ]
     made = User.objects.bulk_create(people)
     keys = [
-        ApiKey(account=account, owner=person, secret_hint="mdns_…abcd",
-               expires=timezone.now() + timedelta(days=n + 1))
+        ApiKey(
+            account=account,
+            owner=person,
+            secret_hint="mdns_…abcd",
+            expires=timezone.now() + timedelta(days=n + 1),
+        )
         for n, person in enumerate(made[: count // 2])
     ]
     ApiKey.objects.bulk_create(keys)

@@ -18,8 +18,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def signed_headers(api_key: object, secret: str, form: str = "bearer",
-                   timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(
+    api_key: object, secret: str, form: str = "bearer", timestamp: int | None = None
+) -> dict[str, str]:
     """Plain header names, as a client would send them."""
     ts = str(now_ms() if timestamp is None else timestamp)
     signature = sign(secret, ts)
@@ -35,6 +36,7 @@ def meta(headers: dict[str, str]) -> dict[str, str]:
     return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
 
 
-def signed(api_key: object, secret: str, form: str = "bearer",
-           timestamp: int | None = None) -> dict[str, str]:
+def signed(
+    api_key: object, secret: str, form: str = "bearer", timestamp: int | None = None
+) -> dict[str, str]:
     return meta(signed_headers(api_key, secret, form, timestamp))

@@ -16,7 +16,7 @@ CIPHERTEXT = (ApiKey._meta.db_table, "secret_encrypted")
 
 
 def _contains(haystack: str, secrets: list[str]) -> list[str]:
-    return [s for s in secrets if s in haystack or s[len("mdns_"):-4] in haystack]
+    return [s for s in secrets if s in haystack or s[len("mdns_") : -4] in haystack]
 
 
 def database_leaks(secrets: list[str]) -> list[str]:
@@ -50,8 +50,7 @@ def admin_page_leaks(secrets: list[str], superuser: User) -> list[str]:
         meta = model._meta
         urls = [reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")]
         for obj in model_admin.get_queryset(_fake_request(superuser)).order_by("-pk")[:5]:
-            urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_change",
-                                args=[obj.pk]))
+            urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]))
         for url in urls:
             response = client.get(url)
             assert response.status_code == 200, url
@@ -83,8 +82,9 @@ def activity_leaks(secrets: list[str], account_admin: User) -> tuple[list[str], 
         if response.status_code == 405:  # the export is a POST (it writes "log exported")
             response = client.post(url, {})
         assert response.status_code == 200, url
-        body = (b"".join(response.streaming_content) if response.streaming
-                else response.content).decode()
+        body = (
+            b"".join(response.streaming_content) if response.streaming else response.content
+        ).decode()
         if "csv" in response.get("Content-Type", ""):
             csv_text = body
         if _contains(body, secrets) or tokens.pattern().search(body):

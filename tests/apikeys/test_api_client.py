@@ -102,8 +102,7 @@ def test_a_generic_client_is_refused_in_each_failure_case(live_server, user, pai
     assert (status, body["code"]) == (401, "access_removed")
 
 
-def test_the_help_pages_python_and_curl_examples_work(live_server, client_for, user, pair,
-                                                      domains):
+def test_the_help_pages_python_and_curl_examples_work(live_server, client_for, user, pair, domains):
     key, secret = pair
     page = client_for(user).get(reverse("apikeys:api_help")).content.decode()
     base = live_server.url + "/api/"

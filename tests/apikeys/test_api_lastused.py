@@ -97,7 +97,9 @@ def test_with_the_cache_down_the_stored_time_decides(client, pair, monkeypatch, 
             call(client, key, secret)
     assert len(updates(queries)) == 1
     assert "last-used gate: cache unavailable" in caplog.text
-    with time_machine.travel(START + timedelta(seconds=60), tick=False), \
-            CaptureQueriesContext(connection) as queries:
+    with (
+        time_machine.travel(START + timedelta(seconds=60), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
         call(client, key, secret)
     assert len(updates(queries)) == 1

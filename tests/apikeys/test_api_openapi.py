@@ -26,14 +26,22 @@ def test_it_needs_no_key_and_sets_no_cookie(client):
 def test_it_describes_every_endpoint(client):
     document = client.get("/api/openapi.json").json()
     assert set(document["paths"]) == {
-        "/v1/domains", "/v1/domains/{id}", "/v4/domains", "/v4/domains/{id}", "/openapi.json",
+        "/v1/domains",
+        "/v1/domains/{id}",
+        "/v4/domains",
+        "/v4/domains/{id}",
+        "/openapi.json",
     }
     # Every named route under /api/ is in the document.
     resolver = get_resolver()
-    api = next(p for p in resolver.url_patterns
-               if isinstance(p, URLResolver) and p.namespace == "api")
-    named = {str(p.pattern).rstrip("/").replace("<int:pk>", "{id}")
-             for p in api.url_patterns if isinstance(p, URLPattern) and p.name}
+    api = next(
+        p for p in resolver.url_patterns if isinstance(p, URLResolver) and p.namespace == "api"
+    )
+    named = {
+        str(p.pattern).rstrip("/").replace("<int:pk>", "{id}")
+        for p in api.url_patterns
+        if isinstance(p, URLPattern) and p.name
+    }
     assert {"/" + route for route in named} == set(document["paths"])
 
 
@@ -41,12 +49,16 @@ def test_it_describes_the_three_ways_to_authenticate(client):
     document = client.get("/api/openapi.json").json()
     schemes = document["components"]["securitySchemes"]
     assert schemes["bearerToken"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "<api key>:<hmac>:<timestamp>",
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "<api key>:<hmac>:<timestamp>",
         "description": schemes["bearerToken"]["description"],
     }
     assert schemes["securityToken"]["name"] == "x-cns-security-token"
     assert {s["name"] for k, s in schemes.items() if k.startswith("cnsdns")} == {
-        "x-cnsdns-apiKey", "x-cnsdns-requestDate", "x-cnsdns-hmac",
+        "x-cnsdns-apiKey",
+        "x-cnsdns-requestDate",
+        "x-cnsdns-hmac",
     }
     assert {"cnsdnsApiKey": [], "cnsdnsRequestDate": [], "cnsdnsHmac": []} in document["security"]
     assert "HMAC-SHA1" in document["info"]["description"]

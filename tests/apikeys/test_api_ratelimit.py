@@ -29,8 +29,11 @@ def call(client, key, secret, path=V1):  # type: ignore[no-untyped-def]
 
 
 def headers(response) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
-    return (response["X-RateLimit-Limit"], response["X-RateLimit-Remaining"],
-            response["X-RateLimit-Reset"])
+    return (
+        response["X-RateLimit-Limit"],
+        response["X-RateLimit-Remaining"],
+        response["X-RateLimit-Reset"],
+    )
 
 
 def test_headers_count_down_and_429_arrives_past_the_limit(client, pair):
@@ -38,13 +41,17 @@ def test_headers_count_down_and_429_arrives_past_the_limit(client, pair):
         seen = [call(client, *pair) for _ in range(4)]
     assert [r.status_code for r in seen] == [200, 200, 200, 429]
     assert [headers(r) for r in seen] == [
-        ("3", "2", "45"), ("3", "1", "45"), ("3", "0", "45"), ("3", "0", "45"),
+        ("3", "2", "45"),
+        ("3", "1", "45"),
+        ("3", "0", "45"),
+        ("3", "0", "45"),
     ]
     over = seen[-1]
     assert over["Retry-After"] == "45"
     assert over.json()["code"] == "rate_limited"
-    assert "may make 3 requests every 60 seconds. Try again in 45 seconds." in (
-        over.json()["errors"][0]
+    assert (
+        "may make 3 requests every 60 seconds. Try again in 45 seconds."
+        in (over.json()["errors"][0])
     )
 
 

@@ -27,7 +27,10 @@ def test_second_sdk_vector():
 def test_each_header_form_parses_to_the_same_credentials(form):
     parsed = signing.parse(signed(KEY, "5678", form, 1672531200000))
     assert (parsed.api_key, parsed.hmac, parsed.timestamp, parsed.form) == (
-        KEY, HMAC, "1672531200000", form,
+        KEY,
+        HMAC,
+        "1672531200000",
+        form,
     )
     assert signing.signature_matches("5678", parsed)
     assert signing.api_key_uuid(parsed) == uuid.UUID(KEY)
@@ -68,8 +71,10 @@ def test_non_ascii_signature_does_not_match_and_does_not_raise():
         ({"x-cns-security-token": f"{KEY}:LZ6jDnnsZ-mehbpdBUSt5c-8FNk=:1"}, "base64"),
         ({"x-cns-security-token": f"{KEY}:abc:1"}, "base64"),
         ({"x-cnsdns-apiKey": KEY, "x-cnsdns-hmac": HMAC}, "all three headers"),
-        ({"x-cnsdns-apiKey": KEY, "x-cnsdns-hmac": HMAC, "x-cnsdns-requestDate": " "},
-         "all three headers"),
+        (
+            {"x-cnsdns-apiKey": KEY, "x-cnsdns-hmac": HMAC, "x-cnsdns-requestDate": " "},
+            "all three headers",
+        ),
     ],
 )
 def test_malformed_credentials_say_what_is_wrong(headers, words):
@@ -78,8 +83,9 @@ def test_malformed_credentials_say_what_is_wrong(headers, words):
     assert words in str(caught.value)
 
 
-@pytest.mark.parametrize("api_key", ["1234", "not-a-uuid", KEY[:-1], KEY + "0", "{" + KEY + "}",
-                                     KEY.replace("-", "")])
+@pytest.mark.parametrize(
+    "api_key", ["1234", "not-a-uuid", KEY[:-1], KEY + "0", "{" + KEY + "}", KEY.replace("-", "")]
+)
 def test_an_api_key_that_is_not_a_uuid_is_refused_before_any_lookup(api_key):
     with pytest.raises(Malformed, match="must be a UUID"):
         signing.api_key_uuid(Credentials(api_key, HMAC, "1", "bearer"))

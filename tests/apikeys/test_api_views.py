@@ -42,14 +42,19 @@ def test_each_header_form_lists_the_accounts_domains(client, pair, domains, form
 
 def test_v1_list_shape(client, pair, domains):
     body = get(client, V1, *pair).json()
-    assert body[0] == {"id": domains[0].pk, "name": "d0.acme.example", "status": "ACTIVE",
-                       "note": ""}
+    assert body[0] == {
+        "id": domains[0].pk,
+        "name": "d0.acme.example",
+        "status": "ACTIVE",
+        "note": "",
+    }
 
 
 def test_v4_list_shape(client, pair, domains):
     body = get(client, V4, *pair).json()
-    assert body["meta"] == {"pagination": {"total": 3, "perPage": 50, "currentPage": 1,
-                                           "totalPages": 1}}
+    assert body["meta"] == {
+        "pagination": {"total": 3, "perPage": 50, "currentPage": 1, "totalPages": 1}
+    }
     assert set(body["data"][0]) >= {"id", "name", "status", "note"}
 
 
@@ -223,8 +228,12 @@ def test_pages_walk_through_every_domain(client, pair, many_domains):
     seen = []
     for page in (1, 2, 3):
         body = get(client, f"{V4}?page={page}", *pair).json()
-        assert body["meta"]["pagination"] == {"total": 5, "perPage": 2, "currentPage": page,
-                                              "totalPages": 3}
+        assert body["meta"]["pagination"] == {
+            "total": 5,
+            "perPage": 2,
+            "currentPage": page,
+            "totalPages": 3,
+        }
         seen += [row["name"] for row in body["data"]]
     assert seen == [d.name for d in many_domains]
 
@@ -243,21 +252,32 @@ def test_a_page_that_is_not_a_whole_number_from_1_is_a_clear_400(client, pair, m
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid_page"
-    assert body["errors"]["page"] == ["page must be a whole number from 1 upwards "
-                                      "(for example ?page=2)."]
+    assert body["errors"]["page"] == [
+        "page must be a whole number from 1 upwards (for example ?page=2)."
+    ]
 
 
 def test_no_domains_is_one_empty_page(client, pair):
     body = get(client, V4, *pair).json()
-    assert body == {"data": [], "meta": {"pagination": {"total": 0, "perPage": 50,
-                                                        "currentPage": 1, "totalPages": 1}}}
+    assert body == {
+        "data": [],
+        "meta": {"pagination": {"total": 0, "perPage": 50, "currentPage": 1, "totalPages": 1}},
+    }
 
 
 # --- Not found, method not allowed, server errors -----------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/api/", "/api/v1/records", "/api/v4/domains/abc",
-                                  "/api/v2/domains", "/api/v4/domains/1/records/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/",
+        "/api/v1/records",
+        "/api/v4/domains/abc",
+        "/api/v2/domains",
+        "/api/v4/domains/1/records/",
+    ],
+)
 def test_unknown_api_paths_are_json_404_without_redirect(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -356,8 +376,7 @@ def test_responses_are_not_cached(client, pair):
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_queries_per_request_stay_constant(client, account, pair, django_assert_num_queries,
-                                           count):
+def test_queries_per_request_stay_constant(client, account, pair, django_assert_num_queries, count):
     for i in range(count):
         Domain.objects.create(account=account, name=f"q{i}.example")
     get(client, V1, *pair)  # last used is written once, then not again this minute

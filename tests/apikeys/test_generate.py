@@ -43,8 +43,9 @@ def test_generate_with_months_redirects_to_the_profile_showing_the_key_once(sign
     assert "Never Expires" in page.content.decode()
     assert page["Cache-Control"].count("no-store")
 
-    response = signed_in.post(GENERATE, {"expiry": "months", "months": "5",
-                                         "form_token": form_token(signed_in)})
+    response = signed_in.post(
+        GENERATE, {"expiry": "months", "months": "5", "form_token": form_token(signed_in)}
+    )
     assert response.status_code == 302 and response["Location"] == "/profile/"
     key = ApiKey.objects.get(owner=user)
     expected = expires_after(5, user.time_zone, key.created)
@@ -138,8 +139,9 @@ def test_the_server_enforces_the_policy(signed_in, user, account):
 def test_a_replayed_form_makes_no_second_key(signed_in, user):
     token = form_token(signed_in)
     first = signed_in.post(GENERATE, {"expiry": "months", "months": "5", "form_token": token})
-    again = signed_in.post(GENERATE, {"expiry": "months", "months": "5", "form_token": token},
-                           follow=True)
+    again = signed_in.post(
+        GENERATE, {"expiry": "months", "months": "5", "form_token": token}, follow=True
+    )
     assert first.status_code == 302
     assert again.redirect_chain == [("/profile/", 302)]
     assert "already submitted" in again.content.decode()
@@ -200,8 +202,9 @@ def test_without_api_access_generate_is_not_offered(client_for, account):
 def test_a_post_without_csrf_is_refused(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    response = client.post(GENERATE, {"expiry": "months", "months": "5",
-                                      "form_token": str(uuid.uuid4())})
+    response = client.post(
+        GENERATE, {"expiry": "months", "months": "5", "form_token": str(uuid.uuid4())}
+    )
     assert response.status_code == 403
     assert "Nothing was changed" in response.content.decode()
     assert not ApiKey.objects.exists()
@@ -233,8 +236,9 @@ def test_ten_racing_generates_make_exactly_two_keys(user):
         try:
             start.wait()
             with turns:
-                response = client.post(GENERATE, {"expiry": "months", "months": "3",
-                                                  "form_token": str(uuid.uuid4())})
+                response = client.post(
+                    GENERATE, {"expiry": "months", "months": "3", "form_token": str(uuid.uuid4())}
+                )
             with lock:
                 results.append((response.status_code, response.content.decode()))
         finally:

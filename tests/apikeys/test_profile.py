@@ -26,7 +26,7 @@ def test_profile_lists_keys_masked_with_expiry_and_status(signed_in, user):
         assert secret[5:-4] not in body
     assert tokens.pattern().search(body) is None
     assert "Live" in body and "Expired" in body
-    assert f'/profile/keys/{old.key}/delete/' in body
+    assert f"/profile/keys/{old.key}/delete/" in body
     # An expired key is masked and offers no View and no Change expiry.
     assert f'value="{old.key}"' not in body
     assert f"/profile/keys/{old.key}/expiry/" not in body
@@ -69,8 +69,10 @@ def test_never_granted_access_says_so(client_for, account):
 
 
 def test_profile_form_still_saves(signed_in, user):
-    response = signed_in.post("/profile/", {"first_name": "Una", "last_name": "Tester",
-                                            "phone": "", "time_zone": "Europe/Paris"})
+    response = signed_in.post(
+        "/profile/",
+        {"first_name": "Una", "last_name": "Tester", "phone": "", "time_zone": "Europe/Paris"},
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert (user.first_name, user.time_zone) == ("Una", "Europe/Paris")
@@ -86,8 +88,9 @@ def test_expiry_is_shown_in_the_users_time_zone(signed_in, user):
 
 def _log_entries(account, n: int) -> None:
     AuditEvent.objects.bulk_create(
-        AuditEvent(account=account, seq=i + 1000, event=Event.SIGNED_IN, prev_hash="0" * 64,
-                   hash="0" * 64)
+        AuditEvent(
+            account=account, seq=i + 1000, event=Event.SIGNED_IN, prev_hash="0" * 64, hash="0" * 64
+        )
         for i in range(n)
     )
 
@@ -98,8 +101,9 @@ def _queries(client) -> int:  # type: ignore[no-untyped-def]
     return len(captured)
 
 
-def test_profile_queries_do_not_grow_with_keys_or_log(signed_in, user, account,
-                                                     django_assert_num_queries):
+def test_profile_queries_do_not_grow_with_keys_or_log(
+    signed_in, user, account, django_assert_num_queries
+):
     signed_in.get("/profile/")  # the first request of a session writes last_seen
     baseline = _queries(signed_in)
     make_key(user)
@@ -139,8 +143,10 @@ def test_time_zone_select_marks_the_users_zone_and_refuses_others(signed_in, use
     body = signed_in.get("/profile/").content.decode()
     assert '<option value="America/Argentina/Buenos_Aires" selected>' in body
     assert body.count(" selected>") == 1
-    response = signed_in.post("/profile/", {"first_name": "Uma", "last_name": "Tester",
-                                            "phone": "", "time_zone": "Mars/Base"})
+    response = signed_in.post(
+        "/profile/",
+        {"first_name": "Uma", "last_name": "Tester", "phone": "", "time_zone": "Mars/Base"},
+    )
     assert "Select a valid choice." in response.content.decode()
     user.refresh_from_db()
     assert user.time_zone == "America/Argentina/Buenos_Aires"

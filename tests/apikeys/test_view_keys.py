@@ -164,8 +164,7 @@ def test_repeated_wrong_passwords_lock_out(signed_in, user, settings):
     assert viewed() == []
 
 
-def test_administrators_cannot_reach_a_users_secret(client_for, user, account_admin,
-                                                    domain_admin):
+def test_administrators_cannot_reach_a_users_secret(client_for, user, account_admin, domain_admin):
     key, secret = make_key(user)
     for admin in (account_admin, domain_admin):
         client = client_for(admin)

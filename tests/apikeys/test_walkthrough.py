@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def generate(page, *, months: str | None) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("navigation", name="User window").get_by_role(
-        "link", name="Generate API Keys").click()
+        "link", name="Generate API Keys"
+    ).click()
     expect(page.get_by_role("heading", name="Add API Key")).to_be_visible()
     if months is None:
         page.get_by_label("Never Expires").check()
@@ -40,7 +41,8 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog)
     # 1. Sign in; Manage Profile in the left-hand menu.
     browser_sign_in(page, user.email)
     page.get_by_role("navigation", name="Main menu").get_by_role(
-        "link", name="Manage Profile").click()
+        "link", name="Manage Profile"
+    ).click()
     expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
 
     # 2-4. Generate API Keys, 5 months, Generate: the key is shown in full this once.
@@ -100,7 +102,8 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog)
         has_log = True
     if has_log:
         page.get_by_role("navigation", name="Main menu").get_by_role(
-            "link", name="Activity Log").click()
+            "link", name="Activity Log"
+        ).click()
         expect(page.locator("td", has_text="Key viewed").first).to_be_visible()
         expect(page.locator("td", has_text="Key deleted").first).to_be_visible()
         with page.expect_download() as download:

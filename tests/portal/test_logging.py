@@ -31,8 +31,11 @@ def test_one_access_log_line_per_request_without_headers_or_query(client, caplog
 
 def test_error_reports_hide_authorization_and_constellix_headers():
     request = RequestFactory().get(
-        "/api/v4/domains", HTTP_AUTHORIZATION="Bearer k:h:1", HTTP_X_CNS_SECURITY_TOKEN="k:h:1",
-        HTTP_X_CNSDNS_HMAC="h", HTTP_USER_AGENT="curl",
+        "/api/v4/domains",
+        HTTP_AUTHORIZATION="Bearer k:h:1",
+        HTTP_X_CNS_SECURITY_TOKEN="k:h:1",
+        HTTP_X_CNSDNS_HMAC="h",
+        HTTP_USER_AGENT="curl",
     )
     meta = SecretSafeExceptionReporterFilter().get_safe_request_meta(request)
     for header in ("HTTP_AUTHORIZATION", "HTTP_X_CNS_SECURITY_TOKEN", "HTTP_X_CNSDNS_HMAC"):

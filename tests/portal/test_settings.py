@@ -13,12 +13,21 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
     # An empty DOTENV-free directory: the developer's .env must not leak into these checks.
     return subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, %r); "
-         "import os; os.environ['DJANGO_SETTINGS_MODULE']='portal.settings'; "
-         "import environ; environ.Env.read_env = staticmethod(lambda *a, **k: None); "
-         "from django.core.management import execute_from_command_line; "
-         "execute_from_command_line(['manage.py', *sys.argv[1:]])" % str(ROOT), *args],
-        env={**base, **env}, capture_output=True, text=True, cwd=ROOT, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+            "import os; os.environ['DJANGO_SETTINGS_MODULE']='portal.settings'; "
+            "import environ; environ.Env.read_env = staticmethod(lambda *a, **k: None); "
+            "from django.core.management import execute_from_command_line; "
+            "execute_from_command_line(['manage.py', *sys.argv[1:]])",
+            *args,
+        ],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
 
 
@@ -38,12 +47,18 @@ def test_debug_off_refuses_a_short_secret_key():
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    result = _run({
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "KEY_ENCRYPTION_KEYS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        "ALLOWED_HOSTS": "portal.example.com",
-        "CACHE_URL": "redis://127.0.0.1:6379/1",
-    }, "check", "--deploy", "--fail-level", "WARNING")
+    result = _run(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "KEY_ENCRYPTION_KEYS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            "ALLOWED_HOSTS": "portal.example.com",
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
+        },
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -47,8 +47,13 @@ class Stack:
 
     def manage(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, input=input,
-            capture_output=True, text=True, timeout=300,
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
     def shell(self, code: str) -> str:
@@ -93,7 +98,9 @@ class Browser:
 
     def post_form(self, url: str, data: dict, origin: str):  # type: ignore[no-untyped-def]
         token = self.csrf(url)
-        return self.request(url, {**data, "csrfmiddlewaretoken": token}, {"Referer": url, "Origin": origin})
+        return self.request(
+            url, {**data, "csrfmiddlewaretoken": token}, {"Referer": url, "Origin": origin}
+        )
 
     def sign_in(self, base: str, email: str, password: str = PASSWORD) -> None:
         status, _, headers = self.post_form(
@@ -140,9 +147,24 @@ def stack() -> Iterator[Stack]:
     for _ in range(2):
         port = _free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind",
-             f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--log-level", "warning"],
-            cwd=ROOT, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=stack.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         stack.servers.append(Server(port, process))
     for server in stack.servers:
@@ -165,7 +187,9 @@ def _wait_until_up(server: Server) -> None:
         except OSError:
             time.sleep(0.2)
     server.process.terminate()
-    raise RuntimeError(f"gunicorn on {server.port} did not start: {server.process.stderr.read()[-2000:]!r}")
+    raise RuntimeError(
+        f"gunicorn on {server.port} did not start: {server.process.stderr.read()[-2000:]!r}"
+    )
 
 
 def json_of(body: str) -> dict:

@@ -19,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--first-name", default="")
         parser.add_argument("--last-name", default="")
         parser.add_argument(
-            "--password-file", type=Path,
+            "--password-file",
+            type=Path,
             help="Read the password from this file instead of asking for it.",
         )
 
@@ -34,8 +35,11 @@ class Command(BaseCommand):
         if User.objects.filter(email__iexact=admin_email).exists():
             raise CommandError(f"{admin_email} is already a user.")
         password = self._password(options["password_file"])
-        user = User(email=admin_email.lower(), first_name=options["first_name"],
-                    last_name=options["last_name"])
+        user = User(
+            email=admin_email.lower(),
+            first_name=options["first_name"],
+            last_name=options["last_name"],
+        )
         try:
             validate_password(password, user)
         except ValidationError as e:
@@ -43,10 +47,16 @@ class Command(BaseCommand):
         with transaction.atomic():
             account = Account.objects.create(name=name)
             User.objects.create_user(
-                admin_email, password, account=account, role=Role.ACCOUNT_ADMIN,
-                first_name=options["first_name"], last_name=options["last_name"],
+                admin_email,
+                password,
+                account=account,
+                role=Role.ACCOUNT_ADMIN,
+                first_name=options["first_name"],
+                last_name=options["last_name"],
             )
-        self.stdout.write(self.style.SUCCESS(f"Created {name} with Account Administrator {admin_email}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created {name} with Account Administrator {admin_email}.")
+        )
 
     def _password(self, path: Path | None) -> str:
         if path is not None:

@@ -26,19 +26,26 @@ class Command(BaseCommand):
 
     def handle(self, *args, force: bool = False, **options) -> None:  # type: ignore[no-untyped-def]
         if not settings.DEBUG and not force:
-            raise CommandError("seed_demo makes users with a published password: "
-                               "it runs only with DEBUG on, or with --force.")
+            raise CommandError(
+                "seed_demo makes users with a published password: "
+                "it runs only with DEBUG on, or with --force."
+            )
         with transaction.atomic():
             account, _ = Account.objects.get_or_create(name="Demo Account")
             for email, first, last, role, api_access in USERS:
                 if not User.objects.filter(email=email).exists():
                     User.objects.create_user(
-                        email, PASSWORD, account=account, first_name=first, last_name=last,
-                        role=role, api_access=api_access,
+                        email,
+                        PASSWORD,
+                        account=account,
+                        first_name=first,
+                        last_name=last,
+                        role=role,
+                        api_access=api_access,
                     )
             for name, note in DOMAINS:
                 Domain.objects.get_or_create(account=account, name=name, defaults={"note": note})
-        self.stdout.write("Demo sign-ins (password for each: %s):" % PASSWORD)
+        self.stdout.write(f"Demo sign-ins (password for each: {PASSWORD}):")
         for email, _first, _last, role, api_access in USERS:
             access = "with API access" if api_access else "without API access"
             self.stdout.write(f"  {email:24} {role.label}, {access}")

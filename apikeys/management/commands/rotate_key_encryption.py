@@ -26,9 +26,9 @@ class Command(BaseCommand):
         last_pk = 0
         while True:
             batch = list(
-                stored.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[
-                    :batch_size
-                ]
+                stored.filter(pk__gt=last_pk)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
             )
             if not batch:
                 break
@@ -39,9 +39,11 @@ class Command(BaseCommand):
                 else:
                     skipped += 1
             self.stdout.write(f"{done}/{total} re-encrypted ({skipped} already current)")
-        self.stdout.write(self.style.SUCCESS(
-            f"Done: {done} re-encrypted, {skipped} already under the first key, of {total}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Done: {done} re-encrypted, {skipped} already under the first key, of {total}."
+            )
+        )
 
     @staticmethod
     def _rotate(pk: int) -> bool:

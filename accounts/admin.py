@@ -1,19 +1,43 @@
+"""The Django admin, for the portal's staff.
+
+Staff who are not superusers see only their own account. Everything the portal records in
+the activity log (users created, roles, API access, deactivation, domains, the key policy)
+is read-only here: those changes are made in the portal, where they are checked and logged.
+"""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
 
 from accounts.models import Account, Domain, User
 
 
 class AccountScopedAdmin(admin.ModelAdmin):
-    """Staff who are not superusers see and change only their own account's rows."""
-
     account_field = "account"
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
         return qs.filter(**{self.account_field: request.user.account_id})
+
+    def get_list_filter(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        # A filter on account would list every account's name.
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [f for f in filters if f != self.account_field]
+
+
+class ReadOnlyAdmin(AccountScopedAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Account)
@@ -21,6 +45,14 @@ class AccountAdmin(AccountScopedAdmin):
     account_field = "pk"
     list_display = ["name", "created", "max_key_months", "allow_never_expires"]
     search_fields = ["name"]
+    fields = ["name", "created", "max_key_months", "allow_never_expires", "remind_admins"]
+    readonly_fields = ["created", "max_key_months", "allow_never_expires", "remind_admins"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # manage.py createaccount makes the account and its first administrator
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(User)
@@ -41,37 +73,36 @@ class UserAdmin(DjangoUserAdmin, AccountScopedAdmin):
     fieldsets = [
         (None, {"fields": ["account", "email", "password"]}),
         ("Profile", {"fields": ["first_name", "last_name", "phone", "time_zone"]}),
-        ("Access", {"fields": ["role", "api_access", "is_active", "is_staff", "is_superuser"]}),
+        (
+            "Access (change role, API access and activity on the portal's Users page)",
+            {"fields": ["role", "api_access", "is_active", "is_staff", "is_superuser"]},
+        ),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
-    add_fieldsets = [
-        (
-            None,
-            {
-                "classes": ["wide"],
-                "fields": [
-                    "account",
-                    "email",
-                    "first_name",
-                    "last_name",
-                    "role",
-                    "password1",
-                    "password2",
-                ],
-            },
-        ),
+    readonly_fields = [
+        "account",
+        "email",
+        "role",
+        "api_access",
+        "is_active",
+        "last_login",
+        "date_joined",
     ]
-    readonly_fields = ["last_login", "date_joined"]
 
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
-        # Only superusers may move a user to another account or hand out superuser.
         if request.user.is_superuser:
             return self.readonly_fields
-        return [*self.readonly_fields, "account", "is_superuser", "is_staff"]
+        return [*self.readonly_fields, "is_superuser", "is_staff"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # users are invited from the portal, where it is logged
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # deactivate instead: the log and the keys keep their owner
 
 
 @admin.register(Domain)
-class DomainAdmin(AccountScopedAdmin):
+class DomainAdmin(ReadOnlyAdmin):
     list_display = ["name", "account", "status"]
     list_filter = ["account", "status"]
     search_fields = ["name"]

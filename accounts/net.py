@@ -26,7 +26,9 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def _valid_ip(value: str) -> str | None:
+    # A link-local IPv6 peer comes with its zone ("fe80::1%eth0"), which the database's
+    # address types refuse; the zone says nothing about who the client is.
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        return str(ipaddress.ip_address(value.strip().split("%", 1)[0]))
     except ValueError:
         return None

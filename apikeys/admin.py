@@ -7,11 +7,12 @@ is written to the activity log.
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.admin import ReadOnlyAdmin
 from apikeys.models import ApiKey
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin):
     list_display = ["key", "owner", "account", "created", "expires", "last_used_at", "status_label"]
     list_filter = ["account", "deleted_at"]
     search_fields = ["key", "owner__email"]
@@ -37,12 +38,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         # The ciphertext is not even loaded, so no admin code path can hand it out.
         return super().get_queryset(request).defer("secret_encrypted", "secret_hint", "form_token")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
-        return False

@@ -6,6 +6,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, User
 from apikeys import crypto, tokens
@@ -94,6 +95,7 @@ class ApiKey(models.Model):
         return crypto.decrypt(self.secret_encrypted, self.key)
 
     @classmethod
+    @sensitive_variables("secret")
     def generate(
         cls,
         owner: User,
@@ -109,9 +111,13 @@ class ApiKey(models.Model):
         with transaction.atomic():
             locked = User.objects.select_for_update().only("api_access").get(pk=owner.pk)
             if form_token:
-                done = cls.objects.filter(form_token=form_token, owner=owner).first()
-                if done is not None:
+                done = cls.objects.filter(form_token=form_token).first()
+                if done is not None and done.owner_id == owner.pk:
                     return done, None
+                if done is not None:
+                    # Someone else's token (only a deliberate replay could bring one): it
+                    # proves nothing about this user's form, so it is not kept.
+                    form_token = None
             if not locked.api_access:
                 raise NoApiAccess
             if cls.objects.filter(owner=owner).not_deleted().count() >= settings.MAX_KEYS_PER_USER:

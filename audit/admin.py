@@ -1,11 +1,11 @@
 from django.contrib import admin
-from django.http import HttpRequest
 
+from accounts.admin import ReadOnlyAdmin
 from audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Entries to read, never to add, change or delete: the log is append-only."""
 
     list_display = [
@@ -18,17 +18,8 @@ class AuditEventAdmin(admin.ModelAdmin):
         "api_key",
         "ip",
     ]
-    list_filter = ["event"]
+    list_filter = ["account", "event"]
     list_select_related = ["account"]
     search_fields = ["actor_email", "target_email", "api_key"]
     # Counting a million rows for the paginator's "of N" costs more than the page.
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -30,7 +30,12 @@ def record(
     transaction already holds the database's write lock from its start.
     """
     account_id = account if isinstance(account, int) else account.pk
-    ua = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH] if request else ""
+    # PostgreSQL refuses NUL in text, and a header may carry any byte the server let through.
+    ua = (
+        request.META.get("HTTP_USER_AGENT", "").replace("\x00", "")[:USER_AGENT_LENGTH]
+        if request
+        else ""
+    )
     fields = {
         "event": str(event),
         "actor_id": actor.pk if actor else None,

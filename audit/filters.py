@@ -24,10 +24,20 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d")
 
 
+# The log cannot hold entries outside these years; wider dates would overflow datetime
+# arithmetic in some time zones.
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(9998, 12, 31)
+
+
 class ActivityFilterForm(forms.Form):
     def clean(self):  # type: ignore[no-untyped-def]
         data = super().clean()
         start, end = data.get("from_date"), data.get("to_date")
+        for name, day in (("from_date", start), ("to_date", end)):
+            if day and not EARLIEST <= day <= LATEST:
+                self.add_error(name, f"Choose a day from {EARLIEST} to {LATEST}.")
+                data[name] = None
+                start, end = data.get("from_date"), data.get("to_date")
         if data.get("period") and (start or end):
             raise forms.ValidationError(
                 "Choose either a quick period or From and To dates, not both."

@@ -38,6 +38,10 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     filters = ActivityFilter(request.POST, account_id=account.pk)
     if not filters.is_valid():
         return _page(request, filters)
+    # Everything that could fail is worked out before the export is recorded, so the log
+    # never claims an export that did not happen.
+    selected = filters.qs
+    start, end = filters.date_range(first=account.created)
     with transaction.atomic():
         entry = record(
             Event.LOG_EXPORTED,
@@ -47,8 +51,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
             details={"filters": filters.describe()},
         )
     # Entries written while the file streams are not part of it; the export's own entry is.
-    rows = filters.qs.filter(seq__lte=entry.seq)
-    start, end = filters.date_range(first=account.created)
+    rows = selected.filter(seq__lte=entry.seq)
     response = StreamingHttpResponse(
         export.csv_blocks(rows), content_type="text/csv; charset=utf-8"
     )
@@ -62,8 +65,10 @@ def _page(request: HttpRequest, filters: ActivityFilter) -> HttpResponse:
     valid = filters.is_valid()
     table = ActivityTable(filters.qs if valid else filters.queryset.none())
     page = request.GET.get("page", "")
+    # ASCII digits only ("²".isdigit() is true) and few enough to fit the database's integers.
+    number = int(page) if page.isascii() and page.isdigit() and len(page) <= 9 else 1
     try:
-        table.paginate(LazyPaginator, per_page=PER_PAGE, page=int(page) if page.isdigit() else 1)
+        table.paginate(LazyPaginator, per_page=PER_PAGE, page=number)
     except EmptyPage:
         table.paginate(LazyPaginator, per_page=PER_PAGE, page=1)
     query = request.GET.copy()

@@ -1,5 +1,6 @@
 """Structured logging: one key=value line per record, with the request id, and no secrets."""
 
+import json
 import logging
 import threading
 
@@ -36,15 +37,15 @@ class KeyValueFormatter(logging.Formatter):
 
 def _quote(value: object) -> str:
     text = str(value)
-    if not text or any(c in text for c in ' ="'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # JSON string escaping also escapes newlines and control characters, so a request path
+    # cannot forge a second log line.
+    if not text or not text.isprintable() or any(c in text for c in ' ="\\'):
+        return json.dumps(text)
     return text
 
 
 class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
     """Error reports include request headers: hide every header that can carry a secret."""
-
-    hidden_settings = SafeExceptionReporterFilter.hidden_settings
 
     def get_safe_request_meta(self, request):  # type: ignore[no-untyped-def]
         meta = super().get_safe_request_meta(request)

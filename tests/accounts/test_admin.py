@@ -27,3 +27,39 @@ def test_superuser_sees_every_account(client, account, user, other_user):
     client.force_login(root)
     page = client.get("/admin/accounts/user/").content.decode()
     assert user.email in page and other_user.email in page
+
+
+def _staff(account, *codenames):  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Permission
+
+    staff = make_user(account, "staff2@acme.example", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return staff
+
+
+def test_staff_see_only_their_accounts_activity_and_keys(client, account, user, other_user):
+    from apikeys.models import ApiKey
+    from audit.events import record
+    from audit.models import Event
+
+    mine, _ = ApiKey.generate(user, None)
+    theirs, _ = ApiKey.generate(other_user, None)
+    record(Event.SIGNED_IN, account=other_user.account, actor=other_user)
+    client.force_login(_staff(account, "view_auditevent", "view_apikey"))
+    keys = client.get("/admin/apikeys/apikey/").content.decode()
+    assert str(mine.key) in keys and str(theirs.key) not in keys
+    log = client.get("/admin/audit/auditevent/").content.decode()
+    assert user.email in log and other_user.email not in log
+    assert "Other Org" not in log  # no account filter listing other customers
+
+
+def test_admin_cannot_change_what_the_portal_logs(client, account, user):
+    root = User.objects.create_superuser(
+        "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="O"
+    )
+    client.force_login(root)
+    page = client.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
+    assert 'name="role"' not in page and 'name="api_access"' not in page
+    assert 'name="is_active"' not in page and 'name="account"' not in page
+    assert client.get("/admin/accounts/user/add/").status_code == 403
+    assert client.get("/admin/accounts/domain/add/").status_code == 403

@@ -254,3 +254,15 @@ def test_ten_racing_generates_make_exactly_two_keys(user):
     assert sorted(status for status, _ in results) == [302, 302] + [409] * 8
     assert all("Two keys is the limit" in body for status, body in results if status == 409)
     assert AuditEvent.objects.filter(event=Event.KEY_GENERATED).count() == 2
+
+
+def test_another_users_form_token_makes_a_fresh_key_not_a_500(client_for, user, domain_admin):
+    from apikeys.models import ApiKey as Key
+
+    theirs, _ = Key.generate(domain_admin, None, form_token=uuid.UUID(int=7))
+    response = client_for(user).post(
+        "/profile/keys/generate/", {"expiry": "never", "form_token": str(theirs.form_token)}
+    )
+    assert response.status_code == 302
+    mine = Key.objects.get(owner=user)
+    assert mine.form_token is None and mine.key != theirs.key

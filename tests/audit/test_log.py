@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from audit.events import record
-from audit.models import Event
+from audit.models import AuditEvent, Event
 from tests.audit.conftest import fill
 from tests.conftest import make_user
 
@@ -155,3 +155,24 @@ def test_queries_stay_constant_as_the_log_grows(
     for query, count in zip([{}, params], counts, strict=True):
         with django_assert_num_queries(count):
             assert len(rows(client.get(URL, query))) == 50
+
+
+@pytest.mark.parametrize("page", ["²", "9" * 30, "-1", "0", "abc"])
+def test_odd_page_numbers_show_the_first_page(client_for, account_admin, page):
+    response = client_for(account_admin).get(reverse("audit:log"), {"page": page})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["from_date", "to_date"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_extreme_dates_are_refused_with_a_message(client_for, account_admin, field, day):
+    account_admin.time_zone = "Pacific/Kiritimati"
+    account_admin.save()
+    client = client_for(account_admin)
+    page = client.get(reverse("audit:log"), {field: day})
+    assert page.status_code == 200
+    assert "Choose a day from 2000-01-01 to 9998-12-31." in page.content.decode()
+    before = AuditEvent.objects.count()
+    export = client.post(reverse("audit:export"), {field: day})
+    assert export.status_code == 200 and "Choose a day from" in export.content.decode()
+    assert AuditEvent.objects.count() == before

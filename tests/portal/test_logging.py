@@ -41,3 +41,12 @@ def test_error_reports_hide_authorization_and_constellix_headers():
     for header in ("HTTP_AUTHORIZATION", "HTTP_X_CNS_SECURITY_TOKEN", "HTTP_X_CNSDNS_HMAC"):
         assert meta[header] == "********************"
     assert meta["HTTP_USER_AGENT"] == "curl"
+
+
+def test_a_path_cannot_forge_a_second_log_line():
+    record = logging.LogRecord("portal.access", logging.INFO, "", 0, "request", None, None)
+    record.fields = {"path": "/x\nlevel=error msg=forged"}
+    RequestIdFilter().filter(record)
+    line = KeyValueFormatter().format(record)
+    assert "\n" not in line
+    assert 'path="/x\\nlevel=error msg=forged"' in line

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
-# Upper bound of the key policy: five years keeps "months" meaningful and dates sane.
+# Upper bound of the key policy: ten years keeps "months" meaningful and dates sane.
 POLICY_MAX_MONTHS = 120
 
 

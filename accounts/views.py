@@ -1,5 +1,8 @@
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
@@ -194,27 +197,71 @@ LAST_ADMIN = (
 )
 
 
-def _confirm(request: HttpRequest, target: User, action: dict) -> HttpResponse:
-    return render(
-        request, "accounts/user_confirm.html", {"target": target, "action": action, "nav": "users"}
-    )
+@dataclass(frozen=True)
+class Toggle:
+    """A change to one user that is confirmed on a page of its own, then posted."""
+
+    title: str
+    question: str  # {name} and {email} are filled in
+    button: str
+    danger: bool
+    change: Callable[..., bool]  # change(target, actor=..., request=...) -> changed?
+    changed: str
+    unchanged: str
 
 
-@account_admin_required
-def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
+DEACTIVATE = Toggle(
+    "Deactivate user",
+    "Deactivate {name} ({email})? They will not be able to sign in, their open sessions end, "
+    "and their API keys stop working. Nothing is deleted; you can reactivate them later.",
+    "Deactivate",
+    True,
+    partial(rules.set_active, active=False),
+    "{name} has been deactivated.",
+    "{name} was already deactivated.",
+)
+REACTIVATE = Toggle(
+    "Reactivate user",
+    "Reactivate {name} ({email})? They can sign in again, and their API keys that have not "
+    "expired work again if they have API access.",
+    "Reactivate",
+    False,
+    partial(rules.set_active, active=True),
+    "{name} has been reactivated.",
+    "{name} was already active.",
+)
+REMOVE_ACCESS = Toggle(
+    "Remove API access",
+    "Remove API access from {name} ({email})? Their API keys are suspended at once: the API "
+    "refuses them from the next request. Nothing is deleted; granting access again restores "
+    "the keys that have not expired.",
+    "Remove API access",
+    True,
+    partial(rules.set_api_access, granted=False),
+    "API access removed from {name}: their keys are suspended.",
+    "{name} had no API access already.",
+)
+GRANT_ACCESS = Toggle(
+    "Grant API access",
+    "Grant API access to {name} ({email})? They can generate API keys, and their keys that "
+    "have not expired work again.",
+    "Grant API access",
+    False,
+    partial(rules.set_api_access, granted=True),
+    "API access granted to {name}.",
+    "{name} already had API access.",
+)
+
+
+def _toggle(request: HttpRequest, user_id: int, toggle: Toggle) -> HttpResponse:
     target = _user_in_account(request, user_id)
-    action = {
-        "title": "Deactivate user",
-        "text": f"Deactivate {target.get_full_name()} ({target.email})? They will not be able "
-        "to sign in, their open sessions end, and their API keys stop working. "
-        "Nothing is deleted; you can reactivate them later.",
-        "button": "Deactivate",
-        "danger": True,
-    }
+    names = {"name": target.get_full_name(), "email": target.email}
     if request.method != "POST":
-        return _confirm(request, target, action)
+        action = {**vars(toggle), "text": toggle.question.format(**names)}
+        context = {"target": target, "action": action, "nav": "users"}
+        return render(request, "accounts/user_confirm.html", context)
     try:
-        done = rules.set_active(target, False, actor=request.user, request=request)
+        done = toggle.change(target, actor=request.user, request=request)
     except rules.LastAccountAdmin:
         messages.error(request, LAST_ADMIN)
     except rules.SelfDeactivation:
@@ -222,82 +269,28 @@ def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
             request, "You cannot deactivate yourself. Ask another Account Administrator."
         )
     else:
-        _say(
-            request,
-            done,
-            f"{target.get_full_name()} has been deactivated.",
-            f"{target.get_full_name()} was already deactivated.",
-        )
+        _say(request, done, toggle.changed.format(**names), toggle.unchanged.format(**names))
     return redirect("accounts:user_detail", target.pk)
 
 
 @account_admin_required
+def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
+    return _toggle(request, user_id, DEACTIVATE)
+
+
+@account_admin_required
 def user_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
-    target = _user_in_account(request, user_id)
-    action = {
-        "title": "Reactivate user",
-        "text": f"Reactivate {target.get_full_name()} ({target.email})? They can sign in "
-        "again, and their API keys that have not expired work again if they have "
-        "API access.",
-        "button": "Reactivate",
-        "danger": False,
-    }
-    if request.method != "POST":
-        return _confirm(request, target, action)
-    done = rules.set_active(target, True, actor=request.user, request=request)
-    _say(
-        request,
-        done,
-        f"{target.get_full_name()} has been reactivated.",
-        f"{target.get_full_name()} was already active.",
-    )
-    return redirect("accounts:user_detail", target.pk)
+    return _toggle(request, user_id, REACTIVATE)
 
 
 @domain_admin_required
 def api_access_remove(request: HttpRequest, user_id: int) -> HttpResponse:
-    target = _user_in_account(request, user_id)
-    action = {
-        "title": "Remove API access",
-        "text": f"Remove API access from {target.get_full_name()} ({target.email})? Their API "
-        "keys are suspended at once: the API refuses them from the next request. "
-        "Nothing is deleted; granting access again restores the keys that have not "
-        "expired.",
-        "button": "Remove API access",
-        "danger": True,
-    }
-    if request.method != "POST":
-        return _confirm(request, target, action)
-    done = rules.set_api_access(target, False, actor=request.user, request=request)
-    _say(
-        request,
-        done,
-        f"API access removed from {target.get_full_name()}: their keys are suspended.",
-        f"{target.get_full_name()} had no API access already.",
-    )
-    return redirect("accounts:user_detail", target.pk)
+    return _toggle(request, user_id, REMOVE_ACCESS)
 
 
 @domain_admin_required
 def api_access_grant(request: HttpRequest, user_id: int) -> HttpResponse:
-    target = _user_in_account(request, user_id)
-    action = {
-        "title": "Grant API access",
-        "text": f"Grant API access to {target.get_full_name()} ({target.email})? They can "
-        "generate API keys, and their keys that have not expired work again.",
-        "button": "Grant API access",
-        "danger": False,
-    }
-    if request.method != "POST":
-        return _confirm(request, target, action)
-    done = rules.set_api_access(target, True, actor=request.user, request=request)
-    _say(
-        request,
-        done,
-        f"API access granted to {target.get_full_name()}.",
-        f"{target.get_full_name()} already had API access.",
-    )
-    return redirect("accounts:user_detail", target.pk)
+    return _toggle(request, user_id, GRANT_ACCESS)
 
 
 @account_admin_required

@@ -31,40 +31,26 @@ from datetime import UTC, datetime
 
 GENESIS = "0" * 64
 
-CSV_COLUMNS = [
-    "sequence",
-    "time",
-    "event",
-    "actor_id",
-    "actor_email",
-    "actor_role",
-    "target_user_id",
-    "target_email",
-    "api_key",
-    "source_ip",
-    "user_agent",
-    "details",
-    "prev_hash",
-    "hash",
+# Each CSV column and the AuditEvent field it comes from, in order.
+COLUMNS = [
+    ("sequence", "seq"),
+    ("time", "time"),
+    ("event", "event"),
+    ("actor_id", "actor_id"),
+    ("actor_email", "actor_email"),
+    ("actor_role", "actor_role"),
+    ("target_user_id", "target_user_id"),
+    ("target_email", "target_email"),
+    ("api_key", "api_key"),
+    ("source_ip", "ip"),
+    ("user_agent", "user_agent"),
+    ("details", "details"),
+    ("prev_hash", "prev_hash"),
+    ("hash", "hash"),
 ]
-
-
-# The model's field names for the cells from `sequence` to `prev_hash`, in CSV order.
-ENTRY_FIELDS = (
-    "seq",
-    "time",
-    "event",
-    "actor_id",
-    "actor_email",
-    "actor_role",
-    "target_user_id",
-    "target_email",
-    "api_key",
-    "ip",
-    "user_agent",
-    "details",
-    "prev_hash",
-)
+CSV_COLUMNS = [column for column, _ in COLUMNS]
+# The fields that the hash covers: every column but the hash itself.
+ENTRY_FIELDS = tuple(field for _, field in COLUMNS[:-1])
 
 # What a spreadsheet reads as the start of a formula, plus the quote that marks a cell as
 # neutralised (so a cell that really starts with ' survives the round trip).
@@ -96,40 +82,9 @@ def canonical_details(details: dict) -> str:
     return _DETAILS_JSON.encode(details)
 
 
-def cells(
-    *,
-    seq: int,
-    time: datetime,
-    event: str,
-    actor_id: int | None,
-    actor_email: str,
-    actor_role: str,
-    target_user_id: int | None,
-    target_email: str,
-    api_key: str,
-    ip: str | None,
-    user_agent: str,
-    details: dict,
-    prev_hash: str,
-) -> list[str]:
+def cells(**fields: object) -> list[str]:
     """An entry's cells as the CSV carries them, without the final `hash` cell."""
-    return cells_from_values(
-        (
-            seq,
-            time,
-            event,
-            actor_id,
-            actor_email,
-            actor_role,
-            target_user_id,
-            target_email,
-            api_key,
-            ip,
-            user_agent,
-            details,
-            prev_hash,
-        )
-    )
+    return cells_from_values([fields[name] for name in ENTRY_FIELDS])
 
 
 def cells_from_values(values: Sequence) -> list[str]:

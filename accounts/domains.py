@@ -80,7 +80,7 @@ class DomainTable(tables.Table):
     status = tables.Column()
     note = tables.Column(default="")
     created = tables.DateTimeColumn(verbose_name="Added", format="j M Y")
-    remove = tables.Column(empty_values=(), orderable=False, verbose_name="")
+    remove = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
         model = Domain

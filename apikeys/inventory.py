@@ -99,7 +99,7 @@ class KeyTable(tables.Table):
     last_used_at = tables.Column(verbose_name="Last used", default="Never used")
     status = tables.Column(empty_values=(), orderable=False)
     policy = tables.Column(empty_values=(), orderable=False, verbose_name="Policy")
-    revoke = tables.Column(empty_values=(), orderable=False, verbose_name="")
+    revoke = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
         model = ApiKey

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from accounts.models import Role, User
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
+from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,8 +44,10 @@ def _api_call(base_url: str, api_key: str, secret: str) -> tuple[int, str]:
 def _open_user(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", name=name)).to_be_visible()
+    assert_accessible(page)
 
 
 def test_domain_admin_removes_and_grants_api_access(
@@ -58,6 +61,7 @@ def test_domain_admin_removes_and_grants_api_access(
     page.get_by_role("link", name="Remove API access").click()
     expect(page.get_by_role("heading", name="Remove API access")).to_be_visible()
     expect(page.get_by_text("Nothing is deleted")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("button", name="Remove API access").click()
     expect(page.get_by_text("API access removed from")).to_be_visible()
     expect(page.get_by_role("link", name="Grant API access")).to_be_visible()
@@ -76,6 +80,7 @@ def test_domain_admin_removes_and_grants_api_access(
     assert "removed" in body.lower()
 
     page.get_by_role("link", name="Grant API access").click()
+    assert_accessible(page)
     page.get_by_role("button", name="Grant API access").click()
     expect(page.get_by_text("API access granted to")).to_be_visible()
     status, body = _api_call(live_server.url, str(key.key), secret)
@@ -88,6 +93,18 @@ def test_domain_admin_removes_and_grants_api_access(
     assert Event.API_ACCESS_REMOVED in events and Event.API_ACCESS_GRANTED in events
     theirs.context.close()
 
+    # The API Keys inventory lists the key (never its secret); revoking it asks first.
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name="API Keys").click()
+    expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
+    expect(page.get_by_text(str(key.key))).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name=f"Revoke API key {key.key}").click()
+    expect(page.get_by_role("heading", name="Revoke this API key?")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Revoke key").click()
+    expect(page.get_by_text(f"API key {key.key} has been revoked.")).to_be_visible()
+    assert _api_call(live_server.url, str(key.key), secret)[0] == 401
+
 
 def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     page, browser, live_server, account_admin
@@ -95,6 +112,9 @@ def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     browser_sign_in(page, account_admin.email)
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
     page.get_by_role("link", name="Add user").click()
+    page.get_by_role("button", name="Add user").click()
+    expect(page.locator("#id_email_error")).to_be_visible()
+    assert_accessible(page)
     page.get_by_label("First name").fill("Nina")
     page.get_by_label("Last name").fill("New")
     page.get_by_label("Email").fill("nina@acme.example")
@@ -104,6 +124,16 @@ def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     page.get_by_role("button", name="Add user").click()
     expect(page.get_by_text("emailed to nina@acme.example")).to_be_visible()
     expect(page.get_by_role("heading", name="Nina New")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Change role").click()
+    expect(page.get_by_role("heading", name="Change role")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Cancel").click()
+    page.get_by_role("link", name="Deactivate").click()
+    expect(page.get_by_role("heading", name="Deactivate user")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", name="Nina New")).to_be_visible()
 
     [email] = mail.outbox
     link = re.search(r"https?://\S+/accounts/invitation/\S+/", email.body).group(0)
@@ -112,6 +142,7 @@ def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     newcomer = browser.new_context(base_url=live_server.url).new_page()
     newcomer.goto(link)
     expect(newcomer.get_by_role("heading", name="Choose your password")).to_be_visible()
+    assert_accessible(newcomer)
     newcomer.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     newcomer.get_by_label("New password confirmation").fill(NEW_PASSWORD)
     newcomer.get_by_role("button", name="Set password").click()
@@ -120,8 +151,10 @@ def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     browser_sign_in(newcomer, "nina@acme.example", NEW_PASSWORD)
     expect(newcomer.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(newcomer.get_by_text("Domain Administrator").first).to_be_visible()
+    assert_accessible(newcomer)
     assert User.objects.get(email="nina@acme.example").role == Role.DOMAIN_ADMIN
 
     newcomer.goto(link)
     expect(newcomer.get_by_role("heading", name="This link no longer works")).to_be_visible()
+    assert_accessible(newcomer)
     newcomer.context.close()

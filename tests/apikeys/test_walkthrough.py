@@ -10,8 +10,9 @@ from playwright.sync_api import expect
 from apikeys import tokens
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
+from tests.a11y import assert_accessible
 from tests.apikeys import leaks
-from tests.conftest import browser_sign_in, make_user
+from tests.conftest import PASSWORD, browser_sign_in, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,6 +22,7 @@ def generate(page, *, months: str | None) -> None:  # type: ignore[no-untyped-de
         "link", name="Generate API Keys"
     ).click()
     expect(page.get_by_role("heading", name="Add API Key")).to_be_visible()
+    assert_accessible(page)
     if months is None:
         page.get_by_label("Never Expires").check()
     else:
@@ -34,7 +36,7 @@ def shown_secrets(page) -> list[str]:  # type: ignore[no-untyped-def]
     return tokens.pattern().findall(page.content())
 
 
-def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog):
+def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog, settings):
     caplog.set_level(logging.INFO)
     menu = page.get_by_role("navigation", name="User window")
 
@@ -44,11 +46,13 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog)
         "link", name="Manage Profile"
     ).click()
     expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    assert_accessible(page)
 
     # 2-4. Generate API Keys, 5 months, Generate: the key is shown in full this once.
     generate(page, months="5")
     expect(page.get_by_text("shown in full only now")).to_be_visible()
     (first_secret,) = shown_secrets(page)
+    assert_accessible(page)
     first = ApiKey.objects.get(owner=user)
     expect(page.locator(f"#key-{first.key}")).to_have_text(str(first.key))
     expect(page.locator(f"#secret-{first.key}")).to_have_text(first_secret)
@@ -60,6 +64,7 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog)
     page.reload()
     assert shown_secrets(page) == []
     expect(page.get_by_text(f"mdns_…{first_secret[-4:]}")).to_be_visible()
+    assert_accessible(page)
 
     # 5. A second key with Never Expires; the profile lists two; a third is refused.
     generate(page, months=None)
@@ -71,24 +76,47 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog)
     expect(menu.get_by_role("link", name="Generate API Keys")).to_have_count(0)
     page.goto("/profile/keys/generate/")
     expect(page.get_by_role("alert")).to_contain_text("Two keys is the limit")
+    assert_accessible(page)
     assert ApiKey.objects.filter(owner=user).count() == 2
 
-    # 6. View API Keys shows both secrets; Hide API Keys masks them again.
+    # 6. View API Keys shows both secrets (after the password, once the sign-in is old);
+    # Hide API Keys masks them again.
     page.goto("/profile/")
+    settings.REAUTH_SECONDS = -1
     menu.get_by_role("button", name="View API Keys").click()
+    expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
+    assert shown_secrets(page) == []
+    assert_accessible(page)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("region", name="Confirm your password").get_by_role("button").click()
+    settings.REAUTH_SECONDS = 15 * 60
+    expect(page.get_by_text("Secret keys are shown because you chose View")).to_be_visible()
+    assert_accessible(page)
     assert sorted(shown_secrets(page)) == sorted([first_secret, second_secret])
     menu.get_by_role("link", name="Hide API Keys").click()
     assert shown_secrets(page) == []
     expect(page.locator("#api-keys tbody tr")).to_have_count(2)
 
+    # The Change Expiry page, left without a change.
+    page.get_by_role("link", name=f"Change expiry of {first.key}").click()
+    expect(page.get_by_role("heading", name="Change Expiry")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Back to your profile").click()
+
     # 7. Delete one, after a confirmation page.
     page.get_by_role("link", name=f"Delete {first.key}").click()
     expect(page.get_by_role("heading", name="Delete API Key")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("button", name="Delete API Key").click()
     expect(page.get_by_text("has been deleted")).to_be_visible()
     expect(page.locator("#api-keys tbody tr")).to_have_count(1)
     first.refresh_from_db()
     assert first.deleted_at is not None
+
+    # The API help page, from the left-hand menu.
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name="API").click()
+    expect(page.get_by_role("heading", name="API", exact=True)).to_be_visible()
+    assert_accessible(page)
 
     # 8. The Account Administrator finds the view and delete entries in the log and its CSV.
     page.locator(".usermenu summary").click()
@@ -106,6 +134,7 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog)
         ).click()
         expect(page.locator("td", has_text="Key viewed").first).to_be_visible()
         expect(page.locator("td", has_text="Key deleted").first).to_be_visible()
+        assert_accessible(page)
         with page.expect_download() as download:
             page.get_by_role("button", name="Export CSV").click()
         csv_text = open(download.value.path(), encoding="utf-8").read()

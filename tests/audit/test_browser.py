@@ -6,6 +6,7 @@ from django.core.management import call_command
 
 from audit.events import record
 from audit.models import Event
+from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,11 +21,13 @@ def test_an_administrator_filters_exports_and_verifies_the_log(
         "link", name="Activity Log"
     ).click()
     assert page.get_by_role("heading", name="Activity Log").is_visible()
+    assert_accessible(page)
     page.get_by_label("Event").select_option(label="Signed in")
     page.get_by_role("button", name="Filter").click()
     table = page.locator("table.table tbody")
     assert table.get_by_role("row").count() == 1
     assert "Signed in" in table.inner_text() and "Role changed" not in table.inner_text()
+    assert_accessible(page)
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Export CSV").click()

@@ -1,0 +1,366 @@
+"""The secret-leak sweep: every walkthrough in a real browser, then every place a secret could
+have landed is searched for every secret issued during the run.
+
+Searched: every response body and header the three browsers received, every request they
+sent, the signed API's responses, every email, every log record (at DEBUG, for every logger,
+formatted as the access log formats it), every CSV export, and every column of every table
+except the ciphertext (session data decoded). The only places a secret may appear are its
+owner's one-time display right after Generate and the owner's View responses; those are
+recorded as they happen (actor + method + URL) and must contain the secrets, so the sweep
+cannot pass by capturing nothing.
+"""
+
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.core import mail
+from django.db import connection
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
+
+from accounts.models import User
+from apikeys import tokens
+from apikeys.models import ApiKey
+from portal.logs import KeyValueFormatter
+from tests.apikeys.api_support import signed_headers
+from tests.conftest import PASSWORD, browser_sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CIPHERTEXT = (ApiKey._meta.db_table, "secret_encrypted")
+
+
+@dataclass
+class Seen:
+    """One response a browser received (with the request that asked for it)."""
+
+    actor: str
+    method: str
+    url: str
+    status: int
+    text: str
+    response: object = field(repr=False)
+    unreadable: str = ""
+
+
+class Capture:
+    """Everything the browsers sent and received, read as it arrives (before it is evicted)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Seen] = []
+        self.requests: list[tuple[str, str]] = []
+        self.allowed: list[tuple[Seen, str]] = []  # (response, why it may show secrets)
+
+    def watch(self, context, actor: str) -> None:  # type: ignore[no-untyped-def]
+        context.on("request", lambda request: self._request(actor, request))
+        context.on("response", lambda response: self._response(actor, response))
+
+    def _request(self, actor: str, request) -> None:  # type: ignore[no-untyped-def]
+        text = f"{request.method} {request.url}\n{request.headers}\n{request.post_data or ''}"
+        self.requests.append((f"{actor} request {request.method} {request.url}", text))
+
+    def _response(self, actor: str, response) -> None:  # type: ignore[no-untyped-def]
+        headers = response.all_headers()
+        seen = Seen(actor, response.request.method, response.url, response.status, "", response)
+        try:
+            body = response.body().decode("latin-1")
+        except PlaywrightError as e:
+            body, seen.unreadable = "", str(e)
+        seen.text = f"{headers}\n{body}"
+        self.seen.append(seen)
+
+    def allow(self, response, actor: str, why: str) -> Seen:  # type: ignore[no-untyped-def]
+        [seen] = [s for s in self.seen if s.response is response]
+        assert seen.actor == actor
+        self.allowed.append((seen, why))
+        return seen
+
+
+def secrets_in(text: str) -> list[str]:
+    return tokens.pattern().findall(text)
+
+
+def hits(text: str, secrets: list[str]) -> list[str]:
+    """The secrets in `text`, whole or without prefix and hint, and any secret-shaped string."""
+    found = [s for s in secrets if s in text or s[len("mdns_") : -4] in text]
+    return found + [m for m in secrets_in(text) if m not in found]
+
+
+def database_texts() -> list[tuple[str, str]]:
+    texts = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            columns = [c[0] for c in cursor.description]
+            for number, row in enumerate(cursor.fetchall()):
+                for column, cell in zip(columns, row, strict=True):
+                    if (table, column) == CIPHERTEXT or cell is None:
+                        continue
+                    if isinstance(cell, (bytes, memoryview)):
+                        raw = bytes(cell)
+                        text = raw.decode("latin-1") + raw.hex()
+                    else:
+                        text = str(cell)
+                    texts.append((f"db {table}.{column} row {number}", text))
+    for session in Session.objects.all():
+        decoded = SessionStore().decode(session.session_data)
+        texts.append((f"session {session.session_key} (decoded)", repr(decoded)))
+    return texts
+
+
+def email_texts() -> list[tuple[str, str]]:
+    return [
+        (f"email {m.subject!r} to {m.to}", m.message().as_string() + repr(m.alternatives))
+        for m in mail.outbox
+    ]
+
+
+def log_texts(records: list[logging.LogRecord]) -> list[tuple[str, str]]:
+    formatter = KeyValueFormatter()
+    return [
+        (f"log {r.name} {r.getMessage()[:60]!r}", formatter.format(r) + repr(r.__dict__))
+        for r in records
+    ]
+
+
+@pytest.fixture
+def every_log(caplog):  # type: ignore[no-untyped-def]
+    """caplog at DEBUG for every logger, including those that do not propagate."""
+    names = [None, *logging.root.manager.loggerDict]
+    quiet = []
+    for name in names:
+        caplog.set_level(logging.DEBUG, logger=name)
+        logger = logging.getLogger(name)
+        if name is not None and not logger.propagate:
+            logger.addHandler(caplog.handler)
+            quiet.append(logger)
+    yield caplog
+    for logger in quiet:
+        logger.removeHandler(caplog.handler)
+
+
+def api_get(base_url: str, headers: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(f"{base_url}/api/v4/domains", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, f"{dict(response.headers)}\n{response.read().decode()}"
+    except urllib.error.HTTPError as refused:
+        return refused.code, f"{dict(refused.headers)}\n{refused.read().decode()}"
+
+
+# --- The walkthroughs ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def new_page(browser, live_server):  # type: ignore[no-untyped-def]
+    """A page in a browser context of its own, watched by `capture`; closed after the test
+    (an open context keeps live-server threads, and their database connections, alive)."""
+    contexts = []
+
+    def opener(capture: Capture, actor: str):  # type: ignore[no-untyped-def]
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        capture.watch(context, actor)
+        return context.new_page()
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def menu_link(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name=name).click()
+
+
+def is_profile_get(response) -> bool:  # type: ignore[no-untyped-def]
+    return response.request.method == "GET" and response.url.endswith("/profile/")
+
+
+def is_view_post(response) -> bool:  # type: ignore[no-untyped-def]
+    return response.request.method == "POST" and response.url.endswith("/profile/keys/view/")
+
+
+def generate(page, capture: Capture, *, months: str | None) -> str:  # type: ignore[no-untyped-def]
+    """Generate a key; the page shown after the redirect is the one-time display."""
+    page.get_by_role("navigation", name="User window").get_by_role(
+        "link", name="Generate API Keys"
+    ).click()
+    if months is None:
+        page.get_by_label("Never Expires").check()
+    else:
+        page.get_by_label("A number of months", exact=True).check()
+        page.get_by_label("Number of months", exact=True).fill(months)
+    with page.expect_response(is_profile_get) as shown:
+        page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_text("shown in full only now")).to_be_visible()
+    seen = capture.allow(shown.value, "user", "one-time display after Generate")
+    [secret] = secrets_in(seen.text)
+    return secret
+
+
+def user_walkthrough(page, capture: Capture, user: User, settings) -> list[str]:  # type: ignore[no-untyped-def]
+    browser_sign_in(page, user.email)
+    menu_link(page, "Manage Profile")
+    first = generate(page, capture, months="5")
+    second = generate(page, capture, months=None)
+
+    # View all (the sign-in counts as a recent password check), then Hide.
+    with page.expect_response(is_view_post) as viewed:
+        page.get_by_role("navigation", name="User window").get_by_role(
+            "button", name="View API Keys"
+        ).click()
+    seen = capture.allow(viewed.value, "user", "View API Keys")
+    assert sorted(secrets_in(seen.text)) == sorted([first, second])
+    page.get_by_role("navigation", name="User window").get_by_role(
+        "link", name="Hide API Keys"
+    ).click()
+    assert secrets_in(page.content()) == []
+
+    # Delete the first, generate a third, then bring its expiry forward.
+    first_key = ApiKey.objects.get(owner=user, expires__isnull=False)
+    page.get_by_role("link", name=f"Delete {first_key.key}").click()
+    page.get_by_role("button", name="Delete API Key").click()
+    expect(page.get_by_text("has been deleted")).to_be_visible()
+    third = generate(page, capture, months="3")
+    third_key = ApiKey.objects.get(owner=user, expires__isnull=False, deleted_at__isnull=True)
+    page.get_by_role("link", name=f"Change expiry of {third_key.key}").click()
+    page.get_by_label("In 7 days").check()
+    page.get_by_role("button", name="Set expiry").click()
+    expect(page.get_by_text("now expires on")).to_be_visible()
+
+    # View one key after the password check has gone stale: the password page, then the key.
+    settings.REAUTH_SECONDS = -1
+    page.get_by_role("button", name=f"View secret of {third_key.key}").click()
+    expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    with page.expect_response(is_view_post) as viewed:
+        page.get_by_role("region", name="Confirm your password").get_by_role("button").click()
+    settings.REAUTH_SECONDS = 15 * 60
+    seen = capture.allow(viewed.value, "user", "View one key after the password")
+    assert secrets_in(seen.text) == [third]
+    page.goto("/profile/")
+    assert secrets_in(page.content()) == []
+    return [first, second, third]
+
+
+def domain_admin_walkthrough(page, user: User) -> None:  # type: ignore[no-untyped-def]
+    name = user.get_full_name()
+    menu_link(page, "Users")
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("link", name="Remove API access").click()
+    page.get_by_role("button", name="Remove API access").click()
+    expect(page.get_by_text("API access removed from")).to_be_visible()
+    page.get_by_role("link", name="Grant API access").click()
+    page.get_by_role("button", name="Grant API access").click()
+    expect(page.get_by_text("API access granted to")).to_be_visible()
+
+    menu_link(page, "API Keys")
+    never = ApiKey.objects.get(owner=user, expires__isnull=True, deleted_at__isnull=True)
+    page.get_by_role("link", name=f"Revoke API key {never.key}").click()
+    page.get_by_role("button", name="Revoke key").click()
+    expect(page.get_by_text(f"API key {never.key} has been revoked.")).to_be_visible()
+
+    menu_link(page, "Domains")
+    page.get_by_label("Domain name").fill("shop.example.org")
+    page.get_by_role("button", name="Add domain").click()
+    page.get_by_role("link", name="Remove shop.example.org").click()
+    page.get_by_role("button", name="Remove domain").click()
+    expect(page.get_by_text("Domain shop.example.org removed.")).to_be_visible()
+
+
+def account_admin_walkthrough(page, user: User) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    menu_link(page, "Users")
+    page.get_by_role("link", name="Add user").click()
+    page.get_by_label("First name").fill("Nina")
+    page.get_by_label("Last name").fill("New")
+    page.get_by_label("Email").fill("nina@acme.example")
+    page.get_by_label("Role").select_option(label="User")
+    page.get_by_label("API access").check()
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_text("emailed to nina@acme.example")).to_be_visible()
+
+    menu_link(page, "Key Policy")
+    page.get_by_label("Longest expiry (months)").fill("24")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("The key policy has been saved.")).to_be_visible()
+
+    menu_link(page, "Activity Log")
+    csvs = []
+    page.get_by_label("Event").select_option(label="Key viewed")
+    page.get_by_label("User", exact=True).select_option(value=str(user.pk))
+    page.get_by_role("button", name="Filter").click()
+    for label in ("filtered", "everything"):
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Export CSV").click()
+        path = download.value.path()
+        csvs.append((f"CSV export ({label})", open(path, encoding="utf-8").read()))
+        page.get_by_role("link", name="Clear filters").click()
+    return csvs
+
+
+# --- The sweep -----------------------------------------------------------------------------
+
+
+def test_no_secret_anywhere_but_its_owners_own_pages(
+    new_page, live_server, user, domain_admin, account_admin, domains, every_log, settings
+):
+    capture = Capture()
+    secrets = user_walkthrough(new_page(capture, "user"), capture, user, settings)
+    assert len(set(secrets)) == 3
+
+    # The live key works against the API; a client that wrongly sends the secret itself in
+    # the Authorization header is refused without the secret being echoed or logged.
+    live = ApiKey.objects.get(owner=user, expires__isnull=True)
+    api = [
+        ("API signed", api_get(live_server.url, signed_headers(live.key, secrets[1]))),
+        (
+            "API secret as bearer",
+            api_get(live_server.url, {"Authorization": f"Bearer {live.key}:{secrets[1]}:1"}),
+        ),
+    ]
+    assert [status for _, (status, _) in api] == [200, 401]
+
+    admin_page = new_page(capture, "domain admin")
+    browser_sign_in(admin_page, domain_admin.email)
+    domain_admin_walkthrough(admin_page, user)
+    account_page = new_page(capture, "account admin")
+    browser_sign_in(account_page, account_admin.email)
+    csvs = account_admin_walkthrough(account_page, user)
+
+    # The allowed responses are exactly the owner's: three after Generate, two of View.
+    allowed = {id(seen) for seen, _ in capture.allowed}
+    assert len(allowed) == 5 and all(seen.actor == "user" for seen, _ in capture.allowed)
+    assert all(secrets_in(seen.text) for seen, _ in capture.allowed)
+
+    # Everything else a browser saw could be read (downloads and redirects have no body).
+    for seen in capture.seen:
+        if seen.unreadable:
+            assert 300 <= seen.status < 400 or "attachment" in seen.text, (seen, seen.unreadable)
+
+    # The sweep looked at something everywhere it looks.
+    responses = [
+        (f"{s.actor} {s.method} {s.url} {s.status}", s.text)
+        for s in capture.seen
+        if id(s) not in allowed
+    ]
+    emails, logs, rows = email_texts(), log_texts(every_log.records), database_texts()
+    assert len(responses) > 60 and len(capture.requests) > 60
+    assert {subject for subject, _ in emails if "invit" in subject.lower()}
+    assert any("revoked" in text for _, text in emails)
+    assert any("path=/profile/keys/view/" in text for _, text in logs)
+    assert any(w.startswith("db apikeys_apikey.") for w, _ in rows)
+    assert any(w.startswith("session ") for w, _ in rows)
+    filtered, everything = (text for _, text in csvs)
+    assert filtered.count("key.viewed") == 3 and "key.viewed" in everything
+    assert everything.count("key.deleted") == 2 and "key.expiry_changed" in everything
+
+    places = [*responses, *capture.requests, *api, *emails, *logs, *rows, *csvs]
+    places = [(where, str(text)) for where, text in places]
+    leaks = [(where, found) for where, text in places if (found := hits(text, secrets))]
+    assert leaks == []

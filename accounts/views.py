@@ -22,7 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from accounts import rules, signals
+from accounts import rules, signals, throttle
 from accounts.filters import UserFilter
 from accounts.forms import RoleForm, SignInForm, UserAddForm
 from accounts.guards import account_admin_required, domain_admin_required
@@ -79,6 +79,11 @@ class PasswordResetView(auth_views.PasswordResetView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        # Whoever holds the mailbox has proved themselves: lift a lock-out on the email.
+        throttle.succeeded(self.user.email)
+        return super().form_valid(form)
 
 
 # --- Administration: users, roles, API access ------------------------------------------

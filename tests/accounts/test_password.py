@@ -84,3 +84,13 @@ def test_sign_out_is_a_post(client_for, user):
     assert response.status_code == 302
     assert client.get(reverse("dashboard")).status_code == 302
     assert AuditEvent.objects.filter(event=Event.SIGNED_OUT, actor_id=user.pk).count() == 1
+
+
+def test_a_password_reset_lifts_the_sign_in_lock(client, user, settings):
+    for _ in range(settings.SIGNIN_FAILURE_LIMIT):
+        client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})
+    link = _reset_link(client, user.email)
+    set_url = client.get(link, follow=True).redirect_chain[-1][0]
+    client.post(set_url, {"new_password1": NEW, "new_password2": NEW})
+    response = client.post(reverse("accounts:signin"), {"username": user.email, "password": NEW})
+    assert response.status_code == 302

@@ -1,10 +1,12 @@
 """The signed, read-only, Constellix-compatible API under /api/v1/ and /api/v4/.
 
-The per-request path is the product's hot loop: one query fetches the key with its owner
-and the owner's account; then the HMAC check (microseconds), the rate-limit counter in the
-cache, and the view's own query. No session, no template, and no write except last used,
-which is throttled to once a minute per key. API calls are not activity-log events: a busy
-client would flood the log; last used shows each key's use instead.
+The per-request path is the product's hot loop: one hand-written query fetches the key
+with its owner's flags (apikeys/lookup.py); then the HMAC check (microseconds), the
+rate-limit counter in the cache, and the view's own query. No session, no template, and
+no write except last used, which is throttled to once a minute per key. API calls are not
+activity-log events: a busy client would flood the log; last used shows each key's use
+instead. Nothing about a key is cached between requests, so a key deleted, expired or
+suspended fails on the very next request on any app server.
 """
 
 import logging
@@ -23,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import Domain
-from apikeys import lastused, openapi, ratelimit, signing
+from apikeys import lastused, lookup, openapi, ratelimit, signing
 from apikeys.models import ApiKey, Status
 
 log = logging.getLogger(__name__)
@@ -95,12 +97,7 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
             serverTime=server_ms,
         )
 
-    # A deleted key has lost its secret: to the client it is as unknown as a made-up one.
-    key = (
-        ApiKey.objects.select_related("owner__account")
-        .filter(key=key_id, deleted_at__isnull=True, secret_encrypted__isnull=False)
-        .first()
-    )
+    key = lookup.candidate_key(key_id)  # the request's one query before the view's own
     if key is None:
         raise ApiError(
             401,

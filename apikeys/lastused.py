@@ -1,8 +1,9 @@
 """Record when and from where a key was last used, at most once per interval per key.
 
-A busy client must not turn every read into a write: a cache.add() gate lets one request
-per key and interval through to a single UPDATE. If the cache is down, the row's own
-last_used_at decides instead (the row was just read, so that costs nothing extra).
+A busy client must not turn every read into a write. The row's own last_used_at, read by
+the request's key query anyway, answers "not yet" for nearly every request at no cost;
+only once it is due does a cache.add() gate let exactly one of the requests racing on
+the app servers through to a single UPDATE. If the cache is down, the row alone decides.
 """
 
 import logging
@@ -21,11 +22,13 @@ log = logging.getLogger(__name__)
 
 def _due(key: ApiKey, now: datetime) -> bool:
     interval = settings.API_LAST_USED_INTERVAL
+    if key.last_used_at is not None and now - key.last_used_at < timedelta(seconds=interval):
+        return False
     try:
         return bool(cache.add(f"lastused:{key.key}", 1, timeout=interval))
     except Exception as e:  # noqa: BLE001
         log.warning("last-used gate: cache unavailable (%s)", type(e).__name__)
-        return key.last_used_at is None or now - key.last_used_at >= timedelta(seconds=interval)
+        return True
 
 
 def touch(key: ApiKey, request: HttpRequest) -> None:

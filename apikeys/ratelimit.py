@@ -52,19 +52,28 @@ def hit(api_key: str, now: float | None = None) -> Window:
     now = time.time() if now is None else now
     index, reset = _window(now)
     name = f"ratelimit:{api_key}:{index}"
+    # The timeout outlives the window so a late increment never lands on a vanished key.
+    timeout = settings.API_RATE_WINDOW + 5
     try:
-        # add() is a no-op when the counter exists; the timeout outlives the window so a
-        # late increment never lands on a vanished key.
-        cache.add(name, 0, timeout=settings.API_RATE_WINDOW + 5)
+        # incr() first: every request but a window's first finds the counter, so the usual
+        # cost is one cache operation, not add() and incr() on every call.
         try:
             used = cache.incr(name)
-        except ValueError:  # evicted between add() and incr()
-            cache.set(name, 1, timeout=settings.API_RATE_WINDOW + 5)
-            used = 1
+        except ValueError:  # the window's first request (or the counter was evicted)
+            used = 1 if cache.add(name, 1, timeout=timeout) else _incr_or_start(name, timeout)
     except Exception as e:  # noqa: BLE001
         log.warning("rate limit not counted: cache unavailable (%s)", type(e).__name__)
         used = 0
     return Window(settings.API_RATE_LIMIT, used, reset)
+
+
+def _incr_or_start(name: str, timeout: int) -> int:
+    # Another request created the counter between our incr() and add(): count on it.
+    try:
+        return cache.incr(name)
+    except ValueError:  # and it was evicted again at once
+        cache.set(name, 1, timeout=timeout)
+        return 1
 
 
 def peek(api_key: str, now: float | None = None) -> Window:

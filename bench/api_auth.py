@@ -10,13 +10,15 @@ both sides alike:
 
 - signed: GET /api/v4/domains with `Authorization: Bearer <api key>:<hmac>:<timestamp>`
   (key lookup, decryption, HMAC, rate-limit counter, last used);
-- baseline: GET /bench-noauth/v4/domains, the same inner view with the same key object
+- baseline: GET /api/bench-noauth/v4/domains, the same inner view with the same key object
   loaded once (bench/api_auth_urls.py), i.e. authentication switched off.
 
 Both in process (Django test client, full middleware stack) and, unless --no-gunicorn,
 through gunicorn on loopback (one sync worker, one client connection per request). It
 prints median latency, requests per second and the ratio (target: signed at most 1.10x),
-and what one Argon2 password hash and check cost, for scale.
+and what one Argon2 password hash and check cost, for scale. DEBUG is off while timing
+(bench/api_auth_settings.py); set CACHE_URL=redis://... to count rate limits in Redis as
+production does (the default, an in-process cache, hides the cache's round trips).
 """
 
 import argparse
@@ -44,6 +46,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth.hashers import Argon2PasswordHasher  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -54,7 +57,7 @@ from accounts.models import Account, Domain, Role, User  # noqa: E402
 from apikeys.models import ApiKey  # noqa: E402
 from apikeys.signing import token  # noqa: E402
 
-SIGNED, BASELINE = "/api/v4/domains", "/bench-noauth/v4/domains"
+SIGNED, BASELINE = "/api/v4/domains", "/api/bench-noauth/v4/domains"
 BLOCK = 100
 
 
@@ -202,7 +205,11 @@ def main() -> None:
     parser.add_argument("--no-gunicorn", action="store_true")
     args = parser.parse_args()
     key, secret = setup()
-    print(f"Database: {connection.vendor}; {args.requests} requests per side.")
+    cache_backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    print(
+        f"Database: {connection.vendor}; cache: {cache_backend}; DEBUG {settings.DEBUG}; "
+        f"{args.requests} requests per side."
+    )
     in_process(key, secret, args.requests)
     if not args.no_gunicorn:
         through_gunicorn(key, secret, args.requests)

@@ -1,8 +1,10 @@
-"""The portal's URLs plus /bench-noauth/v4/domains: the same view with authentication off.
+"""The portal's URLs plus /api/bench-noauth/v4/domains: the same view, authentication off.
 
 Only bench/api_auth.py uses this (through bench/api_auth_settings.py); the portal's own
 URLconf never mounts it. The key is looked up once, so the baseline request does exactly
-the view's own work under the same middleware.
+the view's own work. It lives under /api/ like the real route, so the middleware treats
+both alike (the time-zone middleware skips the session for /api/ paths), and it is
+csrf_exempt and sends the same Cache-Control as the signed views.
 """
 
 import functools
@@ -11,6 +13,7 @@ import os
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from apikeys import api
 from apikeys.models import ApiKey
@@ -24,10 +27,11 @@ def _bench_key() -> ApiKey:
     return ApiKey.objects.select_related("owner__account").get(key=os.environ["BENCH_API_KEY"])
 
 
+@csrf_exempt
 def v4_domains_without_auth(request: HttpRequest) -> HttpResponse:
     response = _inner_v4_domains(request, _bench_key())
     response["Cache-Control"] = "no-store"
     return response
 
 
-urlpatterns = [path("bench-noauth/v4/domains", v4_domains_without_auth), *urlpatterns]
+urlpatterns = [path("api/bench-noauth/v4/domains", v4_domains_without_auth), *urlpatterns]

@@ -348,7 +348,7 @@ def test_the_api_reads_no_session_even_when_a_signed_in_browser_calls_it(
 ):
     browser = client_for(user)
     get(browser, V1, *pair)  # the first call records last used
-    with django_assert_num_queries(2):  # the key with owner and account; the domains
+    with django_assert_num_queries(2):  # the key with its owner's flags; the domains
         response = get(browser, V1, *pair)
     assert response.status_code == 200
     assert "Cookie" not in response.get("Vary", "")
@@ -380,7 +380,7 @@ def test_queries_per_request_stay_constant(client, account, pair, django_assert_
     for i in range(count):
         Domain.objects.create(account=account, name=f"q{i}.example")
     get(client, V1, *pair)  # last used is written once, then not again this minute
-    with django_assert_num_queries(2):  # key + owner + account in one; the domains
+    with django_assert_num_queries(2):  # the key with its owner's flags; the domains
         assert get(client, V1, *pair).status_code == 200
     with django_assert_num_queries(3):  # the key; the count; the page
         assert get(client, V4, *pair).status_code == 200
@@ -397,14 +397,19 @@ def test_failures_before_the_lookup_cost_no_query(client, django_assert_num_quer
         client.get("/api/v1/unknown")
 
 
-def test_the_one_key_query_brings_owner_and_account(client, pair, domains):
+def test_the_one_key_query_brings_what_authentication_reads(client, pair, domains):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    get(client, V1, *pair)  # last used is written once, then not again this minute
     with CaptureQueriesContext(connection) as queries:
-        get(client, V1, *pair)
-    first = queries.captured_queries[0]["sql"].lower()
-    assert "accounts_user" in first and "accounts_account" in first
+        assert get(client, V1, *pair).status_code == 200
+    first, *rest = (q["sql"].lower() for q in queries.captured_queries)
+    assert "apikeys_apikey" in first and "accounts_user" in first
+    # Nothing is loaded lazily afterwards: no second look at the key or its owner.
+    assert not [sql for sql in rest if "apikeys_apikey" in sql or "accounts_user" in sql]
+    # The owner's password hash has no business in an API request.
+    assert "password" not in first
 
 
 # --- The help page ------------------------------------------------------------------------

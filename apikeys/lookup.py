@@ -1,0 +1,97 @@
+"""The one query of a signed request: the key and just enough of its owner to judge it.
+
+Every API call runs this, so it is hand-written SQL rather than a queryset. Measured on
+PostgreSQL, `select_related("owner__account").first()` spent about 0.3 ms compiling its
+three-table SQL, 0.2 ms more fetching and building three models' worth of columns (the
+owner's password hash included), for a lookup whose round trip alone costs about 0.1 ms.
+Here the text is fixed, the columns are the ones authentication reads, and the account
+table is not joined at all: the owner's account_id is on the owner's row.
+
+Nothing is cached between requests: a key deleted, expired or suspended (owner's API
+access removed, owner deactivated) fails on the very next request on any app server.
+"""
+
+import uuid
+
+from django.db import connection
+
+from accounts.models import User
+from apikeys.models import ApiKey
+
+# Attnames in the order the SELECT names them. Both groups follow their model's
+# field order, which Model.from_db() requires of a partial row.
+_KEY_COLUMNS = (
+    "id",
+    "account_id",
+    "owner_id",
+    "key",
+    "secret_encrypted",
+    "expires",
+    "last_used_at",
+    "deleted_at",
+)
+_OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active")
+
+# A deleted key has lost its secret, so it is filtered out here: to the client it is as
+# unknown as a made-up one. Expiry and the owner's flags are returned, not filtered, so
+# the answer can say which of them refused the key.
+SQL = """
+SELECT k.id, k.account_id, k.owner_id, k.key, k.secret_encrypted, k.expires, k.last_used_at,
+       k.deleted_at, u.id, u.account_id, u.api_access, u.is_active
+  FROM apikeys_apikey k
+  JOIN accounts_user u ON u.id = k.owner_id
+ WHERE k.key = %s AND k.deleted_at IS NULL AND k.secret_encrypted IS NOT NULL
+"""
+
+
+def _fields(model: type, names: tuple[str, ...]) -> list:
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    return [by_attname[name] for name in names]
+
+
+_KEY_FIELDS = _fields(ApiKey, _KEY_COLUMNS)
+_OWNER_FIELDS = _fields(User, _OWNER_COLUMNS)
+_KEY_FIELD = ApiKey._meta.get_field("key")
+_converters: dict[str, list[tuple]] = {}
+
+
+def _row_converters() -> list[tuple]:
+    """Per column, the conversions the ORM itself would apply on this database.
+
+    PostgreSQL hands back Python values as they are; SQLite needs its text datetimes and
+    0/1 booleans turned into aware datetimes and bools.
+    """
+    found = _converters.get(connection.vendor)
+    if found is None:
+        found = _converters[connection.vendor] = [
+            (
+                field.cached_col,
+                [
+                    *connection.ops.get_db_converters(field.cached_col),
+                    *field.get_db_converters(connection),
+                ],
+            )
+            for field in (*_KEY_FIELDS, *_OWNER_FIELDS)
+        ]
+    return found
+
+
+def candidate_key(key_id: uuid.UUID) -> ApiKey | None:
+    """The undeleted key with this API key, its owner attached; None if there is none.
+
+    The result carries only the columns above (anything else would be loaded lazily with a
+    query of its own): enough for ApiKey.status(), reveal(), last used and the account scope.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(SQL, [_KEY_FIELD.get_db_prep_value(key_id, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for i, (column, converters) in enumerate(_row_converters()):
+        for convert in converters:
+            values[i] = convert(values[i], column, connection)
+    split = len(_KEY_COLUMNS)
+    key = ApiKey.from_db(connection.alias, _KEY_COLUMNS, values[:split])
+    key.owner = User.from_db(connection.alias, _OWNER_COLUMNS, values[split:])
+    return key

@@ -1,11 +1,15 @@
+from functools import cache
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts import throttle
-from accounts.models import Role, User
+from accounts.models import TIME_ZONES, Role, User
 from accounts.net import client_ip
 
 NO_MATCH = "That email and password do not match an active user. Check both and try again."
@@ -48,11 +52,64 @@ class SignInForm(AuthenticationForm):
         return self.cleaned_data
 
 
+ZONE_SET = frozenset(TIME_ZONES)
+
+
+@cache
+def _zone_options() -> str:
+    return format_html_join("", '<option value="{}">{}</option>', ((z, z) for z in TIME_ZONES))
+
+
+def _attrs(attrs: dict) -> SafeString:
+    """HTML attributes as Django's widget templates write them: True bare, False left out."""
+    html = ""
+    for name, value in attrs.items():
+        if value is True:
+            html += format_html(" {}", name)
+        elif value is not False:
+            html += format_html(' {}="{}"', name, value)
+    return mark_safe(html)  # noqa: S308  (each part escaped by format_html)
+
+
+class TimeZoneSelect(forms.Widget):
+    """A select of every time zone, its options joined once per process.
+
+    Django's Select renders each of the ~600 options through a template, and its
+    ChoiceField deep-copies them for every form. The zones never change, so only the
+    chosen one is marked on each render.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:  # type: ignore[no-untyped-def]
+        options = _zone_options()
+        if value:
+            plain = f'<option value="{escape(value)}">'
+            options = options.replace(plain, plain[:-1] + " selected>", 1)
+        final = _attrs(self.build_attrs(self.attrs, attrs))
+        return format_html('<select name="{}"{}>{}</select>', name, final, mark_safe(options))  # noqa: S308
+
+
+class TimeZoneField(forms.CharField):
+    """Stands in for the model's choice field; the model's choices still validate on save."""
+
+    widget = TimeZoneSelect
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value not in ZONE_SET:
+            # The words of Django's own choice field, which this stands in for.
+            raise forms.ValidationError(
+                forms.ChoiceField.default_error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
+            )
+
+
 class ProfileForm(forms.ModelForm):
+    time_zone = TimeZoneField(label="Time zone")
+
     class Meta:
         model = User
         fields = ["first_name", "last_name", "phone", "time_zone"]
-        labels = {"time_zone": "Time zone"}
 
     def clean_first_name(self) -> str:
         return self.cleaned_data["first_name"].strip()

@@ -11,12 +11,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts import throttle
-from accounts.forms import ProfileForm
 from accounts.models import Account, User
 from accounts.net import client_ip
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
-from apikeys.widgets import TimeZoneField
 
 MONTHS, NEVER = "months", "never"
 WHOLE_NUMBER = re.compile(r"\d{1,6}")
@@ -209,9 +207,3 @@ class ConfirmPasswordForm(forms.Form):
             )
         throttle.succeeded(self.user.email)
         return password
-
-
-class ProfilePageForm(ProfileForm):
-    """The profile form as the profile page shows it, with the fast time-zone select."""
-
-    time_zone = TimeZoneField(label="Time zone", max_length=64)

@@ -23,17 +23,13 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileForm
 from accounts.models import User
-from apikeys.forms import ConfirmPasswordForm, ExpiryForm, GenerateForm, ProfilePageForm
+from apikeys.forms import ConfirmPasswordForm, ExpiryForm, GenerateForm
 from apikeys.menu import LIMIT_MESSAGE, access_message, key_menu
 from apikeys.models import ApiKey, ExpiryNotShorter, KeyLimitReached, NoApiAccess, Status
 from audit.events import record
 from audit.models import Event
 
 JUST_GENERATED = "just_generated"
-
-
-def _profile_form(user: User, data=None) -> ProfileForm:  # type: ignore[no-untyped-def]
-    return ProfilePageForm(data, instance=user)
 
 
 def _keys_of(user: User) -> list[ApiKey]:
@@ -62,20 +58,18 @@ def _reauth_needed(request: HttpRequest) -> bool:
 def _profile_page(
     request: HttpRequest,
     *,
+    keys: list[ApiKey],
     form: ProfileForm | None = None,
-    keys: list[ApiKey] | None = None,
     revealed: dict[uuid.UUID, str] | None = None,
     just_generated: ApiKey | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     user = request.user
-    keys = _keys_of(user) if keys is None else keys
     revealed = revealed or {}
     for key in keys:
         key.shown_secret = revealed.get(key.key)
     has_keys = bool(keys) or (not user.api_access and ApiKey.objects.filter(owner=user).exists())
     context = {
-        "form": form or _profile_form(user),
+        "form": form or ProfileForm(instance=user),
         "keys": keys,
         "viewing": bool(revealed) and just_generated is None,
         "just_generated": just_generated,
@@ -84,7 +78,7 @@ def _profile_page(
         "nav": "profile",
         "section": "profile",
     }
-    return render(request, "apikeys/profile.html", context, status=status)
+    return render(request, "apikeys/profile.html", context)
 
 
 @sensitive_variables("revealed")
@@ -92,7 +86,7 @@ def _profile_page(
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     """The User window: the profile form and the user's API keys, masked unless just made."""
-    form = _profile_form(request.user, _posted(request))
+    form = ProfileForm(_posted(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Your profile has been saved.")

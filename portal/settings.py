@@ -106,6 +106,8 @@ vars().update(env.email("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
 AUTH_USER_MODEL = "accounts.User"
+# Loads the signed-in user with their account in one query (every page shows the account).
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -164,6 +166,8 @@ CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=3600)
+# In the database, so a sign-out holds on every app server at once and a Redis outage
+# costs nothing but speed.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 CONTENT_SECURITY_POLICY = {

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apikeys import tokens
+from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.apikeys.conftest import make_key
 from tests.conftest import make_user
@@ -115,7 +116,7 @@ def test_profile_queries_do_not_grow_with_keys_or_log(
     _log_entries(account, 10_000)
     with django_assert_num_queries(baseline):
         signed_in.get("/profile/")
-    assert baseline <= 6
+    assert baseline <= 3  # the session, the user with their account, the keys
 
 
 def test_dashboard_shows_my_keys_masked_with_expiry(signed_in, user, other_user):
@@ -133,7 +134,7 @@ def test_dashboard_queries_do_not_grow(signed_in, user, count, django_assert_max
     for _ in range(count):
         make_key(user)
     signed_in.get("/")
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(3):  # session, user with account, keys
         signed_in.get("/")
 
 
@@ -150,3 +151,16 @@ def test_time_zone_select_marks_the_users_zone_and_refuses_others(signed_in, use
     assert "Select a valid choice." in response.content.decode()
     user.refresh_from_db()
     assert user.time_zone == "America/Argentina/Buenos_Aires"
+
+
+def test_profile_shows_when_and_where_each_key_was_last_used(client_for, user):
+    from datetime import UTC, datetime
+
+    used, _ = ApiKey.generate(user, None)
+    ApiKey.generate(user, None)
+    ApiKey.objects.filter(pk=used.pk).update(
+        last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
+    )
+    page = client_for(user).get("/profile/").content.decode()
+    assert "4 Mar 2026, 05:06 UTC from 198.51.100.7" in page
+    assert "Never used" in page

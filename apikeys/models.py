@@ -132,16 +132,32 @@ class ApiKey(models.Model):
             )
             key.secret_encrypted = crypto.encrypt(secret, key.key)
             key.save()
-            record(
+            key.log(
                 Event.KEY_GENERATED,
-                account=owner.account_id,
                 actor=owner,
                 request=request,
-                target=owner,
-                api_key=str(key.key),
                 details={"expires": expires.isoformat() if expires else "never"},
             )
         return key, secret
+
+    def log(
+        self,
+        event: Event,
+        *,
+        actor: User,
+        request: HttpRequest | None = None,
+        details: dict | None = None,
+    ) -> None:
+        """Record an event about this key, in the caller's transaction."""
+        record(
+            event,
+            account=self.account_id,
+            actor=actor,
+            request=request,
+            target=self.owner,
+            api_key=str(self.key),
+            details=details,
+        )
 
     def shorten_expiry(
         self, expires: datetime, actor: User, request: HttpRequest | None = None
@@ -155,13 +171,10 @@ class ApiKey(models.Model):
                 raise ExpiryNotShorter
             fresh.expires = expires
             fresh.save(update_fields=["expires"])
-            record(
+            self.log(
                 Event.KEY_EXPIRY_CHANGED,
-                account=fresh.account_id,
                 actor=actor,
                 request=request,
-                target=self.owner,
-                api_key=str(fresh.key),
                 details={"old": old.isoformat() if old else "never", "new": expires.isoformat()},
             )
         self.expires = expires
@@ -183,13 +196,6 @@ class ApiKey(models.Model):
                     "secret_encrypted",
                 ]
             )
-            record(
-                Event.KEY_DELETED,
-                account=fresh.account_id,
-                actor=actor,
-                request=request,
-                target=self.owner,
-                api_key=str(fresh.key),
-            )
+            self.log(Event.KEY_DELETED, actor=actor, request=request)
         self.deleted_at, self.secret_encrypted = fresh.deleted_at, None
         return True

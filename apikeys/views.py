@@ -26,7 +26,6 @@ from accounts.models import User
 from apikeys.forms import ConfirmPasswordForm, ExpiryForm, GenerateForm
 from apikeys.menu import LIMIT_MESSAGE, access_message, key_menu
 from apikeys.models import ApiKey, ExpiryNotShorter, KeyLimitReached, NoApiAccess, Status
-from audit.events import record
 from audit.models import Event
 
 JUST_GENERATED = "just_generated"
@@ -186,14 +185,7 @@ def view_keys(request: HttpRequest) -> HttpResponse:
     revealed = {key.key: key.reveal() for key in shown}
     with transaction.atomic():
         for key in shown:
-            record(
-                Event.KEY_VIEWED,
-                account=user.account_id,
-                actor=user,
-                request=request,
-                target=user,
-                api_key=str(key.key),
-            )
+            key.log(Event.KEY_VIEWED, actor=user, request=request)
     return _profile_page(request, keys=keys, revealed=revealed)
 
 

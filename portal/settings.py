@@ -7,6 +7,7 @@ installed: SQLite, local-memory cache, console email.
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 import environ
@@ -92,8 +93,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = (
-        env.str("SQLITE_TEST_NAME", default="") or None
+    # Tests use a file, not Django's shared in-memory database: only a file takes the
+    # IMMEDIATE lock and waits for it, as production SQLite does, so racing threads in tests
+    # behave as racing requests would. One per process, so parallel runs never collide.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
+        "SQLITE_TEST_NAME", default=f"/tmp/portal-test-{os.getpid()}.sqlite3"
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

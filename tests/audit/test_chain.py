@@ -27,19 +27,13 @@ def _write(account_id: int, writer: int, errors: list, close: bool) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_racing_writers_keep_one_gapless_chain(account) -> None:  # type: ignore[no-untyped-def]
     errors: list = []
-    if connection.vendor == "postgresql":
-        threads = [
-            threading.Thread(target=_write, args=(account.pk, n, errors, True))
-            for n in range(WRITERS)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    else:
-        # SQLite serialises writers with its database lock; check the sequential result.
-        for n in range(WRITERS):
-            _write(account.pk, n, errors, False)
+    threads = [
+        threading.Thread(target=_write, args=(account.pk, n, errors, True)) for n in range(WRITERS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert errors == []
     seqs = list(
         AuditEvent.objects.filter(account=account).order_by("seq").values_list("seq", flat=True)

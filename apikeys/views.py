@@ -45,7 +45,7 @@ def _own_key(request: HttpRequest, key: uuid.UUID) -> ApiKey:
 
 
 def _posted(request: HttpRequest):  # type: ignore[no-untyped-def]
-    # `_posted(request)` would treat an empty POST as no submission at all.
+    # Not `request.POST or None`, which would treat an empty POST as no submission at all.
     return request.POST if request.method == "POST" else None
 
 

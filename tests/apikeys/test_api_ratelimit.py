@@ -1,3 +1,4 @@
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,3 +133,23 @@ def test_window_arithmetic():
     window = ratelimit.Window(limit=3, used=5, reset=7)
     assert (window.remaining, window.exceeded) == (0, True)
     assert ratelimit.Window(limit=3, used=3, reset=7).exceeded is False
+
+
+def test_the_redis_counter_is_one_round_trip_and_reads_back_through_the_cache(settings):
+    """Against the local Redis, as production counts: one pipeline, visible to cache.get()."""
+    # Changing CACHES resets Django's cache handler (django.test.signals).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/12",
+            "KEY_PREFIX": f"rl-test-{uuid.uuid4()}",
+        }
+    }
+    ratelimit._redis.cache_clear()
+    try:
+        key = str(uuid.uuid4())
+        assert [ratelimit.hit(key, now=1000.0).used for _ in range(3)] == [1, 2, 3]
+        assert ratelimit.peek(key, now=1000.0).used == 3
+        assert ratelimit.hit(key, now=1000.0 + settings.API_RATE_WINDOW).used == 1
+    finally:
+        ratelimit._redis.cache_clear()

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from accounts import signals
 from accounts.guards import domain_admin_required
 from accounts.models import Account, Domain
+from accounts.tables import paginate
 
 MAX_NAME_LENGTH = 253
 # A label: 1-63 letters, digits or hyphens, neither starting nor ending with a hyphen.
@@ -95,7 +96,7 @@ class DomainTable(tables.Table):
 
 def _list_page(request: HttpRequest, form: DomainForm) -> HttpResponse:
     table = DomainTable(Domain.objects.filter(account=request.user.account), order_by="name")
-    tables.RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    paginate(request, table)
     context = {"table": table, "form": form, "nav": "domains"}
     return render(request, "accounts/domains.html", context)
 

@@ -20,7 +20,6 @@ from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
-from django_tables2 import RequestConfig
 
 from accounts import rules, signals, throttle
 from accounts.filters import UserFilter
@@ -28,7 +27,7 @@ from accounts.forms import RoleForm, SignInForm, UserAddForm
 from accounts.guards import account_admin_required, domain_admin_required
 from accounts.invitations import INVITATION_HOURS, invitation_tokens, send_invitation
 from accounts.models import Role, User
-from accounts.tables import UserTable
+from accounts.tables import UserTable, paginate
 
 log = logging.getLogger(__name__)
 USERS_PER_PAGE = 50
@@ -113,7 +112,7 @@ def users(request: HttpRequest) -> HttpResponse:
         request.GET or None, queryset=_users_with_key_figures(request.user.account_id)
     )
     table = UserTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": USERS_PER_PAGE}).configure(table)
+    paginate(request, table, per_page=USERS_PER_PAGE)
     return render(
         request, "accounts/users.html", {"table": table, "filter": filterset, "nav": "users"}
     )

@@ -23,6 +23,7 @@ from django.utils.html import format_html
 
 from accounts.guards import domain_admin_required
 from accounts.models import Account, User
+from accounts.tables import paginate
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, Status
 
@@ -157,7 +158,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
     keys = ApiKey.objects.filter(account=account).select_related("owner")
     key_filter = KeyFilter(request.GET or None, queryset=keys)
     table = KeyTable(key_filter.qs, account=account, now=timezone.now(), order_by="-created")
-    tables.RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    paginate(request, table, per_page=PER_PAGE)
     return render(
         request,
         "apikeys/inventory.html",

@@ -1,6 +1,5 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import EmptyPage
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2.paginators import LazyPaginator
 
 from accounts.models import Account
+from accounts.tables import paginate
 from audit import export
 from audit.events import record
 from audit.filters import ActivityFilter
@@ -64,13 +64,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 def _page(request: HttpRequest, filters: ActivityFilter) -> HttpResponse:
     valid = filters.is_valid()
     table = ActivityTable(filters.qs if valid else filters.queryset.none())
-    page = request.GET.get("page", "")
-    # ASCII digits only ("²".isdigit() is true) and few enough to fit the database's integers.
-    number = int(page) if page.isascii() and page.isdigit() and len(page) <= 9 else 1
-    try:
-        table.paginate(LazyPaginator, per_page=PER_PAGE, page=number)
-    except EmptyPage:
-        table.paginate(LazyPaginator, per_page=PER_PAGE, page=1)
+    paginate(request, table, per_page=PER_PAGE, paginator_class=LazyPaginator)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

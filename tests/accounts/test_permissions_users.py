@@ -143,3 +143,12 @@ def test_unknown_id_is_404(account_admin):
     c = sign_in(Client(), account_admin)
     assert c.get("/accounts/users/999999/").status_code == 404
     assert c.post("/accounts/users/999999/api-access/remove/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/accounts/users/", "/keys/", "/accounts/domains/", "/activity/"])
+@pytest.mark.parametrize(
+    "query", ["per_page=-1", "per_page=-1&page=2", "per_page=100000", "page=²"]
+)
+def test_table_pages_keep_their_own_page_size(client_for, account_admin, path, query):
+    response = client_for(account_admin).get(f"{path}?{query}")
+    assert response.status_code == 200

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.urls import reverse
 
@@ -41,3 +43,47 @@ def test_repeated_failures_lock_the_email(client, user, settings):
     assert response.status_code == 200
     assert "Too many failed sign-ins" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_failures_from_one_address_lock_that_address_for_every_email(client, user, settings):
+    settings.SIGNIN_IP_FAILURE_LIMIT = 3
+    for n in range(3):
+        client.post(
+            reverse("accounts:signin"), {"username": f"x{n}@nowhere.example", "password": "w"}
+        )
+    response = client.post(
+        reverse("accounts:signin"), {"username": user.email, "password": PASSWORD}
+    )
+    assert "Too many failed sign-ins" in response.content.decode()
+    other = client.post(
+        reverse("accounts:signin"),
+        {"username": user.email, "password": PASSWORD},
+        REMOTE_ADDR="198.51.100.20",
+    )
+    assert other.status_code == 302
+
+
+def test_failures_beyond_the_first_few_are_slowed_down(client, user, settings, monkeypatch):
+    from accounts import throttle
+
+    pauses: list[float] = []
+    monkeypatch.setattr(throttle.time, "sleep", pauses.append)
+    settings.SIGNIN_SLOWDOWN_SECONDS = 1.5
+    for _ in range(settings.SIGNIN_SLOWDOWN_AFTER + 1):
+        client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})
+    assert pauses == [1.5]
+
+
+def test_the_lock_runs_out(client, user, settings):
+    import time_machine
+    from django.core.cache import cache
+
+    for _ in range(settings.SIGNIN_FAILURE_LIMIT):
+        client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})
+    # The cache forgets the count when the lock-out ends (locmem honours timeouts by clock).
+    with time_machine.travel(time.time() + settings.SIGNIN_LOCKOUT_SECONDS + 1):
+        response = client.post(
+            reverse("accounts:signin"), {"username": user.email, "password": PASSWORD}
+        )
+    assert response.status_code == 302
+    cache.clear()

@@ -3,7 +3,6 @@ from django.test import Client
 from django.urls import path
 
 from portal import urls as root_urls
-from portal.views import page_not_found
 
 pytestmark = pytest.mark.django_db
 
@@ -31,17 +30,34 @@ def test_500_shows_no_traceback(settings):
     response = client.get("/boom/")
     assert response.status_code == 500
     body = response.content.decode()
-    assert "Something went wrong" in body
+    assert "Something went wrong" in body and FRAME in body
     assert "kaboom-internal-detail" not in body and "Traceback" not in body
 
 
-def test_400_and_403_handlers_render_in_the_frame(rf):
-    from portal.views import bad_request, permission_denied
+FRAME = "Management Portal"
 
-    request = rf.get("/")
-    assert b"Bad request" in bad_request(request).content
-    assert permission_denied(request).status_code == 403
-    assert page_not_found(request).status_code == 404
+
+def test_400_for_a_bad_host_is_in_the_frame(client, settings):
+    settings.DEBUG = False
+    response = client.get("/accounts/signin/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Bad request" in body and FRAME in body and "Traceback" not in body
+
+
+def test_403_for_a_role_is_in_the_frame(client_for, user):
+    response = client_for(user).get("/activity/")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Access denied" in body and FRAME in body
+
+
+def test_csrf_failure_is_in_the_frame(user):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/accounts/signin/", {"username": user.email, "password": "x"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Form expired" in body and "Nothing was changed" in body and FRAME in body
 
 
 def test_security_headers_on_every_response(client):

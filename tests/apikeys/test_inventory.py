@@ -268,14 +268,14 @@ class BrokenBackend:
 # --- Queries -----------------------------------------------------------------------------
 
 
-def test_queries_do_not_grow_from_10_to_1000_keys(
+def test_queries_do_not_grow_from_10_to_1000_users(
     client_for, domain_admin, account, django_assert_num_queries
 ):
     client = client_for(domain_admin)
     client.get(INVENTORY)  # the first request after signing in settles the session
     now = timezone.now()
 
-    def make(total: int) -> None:
+    def make(users: int) -> None:  # each with two keys
         ApiKey.objects.all().delete()
         User.objects.filter(role=Role.USER).delete()
         owners = User.objects.bulk_create(
@@ -287,7 +287,7 @@ def test_queries_do_not_grow_from_10_to_1000_keys(
                 api_access=i % 3 != 0,
                 password="!",
             )
-            for i in range(total // 2)
+            for i in range(users)
         )
         ApiKey.objects.bulk_create(
             ApiKey(
@@ -297,7 +297,7 @@ def test_queries_do_not_grow_from_10_to_1000_keys(
                 expires=None if i % 4 == 0 else now + timedelta(days=i - 20),
                 deleted_at=now if i % 7 == 0 else None,
             )
-            for i in range(total)
+            for i in range(users * 2)
         )
 
     make(10)

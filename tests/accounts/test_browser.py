@@ -21,6 +21,7 @@ def test_sign_in_open_profile_both_ways_edit_and_sign_out(page, user):
         "link", name="Manage Profile"
     ).click()
     expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    assert_accessible(page)
 
     page.goto("/")
     page.locator(".usermenu summary").click()
@@ -31,17 +32,20 @@ def test_sign_in_open_profile_both_ways_edit_and_sign_out(page, user):
     page.get_by_label("First name").fill("")
     page.get_by_role("button", name="Save profile").click()
     expect(page.locator("#id_first_name_error")).to_contain_text("This field is required")
+    assert_accessible(page)
 
     page.get_by_label("First name").fill("Umberta")
     page.get_by_label("Time zone").select_option("Europe/Paris")
     page.get_by_role("button", name="Save profile").click()
     expect(page.get_by_text("Your profile has been saved.")).to_be_visible()
+    assert_accessible(page)
     user.refresh_from_db()
     assert (user.first_name, user.time_zone) == ("Umberta", "Europe/Paris")
 
     page.locator(".usermenu summary").click()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You have signed out.")).to_be_visible()
+    assert_accessible(page)
 
 
 def test_failed_sign_in_says_so(page, user):

@@ -65,6 +65,7 @@ def test_domain_admin_removes_and_grants_api_access(
     page.get_by_role("button", name="Remove API access").click()
     expect(page.get_by_text("API access removed from")).to_be_visible()
     expect(page.get_by_role("link", name="Grant API access")).to_be_visible()
+    assert_accessible(page)
     assert User.objects.get(pk=user.pk).api_access is False
 
     # The User's profile says so and no longer offers Generate API Keys.
@@ -74,6 +75,7 @@ def test_domain_admin_removes_and_grants_api_access(
     expect(theirs.get_by_role("heading", name="User", exact=True)).to_be_visible()
     expect(theirs.locator("main")).to_contain_text(re.compile("removed", re.I))
     expect(theirs.get_by_role("link", name="Generate API Keys")).to_have_count(0)
+    assert_accessible(theirs)
 
     status, body = _api_call(live_server.url, str(key.key), secret)
     assert status == 401
@@ -83,6 +85,7 @@ def test_domain_admin_removes_and_grants_api_access(
     assert_accessible(page)
     page.get_by_role("button", name="Grant API access").click()
     expect(page.get_by_text("API access granted to")).to_be_visible()
+    assert_accessible(page)
     status, body = _api_call(live_server.url, str(key.key), secret)
     assert status == 200
     assert domains[0].name in body
@@ -103,6 +106,7 @@ def test_domain_admin_removes_and_grants_api_access(
     assert_accessible(page)
     page.get_by_role("button", name="Revoke key").click()
     expect(page.get_by_text(f"API key {key.key} has been revoked.")).to_be_visible()
+    assert_accessible(page)
     assert _api_call(live_server.url, str(key.key), secret)[0] == 401
 
 
@@ -134,6 +138,7 @@ def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     assert_accessible(page)
     page.get_by_role("link", name="Cancel").click()
     expect(page.get_by_role("heading", name="Nina New")).to_be_visible()
+    assert_accessible(page)
 
     [email] = mail.outbox
     link = re.search(r"https?://\S+/accounts/invitation/\S+/", email.body).group(0)
@@ -147,6 +152,7 @@ def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     newcomer.get_by_label("New password confirmation").fill(NEW_PASSWORD)
     newcomer.get_by_role("button", name="Set password").click()
     expect(newcomer.get_by_text("Your password is set.")).to_be_visible()
+    assert_accessible(newcomer)
 
     browser_sign_in(newcomer, "nina@acme.example", NEW_PASSWORD)
     expect(newcomer.get_by_role("heading", name="Dashboard")).to_be_visible()

@@ -32,6 +32,7 @@ def test_domain_admin_adds_and_removes_a_domain(page, domain_admin, domains):
     assert_accessible(page)
     page.get_by_role("button", name="Remove domain").click()
     expect(page.get_by_text("Domain shop.example.org removed.")).to_be_visible()
+    assert_accessible(page)
     assert not Domain.objects.filter(name="shop.example.org").exists()
 
 

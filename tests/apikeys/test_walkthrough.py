@@ -40,8 +40,12 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     caplog.set_level(logging.INFO)
     menu = page.get_by_role("navigation", name="User window")
 
-    # 1. Sign in; Manage Profile in the left-hand menu.
+    # 1. Sign in (the sign-in page and the dashboard); Manage Profile in the left-hand menu.
+    page.goto("/accounts/signin/")
+    assert_accessible(page)
     browser_sign_in(page, user.email)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("navigation", name="Main menu").get_by_role(
         "link", name="Manage Profile"
     ).click()
@@ -96,6 +100,7 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     menu.get_by_role("link", name="Hide API Keys").click()
     assert shown_secrets(page) == []
     expect(page.locator("#api-keys tbody tr")).to_have_count(2)
+    assert_accessible(page)
 
     # The Change Expiry page, left without a change.
     page.get_by_role("link", name=f"Change expiry of {first.key}").click()
@@ -110,6 +115,7 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     page.get_by_role("button", name="Delete API Key").click()
     expect(page.get_by_text("has been deleted")).to_be_visible()
     expect(page.locator("#api-keys tbody tr")).to_have_count(1)
+    assert_accessible(page)
     first.refresh_from_db()
     assert first.deleted_at is not None
 

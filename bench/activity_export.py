@@ -20,12 +20,10 @@ at most 3x), with the queries each page runs.
 import argparse
 import csv
 import datetime as dt
-import logging
 import os
 import resource
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -39,7 +37,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -47,6 +45,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from accounts.models import Account, Role, User  # noqa: E402
 from audit import chain  # noqa: E402
 from audit.models import AuditEvent, ChainHead, Event  # noqa: E402
+from bench.throwaway import throwaway_database  # noqa: E402
 
 BATCH = 10_000
 EVENTS = [Event.KEY_VIEWED, Event.SIGNED_IN, Event.KEY_GENERATED, Event.SIGNED_OUT]
@@ -171,17 +170,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc passes")
     args = parser.parse_args()
 
-    # Not setup_test_environment(): its instrumented template rendering would be measured.
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    logging.getLogger("portal.access").setLevel(logging.WARNING)
-    settings.DEBUG = False
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    if connection.vendor == "sqlite":
-        path = Path(tempfile.gettempdir()) / f"bench-activity-{os.getpid()}.sqlite3"
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = str(path)
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database():
         big = Account.objects.create(name="Big Log")
         empty = Account.objects.create(name="Empty Log")
         admin = User.objects.create_user(
@@ -243,8 +232,6 @@ def main() -> None:
                 for _ in range(5):
                     client.get("/activity/")
             pstats.Stats(profile).sort_stats("tottime").print_stats(30)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,9 @@ database. Run both to see the difference.
 """
 
 import argparse
-import logging
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +46,7 @@ from django.views.generic import TemplateView  # noqa: E402
 
 from accounts.models import Account, Role, User  # noqa: E402
 from apikeys.models import ApiKey  # noqa: E402
+from bench.throwaway import throwaway_database  # noqa: E402
 
 urlpatterns = [
     path("bench/django-login/", LoginView.as_view(template_name="accounts/signin.html")),
@@ -76,19 +75,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    logging.getLogger("portal.access").setLevel(logging.WARNING)
-    settings.DEBUG = False
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    if connection.vendor == "sqlite":
-        db_path = Path(tempfile.gettempdir()) / f"bench-profile-{os.getpid()}.sqlite3"
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = str(db_path)
     # As the test runner does: one connection for the run, not a new one per request.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database():
         account = Account.objects.create(name="Bench Account")
         user = User.objects.create_user(
             "bench@bench.example",
@@ -131,8 +121,6 @@ def main() -> None:
             ratio = ms[name] / ms["sign-in"]
             print(f"{label:34} {ms[name]:6.2f} ms median, {counts[name]} queries, {ratio:.2f}x")
         print(f"ratio profile/sign-in: {ms['profile'] / ms['sign-in']:.2f}x (target <= 2x)")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,11 @@ class UserAdmin(DjangoUserAdmin, AccountScopedAdmin):
             return self.readonly_fields
         return [*self.readonly_fields, "is_superuser", "is_staff"]
 
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Only superusers change users here. Staff who could set a password in the admin
+        # could take over anyone in their account, unchecked and unlogged.
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # users are invited from the portal, where it is logged
 

@@ -7,7 +7,7 @@ address is locked out for SIGNIN_LOCKOUT_SECONDS. A success clears the email's c
 
 import hashlib
 import logging
-import time
+from time import sleep
 
 from django.conf import settings
 from django.core.cache import cache
@@ -52,7 +52,7 @@ def failed(email: str, ip: str | None) -> None:
         worst = max(worst, cache.incr(key))
         cache.touch(key, settings.SIGNIN_LOCKOUT_SECONDS)
     if worst > settings.SIGNIN_SLOWDOWN_AFTER:
-        time.sleep(settings.SIGNIN_SLOWDOWN_SECONDS)
+        sleep(settings.SIGNIN_SLOWDOWN_SECONDS)
 
 
 @_safe(default=None)

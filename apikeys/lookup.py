@@ -32,17 +32,6 @@ _KEY_COLUMNS = (
 )
 _OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active")
 
-# A deleted key has lost its secret, so it is filtered out here: to the client it is as
-# unknown as a made-up one. Expiry and the owner's flags are returned, not filtered, so
-# the answer can say which of them refused the key.
-SQL = """
-SELECT k.id, k.account_id, k.owner_id, k.key, k.secret_encrypted, k.expires, k.last_used_at,
-       k.deleted_at, u.id, u.account_id, u.api_access, u.is_active
-  FROM apikeys_apikey k
-  JOIN accounts_user u ON u.id = k.owner_id
- WHERE k.key = %s AND k.deleted_at IS NULL AND k.secret_encrypted IS NOT NULL
-"""
-
 
 def _fields(model: type, names: tuple[str, ...]) -> list:
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
@@ -51,6 +40,31 @@ def _fields(model: type, names: tuple[str, ...]) -> list:
 
 _KEY_FIELDS = _fields(ApiKey, _KEY_COLUMNS)
 _OWNER_FIELDS = _fields(User, _OWNER_COLUMNS)
+
+
+def _sql() -> str:
+    """The query's text, named from the models' own tables and columns."""
+    q = connection.ops.quote_name
+
+    def col(alias: str, model: type, attname: str) -> str:
+        return f"{alias}.{q(_fields(model, (attname,))[0].column)}"
+
+    columns = [col("k", ApiKey, name) for name in _KEY_COLUMNS]
+    columns += [col("u", User, name) for name in _OWNER_COLUMNS]
+    # A deleted key has lost its secret, so it is filtered out here: to the client it is as
+    # unknown as a made-up one. Expiry and the owner's flags are returned, not filtered, so
+    # the answer can say which of them refused the key.
+    return (
+        f"SELECT {', '.join(columns)}"
+        f" FROM {q(ApiKey._meta.db_table)} k"
+        f" JOIN {q(User._meta.db_table)} u"
+        f" ON {col('u', User, 'id')} = {col('k', ApiKey, 'owner_id')}"
+        f" WHERE {col('k', ApiKey, 'key')} = %s AND {col('k', ApiKey, 'deleted_at')} IS NULL"
+        f" AND {col('k', ApiKey, 'secret_encrypted')} IS NOT NULL"
+    )
+
+
+SQL = _sql()
 _KEY_FIELD = ApiKey._meta.get_field("key")
 _converters: dict[str, list[tuple]] = {}
 

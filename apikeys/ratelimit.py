@@ -73,7 +73,6 @@ def hit(api_key: str, now: float | None = None) -> Window:
     return Window(settings.API_RATE_LIMIT, used, reset)
 
 
-@functools.cache
 def _redis() -> redis.Redis | None:
     """A client for the cache's Redis, when the cache is Redis.
 
@@ -84,17 +83,22 @@ def _redis() -> redis.Redis | None:
     if not config["BACKEND"].endswith("RedisCache"):
         return None
     location = config["LOCATION"]
-    first = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
-    return redis.Redis.from_url(first)
+    return _client(location[0] if isinstance(location, list | tuple) else location.split(",")[0])
+
+
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    # A Redis that stops answering must not hang API requests: they go on uncounted.
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 def _count_in_redis(client: redis.Redis, key: str, timeout: int) -> int:
-    # One pipelined round trip. Django stores whole numbers raw, so cache.get() (peek) reads
-    # the same counter back.
+    # One pipelined round trip (SET NX EX, then INCR: any Redis since 2.6.12). Django stores
+    # whole numbers raw, so cache.get() in peek() reads the same counter back.
     with client.pipeline(transaction=False) as pipe:
+        pipe.set(key, 0, ex=timeout, nx=True)
         pipe.incr(key)
-        pipe.expire(key, timeout, nx=True)
-        used, _ = pipe.execute()
+        _, used = pipe.execute()
     return int(used)
 
 

@@ -63,3 +63,17 @@ def test_admin_cannot_change_what_the_portal_logs(client, account, user):
     assert 'name="is_active"' not in page and 'name="account"' not in page
     assert client.get("/admin/accounts/user/add/").status_code == 403
     assert client.get("/admin/accounts/domain/add/").status_code == 403
+
+
+def test_staff_cannot_set_anyones_password_in_the_admin(client, account, user):
+    root = User.objects.create_superuser(
+        "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="O"
+    )
+    client.force_login(_staff(account, "view_user", "change_user"))
+    for target in (root, user):
+        url = f"/admin/accounts/user/{target.pk}/password/"
+        assert client.get(url).status_code == 403
+        response = client.post(url, {"password1": "taken-over-123", "password2": "taken-over-123"})
+        assert response.status_code == 403
+        target.refresh_from_db()
+        assert not target.check_password("taken-over-123")

@@ -67,7 +67,7 @@ def test_failures_beyond_the_first_few_are_slowed_down(client, user, settings, m
     from accounts import throttle
 
     pauses: list[float] = []
-    monkeypatch.setattr(throttle.time, "sleep", pauses.append)
+    monkeypatch.setattr(throttle, "sleep", pauses.append)
     settings.SIGNIN_SLOWDOWN_SECONDS = 1.5
     for _ in range(settings.SIGNIN_SLOWDOWN_AFTER + 1):
         client.post(reverse("accounts:signin"), {"username": user.email, "password": "wrong"})

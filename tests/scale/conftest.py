@@ -10,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -164,7 +165,8 @@ def stack() -> Iterator[Stack]:
             cwd=ROOT,
             env=stack.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # A file, not a pipe nobody reads: a full pipe would block the server.
+            stderr=tempfile.TemporaryFile(),
         )
         stack.servers.append(Server(port, process))
     for server in stack.servers:
@@ -187,9 +189,12 @@ def _wait_until_up(server: Server) -> None:
         except OSError:
             time.sleep(0.2)
     server.process.terminate()
-    raise RuntimeError(
-        f"gunicorn on {server.port} did not start: {server.process.stderr.read()[-2000:]!r}"
-    )
+    raise RuntimeError(f"gunicorn on {server.port} did not start: {_tail(server.process.stderr)!r}")
+
+
+def _tail(stream) -> bytes:  # type: ignore[no-untyped-def]
+    stream.seek(0)
+    return stream.read()[-2000:]
 
 
 def json_of(body: str) -> dict:

@@ -10,34 +10,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
 from accounts.models import Account, Domain, User
-
-
-class AccountScopedAdmin(admin.ModelAdmin):
-    account_field = "account"
-
-    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(**{self.account_field: request.user.account_id})
-
-    def get_list_filter(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        # A filter on account would list every account's name.
-        filters = super().get_list_filter(request)
-        if request.user.is_superuser:
-            return filters
-        return [f for f in filters if f != self.account_field]
-
-
-class ReadOnlyAdmin(AccountScopedAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from portal.lib.admin import AccountScopedAdmin, ReadOnlyAdmin
 
 
 @admin.register(Account)

@@ -5,16 +5,18 @@ import re
 import django_tables2 as tables
 from django import forms
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts import signals
+from accounts import rules
 from accounts.guards import domain_admin_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, Domain
-from accounts.tables import paginate
+from portal.lib.http import posted
+from portal.lib.tables import paginate
 
 MAX_NAME_LENGTH = 253
 # A label: 1-63 letters, digits or hyphens, neither starting nor ending with a hyphen.
@@ -68,9 +70,6 @@ class DomainForm(forms.ModelForm):
             )
         return name
 
-    def clean_note(self) -> str:
-        return self.cleaned_data["note"].strip()
-
     def validate_unique(self) -> None:
         # clean_name checks uniqueness within the account, which the form cannot see.
         pass
@@ -80,7 +79,7 @@ class DomainTable(tables.Table):
     name = tables.Column(verbose_name="Domain")
     status = tables.Column()
     note = tables.Column(default="")
-    created = tables.DateTimeColumn(verbose_name="Added", format="j M Y")
+    created = tables.DateTimeColumn(verbose_name="Added", format="DATE_FORMAT")
     remove = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
@@ -107,43 +106,32 @@ def domain_list(request: HttpRequest) -> HttpResponse:
 
 
 @domain_admin_required
-def domain_add(request: HttpRequest) -> HttpResponse:
+def domain_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = request.user.account
-    form = DomainForm(request.POST or None, account=account)
-    if request.method == "POST" and form.is_valid():
+    form = DomainForm(posted(request), account=account)
+    if form.is_bound and form.is_valid():
+        name = form.cleaned_data["name"]
         try:
-            with transaction.atomic():
-                domain = form.save(commit=False)
-                domain.account = account
-                domain.save()
-                signals.domain_added.send(
-                    Domain, request=request, actor=request.user, domain_name=domain.name
-                )
+            rules.add_domain(
+                account, name, form.cleaned_data["note"], actor=request.user, request=request
+            )
         except IntegrityError:
             # Another administrator added the same name a moment ago.
-            form.add_error(
-                "name", f"{form.cleaned_data['name']} is already one of this account's domains."
-            )
+            form.add_error("name", f"{name} is already one of this account's domains.")
         else:
-            messages.success(request, f"Domain {domain.name} added.")
+            messages.success(request, f"Domain {name} added.")
             return redirect("accounts:domains")
     return _list_page(request, form)
 
 
 @domain_admin_required
-def domain_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def domain_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
         domain = Domain.objects.get(account=request.user.account, pk=pk)
     except Domain.DoesNotExist:
         raise Http404("No such domain in this account.") from None
     if request.method == "POST":
-        with transaction.atomic():
-            # A double-submitted form finds nothing left to delete the second time.
-            deleted, _ = Domain.objects.filter(pk=domain.pk).delete()
-            if deleted:
-                signals.domain_removed.send(
-                    Domain, request=request, actor=request.user, domain_name=domain.name
-                )
+        rules.remove_domain(domain, actor=request.user, request=request)
         messages.success(request, f"Domain {domain.name} removed.")
         return redirect("accounts:domains")
     return render(request, "accounts/domains_remove.html", {"domain": domain, "nav": "domains"})

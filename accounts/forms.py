@@ -1,4 +1,5 @@
 from functools import cache
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -8,9 +9,9 @@ from django.http import HttpRequest
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts import throttle
 from accounts.models import TIME_ZONES, Role, User
-from accounts.net import client_ip
+from portal.lib import throttle
+from portal.lib.net import client_ip
 
 NO_MATCH = "That email and password do not match an active user. Check both and try again."
 
@@ -111,12 +112,6 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ["first_name", "last_name", "phone", "time_zone"]
 
-    def clean_first_name(self) -> str:
-        return self.cleaned_data["first_name"].strip()
-
-    def clean_last_name(self) -> str:
-        return self.cleaned_data["last_name"].strip()
-
 
 ROLE_ERRORS = {
     "invalid_choice": "Choose one of the roles in the list.",
@@ -139,12 +134,6 @@ class UserAddForm(forms.ModelForm):
             "api_access": "Lets the user generate API keys and call the API with them.",
         }
 
-    def clean_first_name(self) -> str:
-        return self.cleaned_data["first_name"].strip()
-
-    def clean_last_name(self) -> str:
-        return self.cleaned_data["last_name"].strip()
-
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
         # Unique in the whole portal, not only in the account: the email is the sign-in name.
@@ -155,3 +144,34 @@ class UserAddForm(forms.ModelForm):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, error_messages=ROLE_ERRORS)
+
+
+class ConfirmPasswordForm(forms.Form):
+    """The password again, before a sensitive action (see accounts/reauth.py)."""
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+        error_messages={"required": "Enter your password."},
+    )
+
+    def __init__(self, *args: Any, user: User, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user, self.ip = user, client_ip(request)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        # Counted with sign-in failures: a stolen session must not become a password oracle.
+        if throttle.is_locked(self.user.email, self.ip):
+            minutes = settings.SIGNIN_LOCKOUT_SECONDS // 60
+            raise forms.ValidationError(
+                f"Too many wrong passwords. Try again in {minutes} minutes."
+            )
+        if not self.user.check_password(password):
+            throttle.failed(self.user.email, self.ip)
+            raise forms.ValidationError(
+                "That is not your password. Enter the one you sign in with."
+            )
+        throttle.succeeded(self.user.email)
+        return password

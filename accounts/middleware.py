@@ -1,33 +1,50 @@
 import time
 import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from portal.lib.http import is_sessionless
 
-class TimezoneMiddleware:
-    """Show times in the signed-in user's zone, and end sessions left idle too long."""
+LAST_SEEN = "last_seen"
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+
+class IdleTimeoutMiddleware:
+    """End a session left unused for longer than SESSION_IDLE_TIMEOUT."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
-        # The signed API has no sessions: reading one there would cost a query per call.
-        if request.path.startswith("/api/"):
-            user = None
-        if user is not None and user.is_authenticated:
-            now = int(time.time())
-            last_seen = request.session.get("last_seen", now)
-            if now - last_seen > settings.SESSION_IDLE_TIMEOUT:
-                logout(request)
-            else:
-                # Written at most once a minute so a page view is not always a session write.
-                if now - last_seen >= 60 or "last_seen" not in request.session:
-                    request.session["last_seen"] = now
-                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view: Callable[..., Any], *args: Any) -> None:
+        if is_sessionless(view) or not request.user.is_authenticated:
+            return
+        now = int(time.time())
+        last_seen = request.session.get(LAST_SEEN, now)
+        if now - last_seen > settings.SESSION_IDLE_TIMEOUT:
+            logout(request)
+        # Written at most once a minute so a page view is not always a session write.
+        elif now - last_seen >= 60 or LAST_SEEN not in request.session:
+            request.session[LAST_SEEN] = now
+
+
+class TimezoneMiddleware:
+    """Show times in the signed-in user's time zone."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         timezone.deactivate()
         return response
+
+    def process_view(self, request: HttpRequest, view: Callable[..., Any], *args: Any) -> None:
+        if not is_sessionless(view) and request.user.is_authenticated:
+            timezone.activate(zoneinfo.ZoneInfo(request.user.time_zone))

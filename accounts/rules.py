@@ -1,14 +1,15 @@
-"""Changes administrators make to a user, and the rules that guard them.
+"""Changes to users, domains and the key policy, and the rules that guard them.
 
 Each change runs in one transaction that also announces it (accounts/signals.py), so the
 activity-log entry is written with the change or not at all.
 """
 
+from django.contrib.auth.forms import SetPasswordForm
 from django.db import transaction
 from django.http import HttpRequest
 
 from accounts import signals
-from accounts.models import Role, User
+from accounts.models import Account, Domain, Role, User
 
 
 class LastAccountAdmin(Exception):
@@ -99,4 +100,75 @@ def set_api_access(target: User, granted: bool, *, actor: User, request: HttpReq
         signal = signals.api_access_granted if granted else signals.api_access_removed
         signal.send(User, request=request, actor=actor, target=user, details={})
     target.api_access = granted
+    return True
+
+
+def add_user(new_user: User, *, actor: User, request: HttpRequest) -> None:
+    """Add new_user (unsaved, from the Add user form) to actor's account, with no password.
+
+    They choose one through the invitation; they start in the inviter's time zone.
+    """
+    with transaction.atomic():
+        new_user.account_id = actor.account_id
+        new_user.time_zone = actor.time_zone
+        new_user.set_unusable_password()
+        new_user.save()
+        signals.user_created.send(
+            User,
+            request=request,
+            actor=actor,
+            target=new_user,
+            details={"role": new_user.role, "api_access": new_user.api_access},
+        )
+
+
+def set_password(form: SetPasswordForm, *, request: HttpRequest, via: str = "") -> User:
+    """Save a valid password form (change, reset or invitation) and record it."""
+    with transaction.atomic():
+        user = form.save()
+        signals.password_changed.send(
+            User, request=request, actor=user, target=user, details={"via": via} if via else {}
+        )
+    return user
+
+
+def add_domain(
+    account: Account, name: str, note: str, *, actor: User, request: HttpRequest
+) -> Domain:
+    """Add a domain; IntegrityError if the account has one of that name already."""
+    with transaction.atomic():
+        domain = Domain.objects.create(account=account, name=name, note=note)
+        signals.domain_added.send(Domain, request=request, actor=actor, domain_name=domain.name)
+    return domain
+
+
+def remove_domain(domain: Domain, *, actor: User, request: HttpRequest) -> bool:
+    """Remove a domain; False if it was gone already (a double-submitted form)."""
+    with transaction.atomic():
+        deleted, _ = Domain.objects.filter(pk=domain.pk).delete()
+        if deleted:
+            signals.domain_removed.send(
+                Domain, request=request, actor=actor, domain_name=domain.name
+            )
+    return bool(deleted)
+
+
+def change_policy(
+    account: Account, values: dict[str, object], *, actor: User, request: HttpRequest
+) -> bool:
+    """Set the account's key policy fields to values; False if that changes nothing."""
+    with transaction.atomic():
+        # Locked, so two administrators saving at once each record what they replaced.
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        old = {name: getattr(locked, name) for name in values}
+        if old == values:
+            return False
+        for name, value in values.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=list(values))
+        signals.policy_changed.send(
+            Account, request=request, actor=actor, details={"old": old, "new": values}
+        )
+    for name, value in values.items():
+        setattr(account, name, value)
     return True

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import domains, policy, views
+from accounts import domains, views
 
 app_name = "accounts"
 
@@ -10,7 +10,6 @@ urlpatterns = [
     path("domains/", domains.domain_list, name="domains"),
     path("domains/add/", domains.domain_add, name="domain_add"),
     path("domains/<int:pk>/remove/", domains.domain_remove, name="domain_remove"),
-    path("policy/", policy.policy, name="policy"),
     path("signout/", views.signout, name="signout"),
     path("password/", views.password_change, name="password_change"),
     path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),

@@ -1,5 +1,4 @@
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -10,27 +9,28 @@ from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, Q
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
-from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts import rules, signals, throttle
+from accounts import figures, reauth, rules
 from accounts.filters import UserFilter
 from accounts.forms import RoleForm, SignInForm, UserAddForm
 from accounts.guards import account_admin_required, domain_admin_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.invitations import INVITATION_HOURS, invitation_tokens, send_invitation
 from accounts.models import Role, User
-from accounts.tables import UserTable, paginate
+from accounts.tables import UserTable
+from portal.lib import throttle
+from portal.lib.http import posted
+from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
-USERS_PER_PAGE = 50
 
 
 class SignInView(auth_views.LoginView):
@@ -40,8 +40,7 @@ class SignInView(auth_views.LoginView):
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
-        # Signing in counts as confirming the password for the next REAUTH_SECONDS.
-        self.request.session["reauth_at"] = int(time.time())
+        reauth.confirmed(self.request)
         return response
 
 
@@ -55,15 +54,13 @@ def signout(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters()
 @login_required
 def password_change(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request.user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            signals.password_changed.send(User, request=request, actor=user, target=user)
+    form = PasswordChangeForm(request.user, posted(request))
+    if form.is_bound and form.is_valid():
+        user = rules.set_password(form, request=request)
         update_session_auth_hash(request, user)
-        request.session["reauth_at"] = int(time.time())
+        reauth.confirmed(request)
         messages.success(request, "Your password has been changed.")
-        return redirect("apikeys:profile")
+        return redirect("accounts:password_change")
     return render(request, "accounts/password_change.html", {"form": form, "section": "password"})
 
 
@@ -93,50 +90,30 @@ def _user_in_account(request: HttpRequest, user_id: int) -> User:
     return get_object_or_404(User, account_id=request.user.account_id, pk=user_id)
 
 
-def _users_with_key_figures(account_id: int):  # type: ignore[no-untyped-def]
-    # accounts does not import apikeys: the figures come through the reverse relation
-    # "api_keys", one join and one GROUP BY for the whole page.
-    now = timezone.now()
-    kept = Q(api_keys__deleted_at__isnull=True)
-    return User.objects.filter(account_id=account_id).annotate(
-        key_count=Count("api_keys", filter=kept),
-        next_expiry=Min("api_keys__expires", filter=kept & Q(api_keys__expires__gt=now)),
-        last_used=Max("api_keys__last_used_at"),
-    )
-
-
 @domain_admin_required
-def users(request: HttpRequest) -> HttpResponse:
-    """Every user of the account, with their keys' figures; search, filter and sort."""
-    filterset = UserFilter(
-        request.GET or None, queryset=_users_with_key_figures(request.user.account_id)
-    )
-    table = UserTable(filterset.qs)
-    paginate(request, table, per_page=USERS_PER_PAGE)
-    return render(
-        request, "accounts/users.html", {"table": table, "filter": filterset, "nav": "users"}
-    )
+def users(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Every user of the account, with the figures other apps add; search, filter and sort."""
+    users = figures.annotate(User.objects.filter(account_id=request.user.account_id))
+    filterset = UserFilter(request.GET or None, queryset=users)
+    table = UserTable(filterset.qs, extra_columns=figures.columns())
+    paginate(request, table)
+    context = {
+        "table": table,
+        "filter": filterset,
+        "figure_notes": figures.notes(),
+        "nav": "users",
+    }
+    return render(request, "accounts/users.html", context)
 
 
 @sensitive_post_parameters()
 @account_admin_required
 def user_add(request: HttpRequest) -> HttpResponse:
-    form = UserAddForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = UserAddForm(posted(request))
+    if form.is_bound and form.is_valid():
+        new_user = form.save(commit=False)
         try:
-            with transaction.atomic():
-                new_user = form.save(commit=False)
-                new_user.account_id = request.user.account_id
-                new_user.time_zone = request.user.time_zone
-                new_user.set_unusable_password()
-                new_user.save()
-                signals.user_created.send(
-                    User,
-                    request=request,
-                    actor=request.user,
-                    target=new_user,
-                    details={"role": new_user.role, "api_access": new_user.api_access},
-                )
+            rules.add_user(new_user, actor=request.user, request=request)
         except IntegrityError:
             # Someone added the same email between the form's check and the insert.
             form.add_error("email", "A user with this email already exists.")
@@ -167,15 +144,17 @@ def _invite(request: HttpRequest, new_user: User, done: str) -> None:
 
 @domain_admin_required
 def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
-    target = get_object_or_404(_users_with_key_figures(request.user.account_id), pk=user_id)
-    return render(request, "accounts/user_detail.html", {"target": target, "nav": "users"})
+    users = figures.annotate(User.objects.filter(account_id=request.user.account_id))
+    target = get_object_or_404(users, pk=user_id)
+    context = {"target": target, "figure_templates": figures.facts_templates(), "nav": "users"}
+    return render(request, "accounts/user_detail.html", context)
 
 
 @account_admin_required
 def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     target = _user_in_account(request, user_id)
-    form = RoleForm(request.POST or None, initial={"role": target.role})
-    if request.method == "POST" and form.is_valid():
+    form = RoleForm(posted(request), initial={"role": target.role})
+    if form.is_bound and form.is_valid():
         role = form.cleaned_data["role"]
         try:
             changed = rules.change_role(target, role, actor=request.user, request=request)
@@ -325,13 +304,9 @@ def _say(request: HttpRequest, done: bool, changed: str, unchanged: str) -> None
 def invitation(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The emailed link: choose a password, once, within INVITATION_HOURS."""
     invited = _invited_user(uidb64, token)
-    form = SetPasswordForm(invited, request.POST or None) if invited else None
-    if form is not None and request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            signals.password_changed.send(
-                User, request=request, actor=invited, target=invited, details={"via": "invitation"}
-            )
+    form = SetPasswordForm(invited, posted(request)) if invited else None
+    if form is not None and form.is_bound and form.is_valid():
+        rules.set_password(form, request=request, via="invitation")
         messages.success(request, "Your password is set. Sign in with your email and it.")
         return redirect("accounts:signin")
     return render(request, "accounts/invitation.html", {"form": form, "invited": invited})

@@ -7,8 +7,8 @@ is written to the activity log.
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin import ReadOnlyAdmin
 from apikeys.models import ApiKey
+from portal.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiKey)

@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import Domain
 from apikeys import lastused, lookup, openapi, ratelimit, signing
 from apikeys.models import ApiKey, Status
+from portal.lib.http import sessionless
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ def signed_api(version: int) -> Callable[[ApiView], ApiView]:
     """
 
     def decorator(view: ApiView) -> ApiView:
+        @sessionless
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
@@ -279,6 +281,7 @@ def _version(request: HttpRequest) -> int:
     return 4 if request.path.startswith("/api/v4/") else 1
 
 
+@sessionless
 @csrf_exempt
 def not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
     response = error_response(
@@ -291,6 +294,7 @@ def not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResp
     return response
 
 
+@sessionless
 @csrf_exempt
 def openapi_document(request: HttpRequest) -> JsonResponse:
     if request.method not in READ_METHODS:

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ApiKeysConfig(AppConfig):
     name = "apikeys"
     verbose_name = "API keys"
+
+    def ready(self) -> None:
+        from accounts import figures
+        from apikeys.figures import KEY_FIGURES
+
+        figures.register(KEY_FIGURES)

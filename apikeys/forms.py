@@ -1,4 +1,4 @@
-"""The forms of the User window's key pages: Add API Key, shorten expiry, confirm password."""
+"""The forms of the User window's key pages: Add API Key and shorten expiry."""
 
 import re
 import uuid
@@ -6,13 +6,10 @@ import zoneinfo
 from datetime import datetime, time, timedelta
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from accounts import throttle
-from accounts.models import Account, User
-from accounts.net import client_ip
+from accounts.models import Account
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 
@@ -162,7 +159,7 @@ class ExpiryForm(forms.Form):
         if new <= now:
             self.add_error(field, "Choose a date after today: an expiry cannot be in the past.")
         elif self.key.expires is not None and new >= self.key.expires:
-            shown = date_format(timezone.localtime(self.key.expires, self.zone), "j F Y, H:i")
+            shown = date_format(timezone.localtime(self.key.expires, self.zone), "DATETIME_FORMAT")
             self.add_error(
                 field,
                 f"The key already expires on {shown}. The expiry can only be brought forward: "
@@ -176,34 +173,3 @@ class ExpiryForm(forms.Form):
             )
         data["new_expiry"] = new
         return data
-
-
-class ConfirmPasswordForm(forms.Form):
-    """Viewing secrets asks for the password again when the last confirmation is old."""
-
-    password = forms.CharField(
-        label="Password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
-        error_messages={"required": "Enter your password to view your secret keys."},
-    )
-
-    def __init__(self, *args, user: User, request, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.user, self.ip = user, client_ip(request)
-
-    def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
-        # Counted with sign-in failures: a stolen session must not become a password oracle.
-        if throttle.is_locked(self.user.email, self.ip):
-            minutes = settings.SIGNIN_LOCKOUT_SECONDS // 60
-            raise forms.ValidationError(
-                f"Too many wrong passwords. Try again in {minutes} minutes."
-            )
-        if not self.user.check_password(password):
-            throttle.failed(self.user.email, self.ip)
-            raise forms.ValidationError(
-                "That is not your password. Enter the one you sign in with."
-            )
-        throttle.succeeded(self.user.email)
-        return password

@@ -23,15 +23,14 @@ from django.utils.html import format_html
 
 from accounts.guards import domain_admin_required
 from accounts.models import Account, User
-from accounts.tables import paginate
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, Status
+from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
 
 EXPIRING_DAYS = 30
 PER_PAGE = 50
-TIME_FORMAT = "j M Y, H:i T"
 
 
 def policy_problem(key: ApiKey, account: Account, now: datetime) -> str:
@@ -51,7 +50,7 @@ def policy_problem(key: ApiKey, account: Account, now: datetime) -> str:
 
 
 def _local(value: datetime) -> str:
-    return formats.date_format(timezone.localtime(value), TIME_FORMAT)
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
 class KeyFilter(django_filters.FilterSet):

@@ -14,8 +14,8 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.net import client_ip
 from apikeys.models import ApiKey
+from portal.lib.net import client_ip
 
 log = logging.getLogger(__name__)
 

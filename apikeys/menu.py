@@ -1,10 +1,19 @@
 """What the User window's left-hand menu offers for API keys, and the words it uses."""
 
+from typing import TypedDict
+
 from django.conf import settings
 
 from accounts.models import User
 
 LIMIT_MESSAGE = "Two keys is the limit: delete one to generate another."
+
+
+class KeyMenu(TypedDict):
+    has_access: bool
+    key_count: int
+    limit_reached: bool
+    limit_message: str
 
 
 def access_message(has_keys: bool) -> str:
@@ -13,7 +22,7 @@ def access_message(has_keys: bool) -> str:
     return "An administrator has not granted you access to API keys."
 
 
-def key_menu(user: User, key_count: int) -> dict:
+def key_menu(user: User, key_count: int) -> KeyMenu:
     return {
         "has_access": user.api_access,
         "key_count": key_count,

@@ -86,10 +86,6 @@ class ApiKey(models.Model):
             return Status.SUSPENDED
         return Status.LIVE
 
-    @property
-    def masked_secret(self) -> str:
-        return self.secret_hint
-
     def reveal(self) -> str:
         """The secret in clear: only for its owner's own eyes, or to check a signature."""
         return crypto.decrypt(self.secret_encrypted, self.key)
@@ -139,6 +135,15 @@ class ApiKey(models.Model):
                 details={"expires": expires.isoformat() if expires else "never"},
             )
         return key, secret
+
+    @staticmethod
+    @sensitive_variables()
+    def reveal_to_owner(keys: list["ApiKey"], request: HttpRequest) -> dict[uuid.UUID, str]:
+        """The keys' secrets for their owner's eyes, each showing logged as "Key viewed"."""
+        with transaction.atomic():
+            for key in keys:
+                key.log(Event.KEY_VIEWED, actor=key.owner, request=request)
+        return {key.key: key.reveal() for key in keys}
 
     def log(
         self,

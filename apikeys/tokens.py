@@ -30,12 +30,12 @@ def checksum(text: str) -> str:
 
 def new_secret() -> str:
     body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
-    head = settings.SECRET_KEY_PREFIX + body
+    head = settings.API_SECRET_PREFIX + body
     return head + checksum(head)
 
 
 def pattern() -> re.Pattern[str]:
-    prefix = re.escape(settings.SECRET_KEY_PREFIX)
+    prefix = re.escape(settings.API_SECRET_PREFIX)
     return re.compile(rf"{prefix}[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}")
 
 
@@ -47,4 +47,4 @@ def is_well_formed(secret: str) -> bool:
 
 def hint(secret: str) -> str:
     """What a masked key shows: the prefix and the last four characters, nothing more."""
-    return f"{settings.SECRET_KEY_PREFIX}…{secret[-4:]}"
+    return f"{settings.API_SECRET_PREFIX}…{secret[-4:]}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apikeys import inventory, views
+from apikeys import inventory, policy, views
 from apikeys.api import api_help
 
 app_name = "apikeys"
@@ -15,4 +15,5 @@ urlpatterns = [
     path("profile/api/", api_help, name="api_help"),
     path("keys/", inventory.key_list, name="inventory"),
     path("keys/<uuid:key>/revoke/", inventory.revoke, name="revoke"),
+    path("keys/policy/", policy.policy, name="policy"),
 ]

@@ -6,13 +6,11 @@ and on View. Every key URL takes the public API key and looks it up among the si
 user's own keys, so anyone else's id answers 404.
 """
 
-import time
 import uuid
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -23,10 +21,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileForm
 from accounts.models import User
-from apikeys.forms import ConfirmPasswordForm, ExpiryForm, GenerateForm
+from accounts.reauth import require_recent_auth
+from apikeys.forms import ExpiryForm, GenerateForm
 from apikeys.menu import LIMIT_MESSAGE, access_message, key_menu
 from apikeys.models import ApiKey, ExpiryNotShorter, KeyLimitReached, NoApiAccess, Status
-from audit.models import Event
+from portal.lib.http import posted
 
 JUST_GENERATED = "just_generated"
 
@@ -42,15 +41,6 @@ def _own_key(request: HttpRequest, key: uuid.UUID) -> ApiKey:
     api_key = get_object_or_404(ApiKey.objects.not_deleted(), owner=request.user, key=key)
     api_key.owner = request.user
     return api_key
-
-
-def _posted(request: HttpRequest):  # type: ignore[no-untyped-def]
-    # Not `request.POST or None`, which would treat an empty POST as no submission at all.
-    return request.POST if request.method == "POST" else None
-
-
-def _reauth_needed(request: HttpRequest) -> bool:
-    return time.time() - request.session.get("reauth_at", 0) > settings.REAUTH_SECONDS
 
 
 @sensitive_variables("revealed")
@@ -85,7 +75,7 @@ def _profile_page(
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     """The User window: the profile form and the user's API keys, masked unless just made."""
-    form = ProfileForm(_posted(request), instance=request.user)
+    form = ProfileForm(posted(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Your profile has been saved.")
@@ -112,7 +102,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         refusal, refusal_status = access_message(has_keys), 403
     elif count >= settings.MAX_KEYS_PER_USER:
         refusal, refusal_status = LIMIT_MESSAGE, 409
-    form = GenerateForm(_posted(request), policy=user.account)
+    form = GenerateForm(posted(request), policy=user.account)
     if request.method == "POST" and form.is_valid():
         try:
             key, secret = ApiKey.generate(
@@ -148,11 +138,16 @@ def generate(request: HttpRequest) -> HttpResponse:
     return render(request, "apikeys/generate.html", context, status=status)
 
 
-@sensitive_post_parameters("password")
 @sensitive_variables("revealed")
 @never_cache
 @login_required
 @require_POST
+@require_recent_auth(
+    reason="Secret keys are shown only after a recent password check.",
+    action="view your API keys",
+    button="View API Keys",
+    cancel="apikeys:profile",
+)
 def view_keys(request: HttpRequest) -> HttpResponse:
     """View API Keys (all, or the one named by `key`): a POST, logged once per key shown."""
     user = request.user
@@ -163,30 +158,12 @@ def view_keys(request: HttpRequest) -> HttpResponse:
     if not user.api_access:
         messages.error(request, access_message(True) + " Its secrets cannot be viewed.")
         return redirect("apikeys:profile")
-    if _reauth_needed(request):
-        form = ConfirmPasswordForm(
-            request.POST if "password" in request.POST else None, user=user, request=request
-        )
-        if not form.is_valid():
-            context = {
-                "form": form,
-                "only": only,
-                "key_menu": key_menu(user, len(keys)),
-                "nav": "profile",
-                "section": "view",
-            }
-            return render(request, "apikeys/reauth.html", context)
-        request.session["reauth_at"] = int(time.time())
     shown = [
         key for key in keys if (only is None or key.key == only) and key.status() == Status.LIVE
     ]
     if not shown:
         messages.info(request, "Only live keys can be viewed: expired keys stay masked.")
-    revealed = {key.key: key.reveal() for key in shown}
-    with transaction.atomic():
-        for key in shown:
-            key.log(Event.KEY_VIEWED, actor=user, request=request)
-    return _profile_page(request, keys=keys, revealed=revealed)
+    return _profile_page(request, keys=keys, revealed=ApiKey.reveal_to_owner(shown, request))
 
 
 def _key_param(request: HttpRequest) -> uuid.UUID | None:
@@ -223,14 +200,14 @@ def expiry(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
     user = request.user
     api_key = _own_key(request, key)
     expired = api_key.status() == Status.EXPIRED
-    form = ExpiryForm(_posted(request), key=api_key, policy=user.account, time_zone=user.time_zone)
+    form = ExpiryForm(posted(request), key=api_key, policy=user.account, time_zone=user.time_zone)
     if request.method == "POST" and not expired and form.is_valid():
         try:
             api_key.shorten_expiry(form.cleaned_data["new_expiry"], user, request)
         except ExpiryNotShorter:
             form.add_error(None, "The key's expiry changed meanwhile: check it and try again.")
         else:
-            when = date_format(timezone.localtime(api_key.expires), "j F Y, H:i T")
+            when = date_format(timezone.localtime(api_key.expires), "DATETIME_FORMAT")
             messages.success(request, f"The API key {api_key.key} now expires on {when}.")
             return redirect("apikeys:profile")
     context = {

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from accounts.admin import ReadOnlyAdmin
 from audit.models import AuditEvent
+from portal.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

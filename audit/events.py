@@ -5,9 +5,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Account, User
-from accounts.net import client_ip
 from audit import chain
 from audit.models import AuditEvent, ChainHead, Event
+from portal.lib.net import client_ip
 
 USER_AGENT_LENGTH = AuditEvent._meta.get_field("user_agent").max_length
 

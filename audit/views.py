@@ -1,40 +1,32 @@
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2.paginators import LazyPaginator
 
-from accounts.models import Account
-from accounts.tables import paginate
+from accounts.guards import account_admin_required
+from accounts.http import AuthenticatedHttpRequest
 from audit import export
 from audit.events import record
 from audit.filters import ActivityFilter
 from audit.models import Event
 from audit.tables import ActivityTable
+from portal.lib.tables import paginate
 
 PER_PAGE = 50
 
 
-def _admin_account(request: HttpRequest) -> Account:
-    if not request.user.is_account_admin:
-        raise PermissionDenied
-    return request.user.account
-
-
 @require_GET
-@login_required
-def log(request: HttpRequest) -> HttpResponse:
-    account = _admin_account(request)
-    return _page(request, ActivityFilter(request.GET, account_id=account.pk))
+@account_admin_required
+def log(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return _page(request, ActivityFilter(request.GET, account_id=request.user.account_id))
 
 
 @require_POST
-@login_required
-def export_csv(request: HttpRequest) -> HttpResponse:
-    account = _admin_account(request)
+@account_admin_required
+def export_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
+    account = request.user.account
     filters = ActivityFilter(request.POST, account_id=account.pk)
     if not filters.is_valid():
         return _page(request, filters)
@@ -61,7 +53,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _page(request: HttpRequest, filters: ActivityFilter) -> HttpResponse:
+def _page(request: AuthenticatedHttpRequest, filters: ActivityFilter) -> HttpResponse:
     valid = filters.is_valid()
     table = ActivityTable(filters.qs if valid else filters.queryset.none())
     paginate(request, table, per_page=PER_PAGE, paginator_class=LazyPaginator)

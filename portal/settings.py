@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "csp",
+    # The project itself: the page frame's template tags, above every app.
+    "portal",
     "accounts",
     "audit",
     "apikeys",
@@ -64,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.TimezoneMiddleware",
 ]
 
@@ -134,6 +137,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
+# Every date and time on a page or in an email is written in one of these formats.
+FORMAT_MODULE_PATH = ["portal.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -200,7 +205,8 @@ SIGNIN_SLOWDOWN_AFTER = env.int("SIGNIN_SLOWDOWN_AFTER", default=3)
 SIGNIN_SLOWDOWN_SECONDS = env.float("SIGNIN_SLOWDOWN_SECONDS", default=1.0)
 
 # --- API keys ---------------------------------------------------------------------------
-SECRET_KEY_PREFIX = "mdns_"
+# The secret key's first characters, so secret scanners recognise a leaked one.
+API_SECRET_PREFIX = "mdns_"
 MAX_KEYS_PER_USER = 2
 REAUTH_SECONDS = env.int("REAUTH_SECONDS", default=15 * 60)
 

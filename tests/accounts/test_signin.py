@@ -64,7 +64,7 @@ def test_failures_from_one_address_lock_that_address_for_every_email(client, use
 
 
 def test_failures_beyond_the_first_few_are_slowed_down(client, user, settings, monkeypatch):
-    from accounts import throttle
+    from portal.lib import throttle
 
     pauses: list[float] = []
     monkeypatch.setattr(throttle, "sleep", pauses.append)

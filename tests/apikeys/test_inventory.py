@@ -183,7 +183,7 @@ def test_keys_exceeding_a_new_policy_are_flagged(client_for, account_admin, user
     client = client_for(account_admin)
     assert "policy-flag" not in client.get(INVENTORY).content.decode()
 
-    client.post(reverse("accounts:policy"), {"max_key_months": "12"})
+    client.post(reverse("apikeys:policy"), {"max_key_months": "12"})
     rows = rows_by_key(client.get(INVENTORY))
     assert "Expires after the policy&#x27;s 12-month limit" in rows[str(long.key)]
     assert "Never expires: not allowed by the policy" in rows[str(never.key)]

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Role, User
-from apikeys.management.commands.send_expiry_reminders import Command, due_threshold
 from apikeys.models import ApiKey
+from apikeys.reminders import due_threshold, remind
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -142,8 +142,8 @@ def test_a_run_holding_a_stale_list_does_not_send_again(user):
     with time_machine.travel(at(3, 16), tick=False):
         stale = ApiKey.objects.select_related("owner", "account").get(pk=key.pk)
         now = at(3, 16)
-        assert Command().remind(stale, now, {}) == 1
-        assert Command().remind(stale, now, {}) == 0  # re-read under the lock
+        assert remind(stale, now, {}) == 1
+        assert remind(stale, now, {}) == 0  # re-read under the lock
     assert len(mail.outbox) == 1
 
 

@@ -1,9 +1,9 @@
 import pytest
 from django.test import RequestFactory
 
-from accounts.net import client_ip
 from audit.events import record
 from audit.models import AuditEvent, Event
+from portal.lib.net import client_ip
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -1,128 +1,21 @@
-"""Email key owners before their keys expire: 30, 7 and 1 days before, and on the day.
+"""Run from cron once a day (any number of runs is safe): see apikeys/reminders.py."""
 
-Meant to run from cron once a day (any number of runs is safe): each reminder goes out once,
-because the thresholds already sent are stored on the key, under a row lock, in the same
-transaction that sends the mail.
-"""
+from typing import Any
 
-from datetime import datetime, timedelta
-
-from django.conf import settings
-from django.core.mail import EmailMessage
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import formats, timezone
 
-from accounts.models import Account, Role, User
-from apikeys.models import ApiKey
-
-# Days before expiry; 0 is the day the key expires.
-THRESHOLDS = (30, 7, 1, 0)
-TIME_FORMAT = "j M Y, H:i T"
-
-
-def days_left(expires: datetime, time_zone: str, now: datetime) -> int:
-    """Calendar days from today to the expiry day, on the owner's wall clock."""
-    with timezone.override(time_zone):
-        return (timezone.localdate(expires) - timezone.localdate(now)).days
-
-
-def due_threshold(days: int) -> int | None:
-    """The reminder due with `days` to go: the nearest threshold at or above it.
-
-    A key made with 20 days to run gets its "30 days" reminder at once (saying 20), and a
-    run missed on the day itself is made up by the next one.
-    """
-    if days < 0 or days > THRESHOLDS[0]:
-        return None
-    return min(t for t in THRESHOLDS if t >= days)
+from apikeys import reminders
 
 
 class Command(BaseCommand):
     help = "Email owners of API keys that expire in 30, 7 or 1 days, or today (each once)."
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
-        now = timezone.now()
-        # A day either side of the window covers every time zone's idea of "today".
-        candidates = (
-            ApiKey.objects.not_deleted()
-            .filter(
-                expires__gt=now - timedelta(days=2),
-                expires__lte=now + timedelta(days=THRESHOLDS[0] + 2),
-                owner__is_active=True,
-                owner__api_access=True,
+    def handle(self, *args: Any, **options: Any) -> None:
+        outcome = reminders.send_due()
+        for failure in outcome.failures:
+            self.stderr.write(failure)
+        self.stdout.write(f"Sent {outcome.sent} expiry reminder(s).")
+        if outcome.failures:
+            raise CommandError(
+                f"{len(outcome.failures)} reminder(s) could not be sent; the next run retries."
             )
-            .select_related("owner", "account")
-            .order_by("pk")
-        )
-        admins: dict[int, list[str]] = {}
-        sent = failed = 0
-        for key in candidates.iterator():
-            threshold = due_threshold(days_left(key.expires, key.owner.time_zone, now))
-            if threshold is None or threshold in key.reminders_sent:
-                continue
-            try:
-                sent += self.remind(key, now, admins)
-            except Exception as e:  # noqa: BLE001 - one bad mailbox must not stop the rest
-                failed += 1
-                self.stderr.write(f"Reminder for API key {key.key} failed: {e}")
-        self.stdout.write(f"Sent {sent} expiry reminder(s).")
-        if failed:
-            raise CommandError(f"{failed} reminder(s) could not be sent; the next run retries.")
-
-    def remind(self, key: ApiKey, now: datetime, admins: dict[int, list[str]]) -> int:
-        """Send the reminder due for key unless another run already has; 1 if sent."""
-        with transaction.atomic():
-            # A second run started at the same moment waits here, then sees this one's mark.
-            fresh = ApiKey.objects.select_for_update().get(pk=key.pk)
-            if fresh.deleted_at or fresh.expires is None:
-                return 0
-            days = days_left(fresh.expires, key.owner.time_zone, now)
-            threshold = due_threshold(days)
-            if threshold is None or threshold in fresh.reminders_sent:
-                return 0
-            self.message(fresh, key.owner, key.account, days, now, admins).send()
-            # The larger thresholds are spent too: never a "30 days" after a "7 days".
-            fresh.reminders_sent = sorted(
-                set(fresh.reminders_sent) | {t for t in THRESHOLDS if t >= threshold},
-                reverse=True,
-            )
-            fresh.save(update_fields=["reminders_sent"])
-        return 1
-
-    def message(
-        self,
-        key: ApiKey,
-        owner: User,
-        account: Account,
-        days: int,
-        now: datetime,
-        admins: dict[int, list[str]],
-    ) -> EmailMessage:
-        with timezone.override(owner.time_zone):
-            context = {
-                "key": key,
-                "owner": owner,
-                "days": days,
-                "expired": key.expires <= now,
-                "expires": formats.date_format(timezone.localtime(key.expires), TIME_FORMAT),
-                "portal_name": settings.PORTAL_NAME,
-                "portal_url": getattr(settings, "PORTAL_URL", ""),
-            }
-            subject = render_to_string("apikeys/email/reminder_subject.txt", context).strip()
-            body = render_to_string("apikeys/email/reminder.txt", context)
-        cc = self.admin_emails(account, admins) if account.remind_admins else []
-        return EmailMessage(
-            subject, body, to=[owner.email], cc=[email for email in cc if email != owner.email]
-        )
-
-    @staticmethod
-    def admin_emails(account: Account, cache: dict[int, list[str]]) -> list[str]:
-        if account.pk not in cache:
-            cache[account.pk] = list(
-                User.objects.filter(account=account, role=Role.ACCOUNT_ADMIN, is_active=True)
-                .order_by("email")
-                .values_list("email", flat=True)
-            )
-        return cache[account.pk]

@@ -2,13 +2,14 @@
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts import signals
+from accounts import rules
 from accounts.guards import account_admin_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import POLICY_MAX_MONTHS, Account
+from portal.lib.http import posted
 
 POLICY_FIELDS = ["max_key_months", "allow_never_expires", "remind_admins"]
 MONTHS_MESSAGE = f"Enter a whole number of months from 1 to {POLICY_MAX_MONTHS}."
@@ -42,36 +43,15 @@ class PolicyForm(forms.ModelForm):
         }
 
 
-def _snapshot(account: Account) -> dict:
-    return {name: getattr(account, name) for name in POLICY_FIELDS}
-
-
-def _save(request: HttpRequest, form: PolicyForm) -> bool:
-    """Apply the form to the account; True if that changed the policy."""
-    with transaction.atomic():
-        # Locked, so two administrators saving at once each record what they replaced.
-        account = Account.objects.select_for_update().get(pk=request.user.account_id)
-        old = _snapshot(account)
-        for name in POLICY_FIELDS:
-            setattr(account, name, form.cleaned_data[name])
-        new = _snapshot(account)
-        if new == old:
-            return False
-        account.save(update_fields=POLICY_FIELDS)
-        signals.policy_changed.send(
-            Account, request=request, actor=request.user, details={"old": old, "new": new}
-        )
-    return True
-
-
 @account_admin_required
-def policy(request: HttpRequest) -> HttpResponse:
-    account = Account.objects.get(pk=request.user.account_id)
-    form = PolicyForm(request.POST or None, instance=account)
-    if request.method == "POST" and form.is_valid():
-        if _save(request, form):
+def policy(request: AuthenticatedHttpRequest) -> HttpResponse:
+    account = request.user.account
+    form = PolicyForm(posted(request), instance=account)
+    if form.is_bound and form.is_valid():
+        values = {name: form.cleaned_data[name] for name in POLICY_FIELDS}
+        if rules.change_policy(account, values, actor=request.user, request=request):
             messages.success(request, "The key policy has been saved.")
         else:
             messages.info(request, "The key policy is unchanged.")
-        return redirect("accounts:policy")
-    return render(request, "accounts/policy.html", {"form": form, "nav": "policy"})
+        return redirect("apikeys:policy")
+    return render(request, "apikeys/policy.html", {"form": form, "nav": "policy"})

@@ -8,7 +8,7 @@ from audit.models import AuditEvent, Event
 
 pytestmark = pytest.mark.django_db
 
-POLICY = reverse("accounts:policy")
+POLICY = reverse("apikeys:policy")
 STRICT = {"max_key_months": "12", "remind_admins": "on"}  # Never Expires unticked
 
 

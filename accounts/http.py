@@ -1,0 +1,13 @@
+from django.http import HttpRequest
+
+from accounts.models import User
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind login: its user is a signed-in User, never anonymous.
+
+    For type checking only: views behind login_required (or a role guard) take it instead
+    of HttpRequest, so request.user has the User's fields.
+    """
+
+    user: User

@@ -36,9 +36,12 @@ run: migrate
 test: install node_modules/.installed
 	DEBUG=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Style, types and the apps' layers (README, "Architecture").
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy portal accounts apikeys audit
+	$(BIN)/lint-imports
 
 serve: install
 	$(BIN)/python manage.py collectstatic --noinput -v0

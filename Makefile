@@ -1,6 +1,6 @@
 # The two commands a fresh clone needs: `make run` and `make test`.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export REQUIRE_BROWSER ?= 1
@@ -49,4 +49,4 @@ serve: install
 		--workers $${WEB_CONCURRENCY:-4} --log-level warning
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts node_modules
+	rm -rf .venv .venv-* staticfiles test-artifacts node_modules

@@ -14,7 +14,7 @@ from portal.lib.admin import AccountScopedAdmin, ReadOnlyAdmin
 
 
 @admin.register(Account)
-class AccountAdmin(AccountScopedAdmin):
+class AccountAdmin(AccountScopedAdmin[Account]):
     account_field = "pk"
     list_display = ["name", "created", "max_key_months", "allow_never_expires"]
     search_fields = ["name"]
@@ -24,12 +24,12 @@ class AccountAdmin(AccountScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # manage.py createaccount makes the account and its first administrator
 
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
         return False
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin, AccountScopedAdmin):
+class UserAdmin(DjangoUserAdmin[User], AccountScopedAdmin[User]):  # type: ignore[type-var]  # stub wants an AbstractUser
     ordering = ["email"]
     list_display = [
         "email",
@@ -62,12 +62,14 @@ class UserAdmin(DjangoUserAdmin, AccountScopedAdmin):
         "date_joined",
     ]
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: User | None = None
+    ) -> list[str] | tuple[str, ...]:
         if request.user.is_superuser:
             return self.readonly_fields
         return [*self.readonly_fields, "is_superuser", "is_staff"]
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         # Only superusers change users here. Staff who could set a password in the admin
         # could take over anyone in their account, unchecked and unlogged.
         return request.user.is_superuser and super().has_change_permission(request, obj)
@@ -75,12 +77,12 @@ class UserAdmin(DjangoUserAdmin, AccountScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # users are invited from the portal, where it is logged
 
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return False  # deactivate instead: the log and the keys keep their owner
 
 
 @admin.register(Domain)
-class DomainAdmin(ReadOnlyAdmin):
+class DomainAdmin(ReadOnlyAdmin[Domain]):
     list_display = ["name", "account", "status"]
     list_filter = ["account", "status"]
     search_fields = ["name"]

@@ -1,12 +1,13 @@
 """The Domains page: the account's DNS domains, added and removed by its administrators."""
 
 import re
+from typing import Any
 
 import django_tables2 as tables
 from django import forms
 from django.contrib import messages
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -44,7 +45,7 @@ def normalise_dns_name(value: str) -> str:
     return name
 
 
-class DomainForm(forms.ModelForm):
+class DomainForm(forms.ModelForm[Domain]):
     # No max_length here: clean_name checks the length and explains every rule at once.
     name = forms.CharField(
         label="Domain name", help_text="For example example.com or shop.example.org."
@@ -55,7 +56,7 @@ class DomainForm(forms.ModelForm):
         fields = ["name", "note"]
         labels = {"note": "Note (optional)"}
 
-    def __init__(self, *args, account: Account, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.account = account
 
@@ -93,7 +94,7 @@ class DomainTable(tables.Table):
         return format_html('<a href="{}" aria-label="Remove {}">Remove</a>', url, record.name)
 
 
-def _list_page(request: HttpRequest, form: DomainForm) -> HttpResponse:
+def _list_page(request: AuthenticatedHttpRequest, form: DomainForm) -> HttpResponse:
     table = DomainTable(Domain.objects.filter(account=request.user.account), order_by="name")
     paginate(request, table)
     context = {"table": table, "form": form, "nav": "domains"}
@@ -101,7 +102,7 @@ def _list_page(request: HttpRequest, form: DomainForm) -> HttpResponse:
 
 
 @domain_admin_required
-def domain_list(request: HttpRequest) -> HttpResponse:
+def domain_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _list_page(request, DomainForm(account=request.user.account))
 
 

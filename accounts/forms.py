@@ -5,6 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
+from django.forms.renderers import BaseRenderer
 from django.http import HttpRequest
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -30,11 +31,11 @@ class SignInForm(AuthenticationForm):
         "%(minutes)d minutes. Try again later or reset your password.",
     }
 
-    def __init__(self, request: HttpRequest | None = None, *args, **kwargs) -> None:
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.ip = client_ip(request) if request else None
 
-    def clean(self):  # type: ignore[no-untyped-def]
+    def clean(self) -> dict[str, Any]:
         email = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if email is None or not password:
@@ -61,7 +62,7 @@ def _zone_options() -> str:
     return format_html_join("", '<option value="{}">{}</option>', ((z, z) for z in TIME_ZONES))
 
 
-def _attrs(attrs: dict) -> SafeString:
+def _attrs(attrs: dict[str, Any]) -> SafeString:
     """HTML attributes as Django's widget templates write them: True bare, False left out."""
     html = ""
     for name, value in attrs.items():
@@ -80,7 +81,13 @@ class TimeZoneSelect(forms.Widget):
     chosen one is marked on each render.
     """
 
-    def render(self, name, value, attrs=None, renderer=None) -> SafeString:  # type: ignore[no-untyped-def]
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
         options = _zone_options()
         if value:
             plain = f'<option value="{escape(value)}">'
@@ -105,7 +112,7 @@ class TimeZoneField(forms.CharField):
             )
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(forms.ModelForm[User]):
     time_zone = TimeZoneField(label="Time zone")
 
     class Meta:
@@ -119,7 +126,7 @@ ROLE_ERRORS = {
 }
 
 
-class UserAddForm(forms.ModelForm):
+class UserAddForm(forms.ModelForm[User]):
     """What an Account Administrator fills in to add a user to their account."""
 
     class Meta:
@@ -161,7 +168,7 @@ class ConfirmPasswordForm(forms.Form):
         self.user, self.ip = user, client_ip(request)
 
     def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
+        password: str = self.cleaned_data["password"]
         # Counted with sign-in failures: a stolen session must not become a password oracle.
         if throttle.is_locked(self.user.email, self.ip):
             minutes = settings.SIGNIN_LOCKOUT_SECONDS // 60

@@ -8,19 +8,32 @@ so another account's id answers 404.
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec, TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
-View = Callable[..., HttpResponse]
+from accounts.http import AuthenticatedHttpRequest, is_signed_in
+from accounts.models import User
+
+P = ParamSpec("P")
+R = TypeVar("R", bound=HttpResponseBase)
+
+# A view written for a signed-in user, and the same view once guarded: it takes any request.
+SignedInView = Callable[Concatenate[AuthenticatedHttpRequest, P], R]
+GuardedView = Callable[Concatenate[HttpRequest, P], R]
 
 
-def _role_required(allowed: Callable[[object], bool]) -> Callable[[View], View]:
-    def decorator(view: View) -> View:
+def _role_required(
+    allowed: Callable[[User], bool],
+) -> Callable[[SignedInView[P, R]], GuardedView[P, R]]:
+    def decorator(view: SignedInView[P, R]) -> GuardedView[P, R]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:  # type: ignore[no-untyped-def]
-            if not allowed(request.user):
+        def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            # login_required (outside) has sent anonymous visitors to sign in already.
+            if not (is_signed_in(request) and allowed(request.user)):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

@@ -1,3 +1,5 @@
+from typing import TypeGuard
+
 from django.http import HttpRequest
 
 from accounts.models import User
@@ -11,3 +13,8 @@ class AuthenticatedHttpRequest(HttpRequest):
     """
 
     user: User
+
+
+def is_signed_in(request: HttpRequest) -> TypeGuard[AuthenticatedHttpRequest]:
+    """Whether the request's user is signed in; if so, its user is a User."""
+    return request.user.is_authenticated

@@ -8,6 +8,7 @@ module alone reads and writes that mark.
 import time
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -16,12 +17,15 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.forms import ConfirmPasswordForm
+from accounts.http import AuthenticatedHttpRequest
 
 SESSION_KEY = "reauth_at"
 # What the confirmation form posts besides the fields it carries over.
 OWN_FIELDS = ("csrfmiddlewaretoken", "password")
 
-View = Callable[..., HttpResponse]
+P = ParamSpec("P")
+# A view behind login_required: this decorator goes inside it.
+View = Callable[Concatenate[AuthenticatedHttpRequest, P], HttpResponse]
 
 
 def confirmed(request: HttpRequest) -> None:
@@ -30,12 +34,13 @@ def confirmed(request: HttpRequest) -> None:
 
 
 def is_recent(request: HttpRequest) -> bool:
-    return time.time() - request.session.get(SESSION_KEY, 0) <= settings.REAUTH_SECONDS
+    checked_at: int = request.session.get(SESSION_KEY, 0)
+    return time.time() - checked_at <= settings.REAUTH_SECONDS
 
 
 def require_recent_auth(
     *, reason: str, action: str, button: str, cancel: str
-) -> Callable[[View], View]:
+) -> Callable[[View[P]], View[P]]:
     """Ask for the password before a POST view when the last check is too old.
 
     The confirmation page posts the view's own fields back to the same address with the
@@ -43,10 +48,12 @@ def require_recent_auth(
     `cancel` is the URL name the page's Cancel link goes to.
     """
 
-    def decorator(view: View) -> View:
+    def decorator(view: View[P]) -> View[P]:
         @sensitive_post_parameters("password")
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        def wrapper(
+            request: AuthenticatedHttpRequest, /, *args: P.args, **kwargs: P.kwargs
+        ) -> HttpResponse:
             if not is_recent(request):
                 data = request.POST if "password" in request.POST else None
                 form = ConfirmPasswordForm(data, user=request.user, request=request)

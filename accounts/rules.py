@@ -122,7 +122,7 @@ def add_user(new_user: User, *, actor: User, request: HttpRequest) -> None:
         )
 
 
-def set_password(form: SetPasswordForm, *, request: HttpRequest, via: str = "") -> User:
+def set_password(form: "SetPasswordForm[User]", *, request: HttpRequest, via: str = "") -> User:
     """Save a valid password form (change, reset or invitation) and record it."""
     with transaction.atomic():
         user = form.save()

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,7 +38,7 @@ class SignInView(auth_views.LoginView):
     template_name = "accounts/signin.html"
     redirect_authenticated_user = True
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         reauth.confirmed(self.request)
         return response
@@ -53,7 +53,7 @@ def signout(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters()
 @login_required
-def password_change(request: HttpRequest) -> HttpResponse:
+def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, posted(request))
     if form.is_bound and form.is_valid():
         user = rules.set_password(form, request=request)
@@ -76,7 +76,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form: "SetPasswordForm[User]") -> HttpResponse:
         # Whoever holds the mailbox has proved themselves: lift a lock-out on the email.
         throttle.succeeded(self.user.email)
         return super().form_valid(form)
@@ -85,7 +85,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 # --- Administration: users, roles, API access ------------------------------------------
 
 
-def _user_in_account(request: HttpRequest, user_id: int) -> User:
+def _user_in_account(request: AuthenticatedHttpRequest, user_id: int) -> User:
     """The user with this id in the viewer's account; any other id is a 404."""
     return get_object_or_404(User, account_id=request.user.account_id, pk=user_id)
 
@@ -108,7 +108,7 @@ def users(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters()
 @account_admin_required
-def user_add(request: HttpRequest) -> HttpResponse:
+def user_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = UserAddForm(posted(request))
     if form.is_bound and form.is_valid():
         new_user = form.save(commit=False)
@@ -123,7 +123,7 @@ def user_add(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/user_add.html", {"form": form, "nav": "users"})
 
 
-def _invite(request: HttpRequest, new_user: User, done: str) -> None:
+def _invite(request: AuthenticatedHttpRequest, new_user: User, done: str) -> None:
     try:
         send_invitation(request, new_user, request.user)
     except Exception:  # noqa: BLE001 - a mail server down must not lose the added user
@@ -143,7 +143,7 @@ def _invite(request: HttpRequest, new_user: User, done: str) -> None:
 
 
 @domain_admin_required
-def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+def user_detail(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     users = figures.annotate(User.objects.filter(account_id=request.user.account_id))
     target = get_object_or_404(users, pk=user_id)
     context = {"target": target, "figure_templates": figures.facts_templates(), "nav": "users"}
@@ -151,7 +151,7 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @account_admin_required
-def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
+def user_role(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     target = _user_in_account(request, user_id)
     form = RoleForm(posted(request), initial={"role": target.role})
     if form.is_bound and form.is_valid():
@@ -236,7 +236,7 @@ GRANT_ACCESS = Toggle(
 )
 
 
-def _toggle(request: HttpRequest, user_id: int, toggle: Toggle) -> HttpResponse:
+def _toggle(request: AuthenticatedHttpRequest, user_id: int, toggle: Toggle) -> HttpResponse:
     target = _user_in_account(request, user_id)
     names = {"name": target.get_full_name(), "email": target.email}
     if request.method != "POST":
@@ -257,28 +257,28 @@ def _toggle(request: HttpRequest, user_id: int, toggle: Toggle) -> HttpResponse:
 
 
 @account_admin_required
-def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
+def user_deactivate(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     return _toggle(request, user_id, DEACTIVATE)
 
 
 @account_admin_required
-def user_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
+def user_reactivate(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     return _toggle(request, user_id, REACTIVATE)
 
 
 @domain_admin_required
-def api_access_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+def api_access_remove(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     return _toggle(request, user_id, REMOVE_ACCESS)
 
 
 @domain_admin_required
-def api_access_grant(request: HttpRequest, user_id: int) -> HttpResponse:
+def api_access_grant(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     return _toggle(request, user_id, GRANT_ACCESS)
 
 
 @account_admin_required
 @require_POST
-def user_reinvite(request: HttpRequest, user_id: int) -> HttpResponse:
+def user_reinvite(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     """A fresh invitation for a user who has not chosen a password yet."""
     target = _user_in_account(request, user_id)
     if target.has_usable_password() or not target.is_active:

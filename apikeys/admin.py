@@ -5,6 +5,7 @@ is written to the activity log.
 """
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apikeys.models import ApiKey
@@ -12,12 +13,13 @@ from portal.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin[ApiKey]):
     list_display = ["key", "owner", "account", "created", "expires", "last_used_at", "status_label"]
     list_filter = ["account", "deleted_at"]
     search_fields = ["key", "owner__email"]
     list_select_related = ["owner", "account"]
-    fields = [
+    # Shown, and none of them editable.
+    fields = readonly_fields = (
         "key",
         "account",
         "owner",
@@ -28,13 +30,12 @@ class ApiKeyAdmin(ReadOnlyAdmin):
         "deleted_at",
         "deleted_by_email",
         "status_label",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="status")
     def status_label(self, obj: ApiKey) -> str:
         return obj.status().label
 
-    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
         # The ciphertext is not even loaded, so no admin code path can hand it out.
         return super().get_queryset(request).defer("secret_encrypted", "secret_hint", "form_token")

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
+from typing import Any, Concatenate, ParamSpec
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -24,6 +25,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Domain
 from apikeys import lastused, lookup, openapi, ratelimit, signing
 from apikeys.models import ApiKey, Status
@@ -129,6 +131,7 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
         )
     status = key.status(timezone.now())
     if status == Status.EXPIRED:
+        assert key.expires is not None  # only a past expiry makes a key EXPIRED
         raise ApiError(
             401,
             "key_expired",
@@ -148,21 +151,24 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
     return key, window
 
 
-ApiView = Callable[..., HttpResponse]
+P = ParamSpec("P")
+# A view of the signed API, called with the live key, and the same view once decorated.
+ApiView = Callable[Concatenate[HttpRequest, ApiKey, P], HttpResponse]
+View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 
 
-def signed_api(version: int) -> Callable[[ApiView], ApiView]:
+def signed_api(version: int) -> Callable[[ApiView[P]], View[P]]:
     """Authenticate, rate-limit and answer in JSON, whatever happens inside the view.
 
     The wrapped view is called as view(request, key, **kwargs) with the live ApiKey.
     """
 
-    def decorator(view: ApiView) -> ApiView:
+    def decorator(view: ApiView[P]) -> View[P]:
         @sessionless
         @csrf_exempt
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-            window = None
+        def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+            window: ratelimit.Window | None = None
             try:
                 if request.method not in READ_METHODS:
                     return method_not_allowed(version)
@@ -218,8 +224,10 @@ def _domains(key: ApiKey) -> QuerySet[Domain]:
     return Domain.objects.filter(account_id=key.owner.account_id).order_by("name", "id")
 
 
-def _domain(key: ApiKey, pk: int) -> dict:
-    row = _domains(key).filter(pk=pk).values(*DOMAIN_FIELDS).first() if pk <= BIGINT_MAX else None
+def _domain(key: ApiKey, pk: int) -> dict[str, Any]:
+    row: dict[str, Any] | None = (
+        _domains(key).filter(pk=pk).values(*DOMAIN_FIELDS).first() if pk <= BIGINT_MAX else None
+    )
     if row is None:
         # Another account's domain reads exactly like one that does not exist.
         raise ApiError(404, "not_found", f"There is no domain {pk} in your account.", field="id")
@@ -303,7 +311,7 @@ def openapi_document(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
-def api_help(request: HttpRequest) -> HttpResponse:
+def api_help(request: AuthenticatedHttpRequest) -> HttpResponse:
     """How to sign a request, with the user's own API keys (never a secret) filled in."""
     keys = list(ApiKey.objects.filter(owner=request.user).not_deleted())
     return render(

@@ -66,7 +66,7 @@ def encrypt(secret: str, api_key: uuid.UUID) -> bytes:
     return VERSION + fp + nonce + aead.encrypt(nonce, secret.encode(), _aad(api_key))
 
 
-def decrypt(blob: bytes, api_key: uuid.UUID) -> str:
+def decrypt(blob: bytes | memoryview, api_key: uuid.UUID) -> str:
     blob = bytes(blob)
     if blob[:1] != VERSION:
         raise DecryptionError("unknown format")
@@ -80,5 +80,5 @@ def decrypt(blob: bytes, api_key: uuid.UUID) -> str:
     raise DecryptionError("encrypted under a key that is no longer configured")
 
 
-def is_current(blob: bytes) -> bool:
+def is_current(blob: bytes | memoryview) -> bool:
     return bytes(blob)[1:5] == _keys()[0][0]

@@ -4,6 +4,7 @@ import re
 import uuid
 import zoneinfo
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -39,7 +40,7 @@ class GenerateForm(forms.Form):
     form_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
     STALE = "This form is out of date. Open Generate API Keys again and resubmit."
 
-    def __init__(self, *args, policy: Account, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, policy: Account, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"expiry": MONTHS, "form_token": uuid.uuid4()})
         super().__init__(*args, **kwargs)
         self.fields["form_token"].error_messages["invalid"] = self.STALE
@@ -47,7 +48,9 @@ class GenerateForm(forms.Form):
         choices = [(MONTHS, "A number of months")]
         if policy.allow_never_expires:
             choices.append((NEVER, "Never Expires"))
-        self.fields["expiry"].choices = choices
+        expiry = self.fields["expiry"]
+        assert isinstance(expiry, forms.ChoiceField)  # as declared above
+        expiry.choices = choices
         self.fields["months"].widget.attrs["max"] = policy.max_key_months
         self.fields["months"].help_text = (
             f"Calendar months, 1 to {policy.max_key_months}: 31 January + 1 month is the last "
@@ -55,13 +58,14 @@ class GenerateForm(forms.Form):
         )
 
     def clean_form_token(self) -> uuid.UUID:
-        token = self.cleaned_data.get("form_token")
+        token: uuid.UUID | None = self.cleaned_data.get("form_token")
         if token is None:
             raise forms.ValidationError(self.STALE)
         return token
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         chosen = self.data.getlist("expiry") if hasattr(self.data, "getlist") else []
         months_text = (self.data.get("months") or "").strip()
         expiry = data.get("expiry")
@@ -132,14 +136,17 @@ class ExpiryForm(forms.Form):
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
 
-    def __init__(self, *args, key: ApiKey, policy: Account, time_zone: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, key: ApiKey, policy: Account, time_zone: str, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.key, self.policy, self.zone = key, policy, zoneinfo.ZoneInfo(time_zone)
         tomorrow = timezone.localtime(timezone.now(), self.zone).date() + timedelta(days=1)
         self.fields["date"].widget.attrs["min"] = tomorrow.isoformat()
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         when, day = data.get("when"), data.get("date")
         if when is None or "date" in self.errors:
             return data

@@ -5,7 +5,9 @@ its owner and its dates, and can revoke it.
 """
 
 import logging
+import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import django_filters
 import django_tables2 as tables
@@ -13,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.mail import send_mail
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -22,9 +24,10 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from accounts.guards import domain_admin_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, User
 from apikeys.expiry import expires_after
-from apikeys.models import ApiKey, Status
+from apikeys.models import ApiKey, ApiKeyQuerySet, Status
 from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ class KeyFilter(django_filters.FilterSet):
         model = ApiKey
         fields = ["status", "expiring"]
 
-    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+    def filter_status(self, queryset: ApiKeyQuerySet, name: str, value: str) -> ApiKeyQuerySet:
         now = timezone.now()
         not_expired = Q(expires__isnull=True) | Q(expires__gt=now)
         if value == Status.LIVE:
@@ -82,7 +85,7 @@ class KeyFilter(django_filters.FilterSet):
             )
         return queryset.filter(deleted_at__isnull=False)
 
-    def filter_expiring(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+    def filter_expiring(self, queryset: ApiKeyQuerySet, name: str, value: bool) -> ApiKeyQuerySet:
         if not value:
             return queryset
         now = timezone.now()
@@ -107,7 +110,7 @@ class KeyTable(tables.Table):
         attrs = {"class": "table"}
         empty_text = "No API keys match."
 
-    def __init__(self, *args, account: Account, now: datetime, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, account: Account, now: datetime, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.account, self.now = account, now
 
@@ -152,7 +155,7 @@ class KeyTable(tables.Table):
 
 
 @domain_admin_required
-def key_list(request: HttpRequest) -> HttpResponse:
+def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = request.user.account
     keys = ApiKey.objects.filter(account=account).select_related("owner")
     key_filter = KeyFilter(request.GET or None, queryset=keys)
@@ -168,6 +171,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 def _email_owner(key: ApiKey, admin: User) -> bool:
     """Tell the owner an administrator revoked their key; False if the mail did not go."""
     owner = key.owner
+    assert key.deleted_at is not None  # revoked just now
     with timezone.override(owner.time_zone):
         context = {
             "key": key,
@@ -193,7 +197,7 @@ def _already_deleted(request: HttpRequest, key: ApiKey) -> HttpResponse:
 
 
 @domain_admin_required
-def revoke(request: HttpRequest, key: str) -> HttpResponse:
+def revoke(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     try:
         api_key = ApiKey.objects.select_related("owner").get(account=request.user.account, key=key)
     except ApiKey.DoesNotExist:

@@ -12,8 +12,12 @@ access removed, owner deactivated) fails on the very next request on any app ser
 """
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.db import connection
+from django.db.models import Field, Model
+from django.db.models.expressions import Col
 
 from accounts.models import User
 from apikeys.models import ApiKey
@@ -33,7 +37,7 @@ _KEY_COLUMNS = (
 _OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active")
 
 
-def _fields(model: type, names: tuple[str, ...]) -> list:
+def _fields(model: type[Model], names: tuple[str, ...]) -> list[Field[Any, Any]]:
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
     return [by_attname[name] for name in names]
 
@@ -46,7 +50,7 @@ def _sql() -> str:
     """The query's text, named from the models' own tables and columns."""
     q = connection.ops.quote_name
 
-    def col(alias: str, model: type, attname: str) -> str:
+    def col(alias: str, model: type[Model], attname: str) -> str:
         return f"{alias}.{q(_fields(model, (attname,))[0].column)}"
 
     columns = [col("k", ApiKey, name) for name in _KEY_COLUMNS]
@@ -66,10 +70,12 @@ def _sql() -> str:
 
 SQL = _sql()
 _KEY_FIELD = ApiKey._meta.get_field("key")
-_converters: dict[str, list[tuple]] = {}
+# Per column: the column, and the functions that turn its raw value into the field's.
+RowConverters = list[tuple[Col, list[Callable[..., Any]]]]
+_converters: dict[str, RowConverters] = {}
 
 
-def _row_converters() -> list[tuple]:
+def _row_converters() -> RowConverters:
     """Per column, the conversions the ORM itself would apply on this database.
 
     PostgreSQL hands back Python values as they are; SQLite needs its text datetimes and
@@ -82,7 +88,7 @@ def _row_converters() -> list[tuple]:
                 field.cached_col,
                 [
                     *connection.ops.get_db_converters(field.cached_col),
-                    *field.get_db_converters(connection),
+                    *field.cached_col.get_db_converters(connection),
                 ],
             )
             for field in (*_KEY_FIELDS, *_OWNER_FIELDS)

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -69,6 +70,9 @@ class ApiKey(models.Model):
 
     objects = ApiKeyQuerySet.as_manager()
 
+    # Not stored: the User window sets it on the keys it lists, the secret or None (masked).
+    shown_secret: str | None
+
     class Meta:
         ordering = ["created", "id"]
         verbose_name = "API key"
@@ -88,6 +92,8 @@ class ApiKey(models.Model):
 
     def reveal(self) -> str:
         """The secret in clear: only for its owner's own eyes, or to check a signature."""
+        if self.secret_encrypted is None:
+            raise crypto.DecryptionError("the key is deleted: its secret is erased")
         return crypto.decrypt(self.secret_encrypted, self.key)
 
     @classmethod
@@ -151,7 +157,7 @@ class ApiKey(models.Model):
         *,
         actor: User,
         request: HttpRequest | None = None,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         """Record an event about this key, in the caller's transaction."""
         record(

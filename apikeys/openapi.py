@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 description of the signed API, served at /api/openapi.json."""
 
+from typing import Any
+
 from django.conf import settings
 
 TOKEN = "<api key>:<hmac>:<timestamp>"
@@ -31,7 +33,7 @@ _RATE_HEADERS = {
 }
 
 
-def _error(version: int, description: str) -> dict:
+def _error(version: int, description: str) -> dict[str, Any]:
     schema = "V1Error" if version == 1 else "V4Error"
     return {
         "description": description,
@@ -40,7 +42,7 @@ def _error(version: int, description: str) -> dict:
     }
 
 
-def _errors(version: int, *, detail: bool = False, page: bool = False) -> dict:
+def _errors(version: int, *, detail: bool = False, page: bool = False) -> dict[str, Any]:
     responses = {
         "401": _error(
             version,
@@ -58,7 +60,7 @@ def _errors(version: int, *, detail: bool = False, page: bool = False) -> dict:
     return responses
 
 
-def _ok(description: str, schema: dict) -> dict:
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "description": description,
         "headers": _RATE_HEADERS,
@@ -74,14 +76,14 @@ _ID_PARAMETER = {
     "description": "The domain's id.",
     "schema": {"type": "integer", "minimum": 1},
 }
-_SECURITY = [
+_SECURITY: list[dict[str, list[str]]] = [
     {"bearerToken": []},
     {"securityToken": []},
     {"cnsdnsApiKey": [], "cnsdnsRequestDate": [], "cnsdnsHmac": []},
 ]
 _SLASH_NOTE = " The path also answers with a trailing slash, without a redirect."
 
-DOCUMENT: dict = {
+DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": f"{settings.PORTAL_NAME} API (Constellix-compatible)",

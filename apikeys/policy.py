@@ -15,7 +15,7 @@ POLICY_FIELDS = ["max_key_months", "allow_never_expires", "remind_admins"]
 MONTHS_MESSAGE = f"Enter a whole number of months from 1 to {POLICY_MAX_MONTHS}."
 
 
-class PolicyForm(forms.ModelForm):
+class PolicyForm(forms.ModelForm[Account]):
     max_key_months = forms.IntegerField(
         label="Longest expiry (months)",
         min_value=1,

@@ -50,6 +50,7 @@ def send_due(now: datetime | None = None) -> Outcome:
     admins: dict[int, list[str]] = {}
     outcome = Outcome()
     for key in _candidates(now):
+        assert key.expires is not None  # the query asks for an expiry in the window
         threshold = due_threshold(days_left(key.expires, key.owner.time_zone, now))
         if threshold is None or threshold in key.reminders_sent:
             continue

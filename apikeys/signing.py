@@ -100,7 +100,7 @@ def parse(meta: Mapping[str, str]) -> Credentials:
                 "Send all three headers x-cnsdns-apiKey, x-cnsdns-requestDate and "
                 "x-cnsdns-hmac, or use 'Authorization: Bearer <api key>:<hmac>:<timestamp>'."
             )
-        api_key, signature, timestamp = (part.strip() for part in parts)  # type: ignore[union-attr]
+        api_key, signature, timestamp = (part.strip() for part in parts if part is not None)
         credentials = Credentials(api_key, signature, timestamp, "cnsdns")
     _check_shape(credentials)
     return credentials

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.reauth import require_recent_auth
 from apikeys.forms import ExpiryForm, GenerateForm
@@ -37,7 +38,7 @@ def _keys_of(user: User) -> list[ApiKey]:
     return keys
 
 
-def _own_key(request: HttpRequest, key: uuid.UUID) -> ApiKey:
+def _own_key(request: AuthenticatedHttpRequest, key: uuid.UUID) -> ApiKey:
     api_key = get_object_or_404(ApiKey.objects.not_deleted(), owner=request.user, key=key)
     api_key.owner = request.user
     return api_key
@@ -45,7 +46,7 @@ def _own_key(request: HttpRequest, key: uuid.UUID) -> ApiKey:
 
 @sensitive_variables("revealed")
 def _profile_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     *,
     keys: list[ApiKey],
     form: ProfileForm | None = None,
@@ -73,7 +74,7 @@ def _profile_page(
 @sensitive_variables("revealed")
 @never_cache
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The User window: the profile form and the user's API keys, masked unless just made."""
     form = ProfileForm(posted(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
@@ -92,7 +93,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("secret")
 @never_cache
 @login_required
-def generate(request: HttpRequest) -> HttpResponse:
+def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The Add API Key window: months or Never Expires, then Generate."""
     user = request.user
     count = ApiKey.objects.filter(owner=user).not_deleted().count()
@@ -148,7 +149,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     button="View API Keys",
     cancel="apikeys:profile",
 )
-def view_keys(request: HttpRequest) -> HttpResponse:
+def view_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     """View API Keys (all, or the one named by `key`): a POST, logged once per key shown."""
     user = request.user
     only = _key_param(request)
@@ -177,13 +178,13 @@ def _key_param(request: HttpRequest) -> uuid.UUID | None:
 
 
 @login_required
-def hide(request: HttpRequest) -> HttpResponse:
+def hide(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Hide API Keys: the masked profile page (secrets are never kept on the page)."""
     return redirect("apikeys:profile")
 
 
 @login_required
-def delete(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     """Delete asks first on a page of its own (no JavaScript needed), then erases the secret."""
     api_key = _own_key(request, key)
     if request.method == "POST":
@@ -195,7 +196,7 @@ def delete(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
 
 
 @login_required
-def expiry(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
+def expiry(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     """Bring a key's expiry forward: in 1 day, 7 days, or on a date (for rollover)."""
     user = request.user
     api_key = _own_key(request, key)

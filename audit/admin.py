@@ -5,7 +5,7 @@ from portal.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
     """Entries to read, never to add, change or delete: the log is append-only."""
 
     list_display = [

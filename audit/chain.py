@@ -28,6 +28,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 GENESIS = "0" * 64
 
@@ -78,7 +79,7 @@ _DETAILS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_a
 _CELLS_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_details(details: dict) -> str:
+def canonical_details(details: dict[str, Any]) -> str:
     return _DETAILS_JSON.encode(details)
 
 
@@ -87,7 +88,7 @@ def cells(**fields: object) -> list[str]:
     return cells_from_values([fields[name] for name in ENTRY_FIELDS])
 
 
-def cells_from_values(values: Sequence) -> list[str]:
+def cells_from_values(values: Sequence[Any]) -> list[str]:
     """The same cells from a row of ENTRY_FIELDS values (the export's hot loop)."""
     (
         seq,

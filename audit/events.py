@@ -1,5 +1,7 @@
 """The one way anything in the portal writes to the activity log."""
 
+from typing import Any
+
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -21,7 +23,7 @@ def record(
     target: User | None = None,
     target_email: str = "",
     api_key: str = "",
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an entry to the account's chain, inside the caller's transaction.
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.db.models import QuerySet
 
 from audit import chain
+from audit.models import AuditEvent
 
 CHUNK_SIZE = 2000
 BLOCK_SIZE = 64 * 1024
@@ -24,7 +25,7 @@ class CsvFormatError(ValueError):
     pass
 
 
-def entry_rows(queryset: QuerySet) -> Iterator[list[str]]:
+def entry_rows(queryset: QuerySet[AuditEvent]) -> Iterator[list[str]]:
     """Each entry's cells (including `hash`), oldest first, before neutralisation."""
     cells = chain.cells_from_values
     for values in queryset.order_by("seq").values_list(*FIELDS).iterator(CHUNK_SIZE):
@@ -33,7 +34,9 @@ def entry_rows(queryset: QuerySet) -> Iterator[list[str]]:
         yield row
 
 
-def csv_blocks(queryset: QuerySet, progress: Callable[[int], None] | None = None) -> Iterator[str]:
+def csv_blocks(
+    queryset: QuerySet[AuditEvent], progress: Callable[[int], None] | None = None
+) -> Iterator[str]:
     """The CSV text (header first) in blocks; `progress` hears the running row count."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -1,10 +1,12 @@
 """The Activity Log's filters, shared by the page, its Export CSV and export_activity_log."""
 
 import datetime as dt
+from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import User
@@ -30,8 +32,9 @@ EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(9998, 12, 31)
 
 
 class ActivityFilterForm(forms.Form):
-    def clean(self):  # type: ignore[no-untyped-def]
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("from_date"), data.get("to_date")
         for name, day in (("from_date", start), ("to_date", end)):
             if day and not EARLIEST <= day <= LATEST:
@@ -87,22 +90,30 @@ class ActivityFilter(django_filters.FilterSet):
         fields: list[str] = []
         form = ActivityFilterForm
 
-    def __init__(self, data, *, account_id: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, data: QueryDict | dict[str, str], *, account_id: int) -> None:
         super().__init__(data, queryset=AuditEvent.objects.filter(account_id=account_id))
         # The choices are this account's people only; any other id is "not a valid choice".
         self.filters["user"].queryset = User.objects.filter(account_id=account_id)
         self.now = timezone.now()
 
-    def filter_period(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+    def filter_period(
+        self, queryset: QuerySet[AuditEvent], name: str, value: str
+    ) -> QuerySet[AuditEvent]:
         return queryset.filter(time__gte=self.now - PERIODS[value][1])
 
-    def filter_from(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+    def filter_from(
+        self, queryset: QuerySet[AuditEvent], name: str, value: dt.date
+    ) -> QuerySet[AuditEvent]:
         return queryset.filter(time__gte=_start_of(value))
 
-    def filter_to(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+    def filter_to(
+        self, queryset: QuerySet[AuditEvent], name: str, value: dt.date
+    ) -> QuerySet[AuditEvent]:
         return queryset.filter(time__lt=_start_of(value + dt.timedelta(days=1)))
 
-    def filter_user(self, queryset: QuerySet, name: str, value: User) -> QuerySet:
+    def filter_user(
+        self, queryset: QuerySet[AuditEvent], name: str, value: User
+    ) -> QuerySet[AuditEvent]:
         return queryset.filter(Q(actor_id=value.pk) | Q(target_user_id=value.pk))
 
     def describe(self) -> dict[str, str]:

@@ -1,3 +1,5 @@
+from typing import Any, NoReturn
+
 from django.db import models
 from django.utils import timezone
 
@@ -30,11 +32,11 @@ class AppendOnlyError(Exception):
     pass
 
 
-class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("Activity log entries cannot be changed.")
 
-    def delete(self):  # type: ignore[no-untyped-def]
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("Activity log entries cannot be deleted.")
 
 
@@ -77,12 +79,12 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.event}"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError("Activity log entries cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("Activity log entries cannot be deleted.")
 
     @property

@@ -1,27 +1,33 @@
 """The activity log listens: sign-ins from django.contrib.auth, the rest from accounts."""
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
+from django.http import HttpRequest
 
 from accounts import signals
+from accounts.models import User
 from audit.events import record
 from audit.models import Event
 
 
 @receiver(user_logged_in)
-def signed_in(sender, request, user, **kwargs):  # type: ignore[no-untyped-def]
+def signed_in(sender: object, request: HttpRequest, user: User, **kwargs: Any) -> None:
     record(Event.SIGNED_IN, account=user.account_id, actor=user, request=request)
 
 
 @receiver(user_logged_out)
-def signed_out(sender, request, user, **kwargs):  # type: ignore[no-untyped-def]
+def signed_out(sender: object, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
     if user is not None:
         record(Event.SIGNED_OUT, account=user.account_id, actor=user, request=request)
 
 
 @receiver(user_login_failed)
-def sign_in_failed(sender, credentials, request=None, **kwargs):  # type: ignore[no-untyped-def]
+def sign_in_failed(
+    sender: object, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     # An unknown email belongs to no account, so it has no chain to go in.
     email = str(credentials.get("username") or credentials.get("email") or "")
     user = get_user_model().objects.filter(email__iexact=email).first() if email else None
@@ -29,10 +35,17 @@ def sign_in_failed(sender, credentials, request=None, **kwargs):  # type: ignore
         record(Event.SIGN_IN_FAILED, account=user.account_id, target=user, request=request)
 
 
-def _relay(signal, event: Event) -> None:  # type: ignore[no-untyped-def]
+def _relay(signal: Signal, event: Event) -> None:
     def receiver(
-        sender, *, request=None, actor, target=None, domain_name="", details=None, **kwargs
-    ):  # type: ignore[no-untyped-def]
+        sender: object,
+        *,
+        request: HttpRequest | None = None,
+        actor: User,
+        target: User | None = None,
+        domain_name: str = "",
+        details: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if domain_name:
             details = {"domain": domain_name, **(details or {})}
         record(

@@ -25,7 +25,7 @@ def log(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_POST
 @account_admin_required
-def export_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
+def export_csv(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     account = request.user.account
     filters = ActivityFilter(request.POST, account_id=account.pk)
     if not filters.is_valid():

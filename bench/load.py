@@ -88,7 +88,7 @@ def sign_in(port: int) -> str:
     return f"sessionid={session}"
 
 
-def load(port: int, path: str, headers, seconds: float, clients: int) -> dict:  # type: ignore[no-untyped-def]
+def load(port: int, path: str, headers, seconds: float, clients: int) -> dict:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -128,7 +128,7 @@ def load(port: int, path: str, headers, seconds: float, clients: int) -> dict:  
     }
 
 
-def load_wrk(port: int, path: str, headers, seconds: float, clients: int) -> dict:  # type: ignore[no-untyped-def]
+def load_wrk(port: int, path: str, headers, seconds: float, clients: int) -> dict:
     """The same measurement with wrk (C, no GIL), so the load generator is not the limit.
 
     One header set serves the whole run: a signed token stays valid for

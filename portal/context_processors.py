@@ -2,5 +2,5 @@ from django.conf import settings
 from django.http import HttpRequest
 
 
-def portal(request: HttpRequest) -> dict:
+def portal(request: HttpRequest) -> dict[str, str]:
     return {"portal_name": settings.PORTAL_NAME}

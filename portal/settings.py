@@ -10,8 +10,12 @@ import hashlib
 import os
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Django's generic classes (ModelForm[User], ModelAdmin[Domain]) as the type stubs write them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

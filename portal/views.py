@@ -9,13 +9,14 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 
+from accounts.http import AuthenticatedHttpRequest
 from apikeys.models import ApiKey
 
 log = logging.getLogger(__name__)
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     keys = ApiKey.objects.filter(owner=request.user).not_deleted().select_related("owner")
     return render(request, "portal/dashboard.html", {"keys": keys, "nav": "dashboard"})
 

@@ -8,7 +8,7 @@ AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "ax
 BLOCKING = ("serious", "critical")
 
 
-def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
+def assert_accessible(page) -> None:
     """Fail on any axe violation of impact serious or critical on the current page."""
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `npm ci` (make test does)")

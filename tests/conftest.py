@@ -25,7 +25,7 @@ REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false"
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_isolated(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def _fast_and_isolated(settings) -> Iterator[None]:
     # Argon2 is the production hasher (see test_settings); tests use a fast one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SIGNIN_SLOWDOWN_SECONDS = 0
@@ -38,19 +38,19 @@ def _fast_and_isolated(settings) -> Iterator[None]:  # type: ignore[no-untyped-d
     cache.clear()
 
 
-def make_user(account: Account, email: str, role: str = Role.USER, **fields) -> User:  # type: ignore[no-untyped-def]
+def make_user(account: Account, email: str, role: str = Role.USER, **fields) -> User:
     fields.setdefault("first_name", email.split("@")[0].title())
     fields.setdefault("last_name", "Tester")
     return User.objects.create_user(email, PASSWORD, account=account, role=role, **fields)
 
 
 @pytest.fixture
-def account(db) -> Account:  # type: ignore[no-untyped-def]
+def account(db) -> Account:
     return Account.objects.create(name="Acme Corp")
 
 
 @pytest.fixture
-def other_account(db) -> Account:  # type: ignore[no-untyped-def]
+def other_account(db) -> Account:
     return Account.objects.create(name="Other Org")
 
 
@@ -96,7 +96,7 @@ def sign_in(client: Client, user: User) -> Client:
 
 
 @pytest.fixture
-def client_for(client: Client):  # type: ignore[no-untyped-def]
+def client_for(client: Client):
     return lambda user: sign_in(client, user)
 
 
@@ -104,7 +104,7 @@ def client_for(client: Client):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
         if REQUIRE_BROWSER:
@@ -131,14 +131,14 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
 
 
 @pytest.fixture
-def page(browser, live_server, request):  # type: ignore[no-untyped-def]
+def page(browser, live_server, request):
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -150,14 +150,14 @@ def page(browser, live_server, request):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def browser_sign_in(page, email: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
+def browser_sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.goto("/accounts/signin/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
     skipped = terminalreporter.stats.get("skipped", [])
     if REQUIRE_BROWSER and skipped:
         terminalreporter.write_line(

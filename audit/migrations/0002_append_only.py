@@ -23,18 +23,18 @@ DROP_TRIGGER = [
 ]
 
 
-def _execute(schema_editor, statements: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _execute(schema_editor, statements: list[str]) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     for statement in statements:
         schema_editor.execute(statement, params=None)
 
 
-def create_trigger(apps, schema_editor):  # type: ignore[no-untyped-def]
+def create_trigger(apps, schema_editor):
     _execute(schema_editor, CREATE_TRIGGER)
 
 
-def drop_trigger(apps, schema_editor):  # type: ignore[no-untyped-def]
+def drop_trigger(apps, schema_editor):
     _execute(schema_editor, DROP_TRIGGER)
 
 

@@ -1,5 +1,7 @@
 """Pagination of django-tables2 tables, the same on every list page."""
 
+from typing import Any
+
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest
@@ -11,7 +13,7 @@ def paginate(
     request: HttpRequest,
     table: tables.Table,
     per_page: int = PER_PAGE,
-    paginator_class: type[Paginator] = Paginator,
+    paginator_class: "type[Paginator[Any]]" = Paginator,
 ) -> None:
     """Sort as the query string asks and show one page of per_page rows.
 

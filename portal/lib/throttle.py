@@ -7,12 +7,17 @@ address is locked out for SIGNIN_LOCKOUT_SECONDS. A success clears the email's c
 
 import hashlib
 import logging
+from collections.abc import Callable
 from time import sleep
+from typing import ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _keys(email: str, ip: str | None) -> list[tuple[str, int]]:
@@ -23,11 +28,11 @@ def _keys(email: str, ip: str | None) -> list[tuple[str, int]]:
     ]
 
 
-def _safe(default):  # type: ignore[no-untyped-def]
+def _safe(default: T) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """With the cache down, sign-in keeps working unthrottled rather than refusing everyone."""
 
-    def wrap(fn):  # type: ignore[no-untyped-def]
-        def inner(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrap(fn: Callable[P, T]) -> Callable[P, T]:
+        def inner(*args: P.args, **kwargs: P.kwargs) -> T:
             try:
                 return fn(*args, **kwargs)
             except Exception:  # noqa: BLE001  (any cache backend error)

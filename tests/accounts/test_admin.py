@@ -29,7 +29,7 @@ def test_superuser_sees_every_account(client, account, user, other_user):
     assert user.email in page and other_user.email in page
 
 
-def _staff(account, *codenames):  # type: ignore[no-untyped-def]
+def _staff(account, *codenames):
     from django.contrib.auth.models import Permission
 
     staff = make_user(account, "staff2@acme.example", is_staff=True)

@@ -41,7 +41,7 @@ def _api_call(base_url: str, api_key: str, secret: str) -> tuple[int, str]:
         return refused.code, refused.read().decode()
 
 
-def _open_user(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def _open_user(page, name: str) -> None:
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
     assert_accessible(page)

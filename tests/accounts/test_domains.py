@@ -19,11 +19,11 @@ def remove_url(domain: Domain) -> str:
     return reverse("accounts:domain_remove", args=[domain.pk])
 
 
-def names(account) -> list[str]:  # type: ignore[no-untyped-def]
+def names(account) -> list[str]:
     return sorted(Domain.objects.filter(account=account).values_list("name", flat=True))
 
 
-def events(account, event) -> int:  # type: ignore[no-untyped-def]
+def events(account, event) -> int:
     return AuditEvent.objects.filter(account=account, event=event).count()
 
 
@@ -31,7 +31,7 @@ def events(account, event) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def people(account_admin, domain_admin, user, other_admin):  # type: ignore[no-untyped-def]
+def people(account_admin, domain_admin, user, other_admin):
     return {
         "user": user,
         "domain_admin": domain_admin,

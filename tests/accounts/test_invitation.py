@@ -30,7 +30,7 @@ def _invite(client_for, account_admin) -> tuple[User, str]:
     return User.objects.get(email="ivy@acme.example"), link.group(1)
 
 
-def _set_password(client, link: str, password: str = NEW_PASSWORD):  # type: ignore[no-untyped-def]
+def _set_password(client, link: str, password: str = NEW_PASSWORD):
     return client.post(link, {"new_password1": password, "new_password2": password}, follow=True)
 
 

@@ -37,7 +37,7 @@ def test_wrong_current_password_changes_nothing(client_for, user):
     assert user.check_password(PASSWORD)
 
 
-def _reset_link(client, email: str) -> str:  # type: ignore[no-untyped-def]
+def _reset_link(client, email: str) -> str:
     client.post(reverse("accounts:password_reset"), {"email": email})
     assert len(mail.outbox) == 1
     return re.search(r"http://testserver(/accounts/password/reset/\S+)", mail.outbox[0].body)[1]

@@ -6,7 +6,7 @@ pytestmark = pytest.mark.django_db
 URL = "/profile/"
 
 
-def post(client, **overrides):  # type: ignore[no-untyped-def]
+def post(client, **overrides):
     data = {"first_name": "Uma", "last_name": "User", "phone": "+1 555 0100", "time_zone": "UTC"}
     data.update(overrides)
     return client.post(URL, data)

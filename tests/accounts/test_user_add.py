@@ -104,7 +104,7 @@ def test_the_form_offers_the_fields(client_for, account_admin):
 
 
 def test_mail_failure_keeps_the_user_and_says_so(client_for, account_admin, settings, monkeypatch):
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def broken(*args, **kwargs):
         raise ConnectionRefusedError
 
     monkeypatch.setattr("accounts.invitations.send_mail", broken)

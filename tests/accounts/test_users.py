@@ -94,7 +94,7 @@ def test_filter_by_role(client_for, account_admin, domain_admin, user):
     assert domain_admin.email in text and user.email not in text
 
 
-def _emails_in_order(response) -> list[str]:  # type: ignore[no-untyped-def]
+def _emails_in_order(response) -> list[str]:
     table = response.content.decode().split('id="users-table"')[1]
     return re.findall(r"<td[^>]*>([\w.]+@acme\.example)</td>", table)
 

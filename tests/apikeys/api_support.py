@@ -8,7 +8,7 @@ from apikeys.signing import sign
 FORMS = ("bearer", "security-token", "cnsdns")
 
 
-def new_key(owner, expires=None) -> tuple[ApiKey, str]:  # type: ignore[no-untyped-def]
+def new_key(owner, expires=None) -> tuple[ApiKey, str]:
     key, secret = ApiKey.generate(owner, expires)
     assert secret is not None
     return key, secret

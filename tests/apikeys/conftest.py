@@ -21,5 +21,5 @@ def key_pair(user: User) -> tuple[ApiKey, str]:
 
 
 @pytest.fixture
-def signed_in(client_for, user):  # type: ignore[no-untyped-def]
+def signed_in(client_for, user):
     return client_for(user)

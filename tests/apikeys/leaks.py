@@ -60,7 +60,7 @@ def admin_page_leaks(secrets: list[str], superuser: User) -> list[str]:
     return found
 
 
-def _fake_request(user: User):  # type: ignore[no-untyped-def]
+def _fake_request(user: User):
     from django.test import RequestFactory
 
     request = RequestFactory().get("/admin/")

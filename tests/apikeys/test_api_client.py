@@ -50,7 +50,7 @@ class ConstellixClient:
 
 
 @pytest.fixture
-def pair(user):  # type: ignore[no-untyped-def]
+def pair(user):
     from tests.apikeys.api_support import new_key
 
     return new_key(user)

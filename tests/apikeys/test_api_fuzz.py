@@ -33,7 +33,7 @@ PATHS = [
 
 
 @st.composite
-def tokens(draw, api_keys: st.SearchStrategy[str]) -> str:  # type: ignore[no-untyped-def]
+def tokens(draw, api_keys: st.SearchStrategy[str]) -> str:
     """Near-valid tokens, where bugs hide: real shapes with one part wrong."""
     key = draw(st.one_of(api_keys, st.uuids().map(str), st.text(max_size=40)))
     mac = draw(
@@ -65,7 +65,7 @@ def header_values(api_key: str) -> st.SearchStrategy[dict[str, str]]:
 
 
 @pytest.fixture
-def pair(user, domains, settings):  # type: ignore[no-untyped-def]
+def pair(user, domains, settings):
     settings.API_RATE_LIMIT = 10**9
     return new_key(user)
 

@@ -16,11 +16,11 @@ START = datetime(2030, 1, 1, 9, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def pair(user):  # type: ignore[no-untyped-def]
+def pair(user):
     return new_key(user)
 
 
-def call(client, key, secret, ip="203.0.113.7"):  # type: ignore[no-untyped-def]
+def call(client, key, secret, ip="203.0.113.7"):
     return client.get(V1, REMOTE_ADDR=ip, **signed(key.key, secret))
 
 
@@ -85,7 +85,7 @@ def test_last_used_shows_on_the_dashboard(client, client_for, user, pair):
 
 
 class BrokenCache:
-    def add(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def add(self, *args, **kwargs):
         raise ConnectionError("cache down")
 
 

@@ -15,21 +15,21 @@ START = datetime(2030, 1, 1, 0, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def small_limit(settings):  # type: ignore[no-untyped-def]
+def small_limit(settings):
     settings.API_RATE_LIMIT = 3
     settings.API_RATE_WINDOW = 60
 
 
 @pytest.fixture
-def pair(user):  # type: ignore[no-untyped-def]
+def pair(user):
     return new_key(user)
 
 
-def call(client, key, secret, path=V1):  # type: ignore[no-untyped-def]
+def call(client, key, secret, path=V1):
     return client.get(path, **signed(key.key, secret))
 
 
-def headers(response) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+def headers(response) -> tuple[str, str, str]:
     return (
         response["X-RateLimit-Limit"],
         response["X-RateLimit-Remaining"],
@@ -113,8 +113,8 @@ def test_unidentified_requests_carry_no_counts(client):
 
 
 class BrokenCache:
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
-        def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
             raise ConnectionError("cache down")
 
         return fail

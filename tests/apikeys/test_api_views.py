@@ -18,11 +18,11 @@ V1, V4 = "/api/v1/domains", "/api/v4/domains"
 
 
 @pytest.fixture
-def pair(user):  # type: ignore[no-untyped-def]
+def pair(user):
     return new_key(user)
 
 
-def get(client, path, key, secret, form="bearer", timestamp=None, **extra):  # type: ignore[no-untyped-def]
+def get(client, path, key, secret, form="bearer", timestamp=None, **extra):
     return client.get(path, **signed(key.key, secret, form, timestamp), **extra)
 
 
@@ -219,7 +219,7 @@ def test_a_key_made_while_access_was_granted_of_a_user_without_it(client, accoun
 
 
 @pytest.fixture
-def many_domains(account, settings):  # type: ignore[no-untyped-def]
+def many_domains(account, settings):
     settings.API_PAGE_SIZE = 2
     return [Domain.objects.create(account=account, name=f"z{i:02}.example") for i in range(5)]
 
@@ -307,7 +307,7 @@ def test_writes_are_json_405_even_without_csrf(pair, method, path):
 def test_an_exception_inside_a_view_is_json_500_and_logged_without_headers(
     client, pair, monkeypatch, caplog
 ):
-    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("apikeys.api._domains", explode)
@@ -323,7 +323,7 @@ def test_an_exception_inside_a_view_is_json_500_and_logged_without_headers(
 def test_a_database_outage_is_json_503(client, pair, monkeypatch):
     from django.db import OperationalError
 
-    def down(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def down(*args, **kwargs):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("apikeys.api._domains", down)

@@ -26,7 +26,7 @@ def revoke_url(key: ApiKey) -> str:
 
 
 @pytest.fixture
-def keys(user, domain_admin, other_user):  # type: ignore[no-untyped-def]
+def keys(user, domain_admin, other_user):
     """Keys in every state, with each secret that was issued."""
     now = timezone.now()
     live, live_secret = ApiKey.generate(user, now + timedelta(days=90))
@@ -70,7 +70,7 @@ def assert_no_secret(text: str, keys: dict) -> None:
     assert "mdns_" not in text
 
 
-def shown(response, keys: dict) -> set[str]:  # type: ignore[no-untyped-def]
+def shown(response, keys: dict) -> set[str]:
     text = response.content.decode()
     names = ["live", "soon", "expired", "deleted", "suspended", "theirs"]
     return {name for name in names if str(keys[name].key) in text}
@@ -170,7 +170,7 @@ def test_an_unknown_status_says_so_and_filters_nothing(client_for, domain_admin,
 # --- Policy flags ------------------------------------------------------------------------
 
 
-def rows_by_key(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def rows_by_key(response) -> dict[str, str]:
     rows = response.content.decode().split("<tr")[1:]
     keys = [str(key) for key in ApiKey.objects.values_list("key", flat=True)]
     return {key: row for row in rows for key in keys if key in row}
@@ -258,10 +258,10 @@ def test_a_failing_mail_server_still_revokes_and_says_so(client_for, account_adm
 
 
 class BrokenBackend:
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs):
         pass
 
-    def send_messages(self, messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, messages):
         raise OSError("mail server down")
 
 

@@ -28,7 +28,7 @@ RING = """() => {
 }"""
 
 
-def tab_to(page, name: str, *, tag: str | None = None, back: bool = False, limit: int = 60) -> None:  # type: ignore[no-untyped-def]
+def tab_to(page, name: str, *, tag: str | None = None, back: bool = False, limit: int = 60) -> None:
     """Press Tab (or Shift+Tab) until the element called `name` has focus; fail, not loop."""
     passed = []
     for _ in range(limit):
@@ -40,16 +40,16 @@ def tab_to(page, name: str, *, tag: str | None = None, back: bool = False, limit
     pytest.fail(f"{name!r} not reached in {limit} presses; focus went through {passed}")
 
 
-def assert_focus_ring(page) -> None:  # type: ignore[no-untyped-def]
+def assert_focus_ring(page) -> None:
     ring = page.evaluate(RING)
     assert ring["visible"] and ring["style"] != "none" and ring["width"] >= 2, ring
 
 
-def shown_secrets(page) -> list[str]:  # type: ignore[no-untyped-def]
+def shown_secrets(page) -> list[str]:
     return tokens.pattern().findall(page.content())
 
 
-def generate(page, *, months: str | None) -> None:  # type: ignore[no-untyped-def]
+def generate(page, *, months: str | None) -> None:
     tab_to(page, "Generate API Keys", tag="a")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Add API Key")).to_be_visible()

@@ -96,7 +96,7 @@ def _log_entries(account, n: int) -> None:
     )
 
 
-def _queries(client) -> int:  # type: ignore[no-untyped-def]
+def _queries(client) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get("/profile/").status_code == 200
     return len(captured)

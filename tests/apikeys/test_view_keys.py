@@ -100,7 +100,7 @@ def test_no_view_without_api_access(client_for, account):
     assert viewed() == []
 
 
-def _age_confirmation(client, seconds: int) -> None:  # type: ignore[no-untyped-def]
+def _age_confirmation(client, seconds: int) -> None:
     session = client.session
     session["reauth_at"] = int(time.time()) - seconds
     session.save()

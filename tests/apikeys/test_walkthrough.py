@@ -17,7 +17,7 @@ from tests.conftest import PASSWORD, browser_sign_in, make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def generate(page, *, months: str | None) -> None:  # type: ignore[no-untyped-def]
+def generate(page, *, months: str | None) -> None:
     page.get_by_role("navigation", name="User window").get_by_role(
         "link", name="Generate API Keys"
     ).click()
@@ -32,7 +32,7 @@ def generate(page, *, months: str | None) -> None:  # type: ignore[no-untyped-de
     expect(page).to_have_url(re.compile(r"/profile/$"))
 
 
-def shown_secrets(page) -> list[str]:  # type: ignore[no-untyped-def]
+def shown_secrets(page) -> list[str]:
     return tokens.pattern().findall(page.content())
 
 

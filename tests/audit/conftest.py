@@ -51,5 +51,5 @@ def fill(
 
 
 @pytest.fixture
-def fill_log():  # type: ignore[no-untyped-def]
+def fill_log():
     return fill

@@ -5,7 +5,7 @@ from tests.conftest import make_user
 BASE = "/admin/audit/auditevent/"
 
 
-def test_the_admin_shows_entries_read_only(client_for, account, user) -> None:  # type: ignore[no-untyped-def]
+def test_the_admin_shows_entries_read_only(client_for, account, user) -> None:
     root = make_user(account, "root@acme.example", is_staff=True, is_superuser=True)
     entry = record(
         Event.ROLE_CHANGED, account=account, actor=root, target=user, details={"to": "domain_admin"}

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_an_administrator_filters_exports_and_verifies_the_log(
     page, account, account_admin, user, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     record(Event.ROLE_CHANGED, account=account, actor=account_admin, target=user)
     browser_sign_in(page, account_admin.email)
     page.get_by_role("navigation", name="Main menu").get_by_role(

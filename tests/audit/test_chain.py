@@ -25,7 +25,7 @@ def _write(account_id: int, writer: int, errors: list, close: bool) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_writers_keep_one_gapless_chain(account) -> None:  # type: ignore[no-untyped-def]
+def test_racing_writers_keep_one_gapless_chain(account) -> None:
     errors: list = []
     threads = [
         threading.Thread(target=_write, args=(account.pk, n, errors, True)) for n in range(WRITERS)
@@ -44,7 +44,7 @@ def test_racing_writers_keep_one_gapless_chain(account) -> None:  # type: ignore
     call_command("verify_activity_log", account=str(account.pk))
 
 
-def test_each_hash_covers_the_entry_and_the_previous_hash(account, account_admin) -> None:  # type: ignore[no-untyped-def]
+def test_each_hash_covers_the_entry_and_the_previous_hash(account, account_admin) -> None:
     first = record(Event.SIGNED_IN, account=account, actor=account_admin)
     second = record(
         Event.POLICY_CHANGED,
@@ -75,14 +75,14 @@ def test_each_hash_covers_the_entry_and_the_previous_hash(account, account_admin
     assert second.hash == expected
 
 
-def test_accounts_have_separate_chains(account, other_account) -> None:  # type: ignore[no-untyped-def]
+def test_accounts_have_separate_chains(account, other_account) -> None:
     record(Event.POLICY_CHANGED, account=account)
     record(Event.POLICY_CHANGED, account=account)
     other = record(Event.POLICY_CHANGED, account=other_account)
     assert other.seq == 1 and other.prev_hash == chain.GENESIS
 
 
-def test_the_model_refuses_updates_and_deletes(account) -> None:  # type: ignore[no-untyped-def]
+def test_the_model_refuses_updates_and_deletes(account) -> None:
     entry = record(Event.POLICY_CHANGED, account=account)
     entry.details = {"forged": True}
     with pytest.raises(AppendOnlyError):
@@ -96,7 +96,7 @@ def test_the_model_refuses_updates_and_deletes(account) -> None:  # type: ignore
     assert AuditEvent.objects.get(pk=entry.pk).details == {}
 
 
-def test_the_database_refuses_updates_and_deletes_on_postgresql(account) -> None:  # type: ignore[no-untyped-def]
+def test_the_database_refuses_updates_and_deletes_on_postgresql(account) -> None:
     entry = record(Event.POLICY_CHANGED, account=account)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -20,7 +20,7 @@ URL = reverse("audit:export")
 FORMULA = '=HYPERLINK("http://x","y")'
 
 
-def download(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def download(response) -> list[dict[str, str]]:
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -43,7 +43,7 @@ def verify_text(rows: list[dict[str, str]], tmp_path: Path) -> str:
 
 def test_export_carries_every_entry_and_logs_itself(
     client_for, account, account_admin, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_for(account_admin)  # entry 1
     fill(account, 30, actor=account_admin)
     response = client.post(URL)
@@ -67,7 +67,7 @@ def test_export_carries_every_entry_and_logs_itself(
     assert "32 entries verified" in verify_text(rows, tmp_path)
 
 
-def test_export_rows_match_the_filters(client_for, account, account_admin, user, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_export_rows_match_the_filters(client_for, account, account_admin, user, tmp_path) -> None:
     client = client_for(account_admin)
     old = timezone.now() - dt.timedelta(days=10)
     fill(account, 5, event=Event.KEY_DELETED, actor=user, start=old)
@@ -96,7 +96,7 @@ def test_export_rows_match_the_filters(client_for, account, account_admin, user,
     ]
 
 
-def test_formulas_come_out_neutralised(client_for, account, account_admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_formulas_come_out_neutralised(client_for, account, account_admin, tmp_path) -> None:
     mallory = make_user(account, FORMULA, Role.USER, first_name=FORMULA, last_name="@SUM(1)")
     record(
         Event.ROLE_CHANGED,
@@ -123,7 +123,7 @@ def test_formulas_come_out_neutralised(client_for, account, account_admin, tmp_p
     assert "entries verified" in verify_text(everything, tmp_path)
 
 
-def test_no_secret_ever_appears(client_for, account, account_admin, user) -> None:  # type: ignore[no-untyped-def]
+def test_no_secret_ever_appears(client_for, account, account_admin, user) -> None:
     key, secret = ApiKey.generate(user, None)
     assert secret
     client = client_for(account_admin)
@@ -134,7 +134,7 @@ def test_no_secret_ever_appears(client_for, account, account_admin, user) -> Non
     assert secret not in client.get(reverse("audit:log")).content.decode()
 
 
-def test_bad_filters_export_nothing(client_for, account, account_admin) -> None:  # type: ignore[no-untyped-def]
+def test_bad_filters_export_nothing(client_for, account, account_admin) -> None:
     client = client_for(account_admin)
     for data in [
         {"from_date": "2026-02-30"},
@@ -149,19 +149,19 @@ def test_bad_filters_export_nothing(client_for, account, account_admin) -> None:
     assert not AuditEvent.objects.filter(event=Event.LOG_EXPORTED).exists()
 
 
-def test_export_is_a_post(client_for, account_admin) -> None:  # type: ignore[no-untyped-def]
+def test_export_is_a_post(client_for, account_admin) -> None:
     assert client_for(account_admin).get(URL).status_code == 405
 
 
 def test_other_accounts_rows_never_leak(
     client_for, account, account_admin, other_admin, other_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     record(Event.ROLE_CHANGED, account=other_admin.account, actor=other_admin, target=other_user)
     rows = download(client_for(account_admin).post(URL))
     assert "other.example" not in repr(rows)
 
 
-def test_the_command_writes_the_same_file(account, account_admin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_writes_the_same_file(account, account_admin, tmp_path: Path) -> None:
     fill(account, 12, actor=account_admin)
     path = tmp_path / "log.csv"
     call_command("export_activity_log", account="Acme Corp", output=str(path), event="key.viewed")
@@ -179,7 +179,7 @@ def test_the_command_writes_the_same_file(account, account_admin, tmp_path: Path
 
 
 @pytest.mark.parametrize("size", [10, 3000])
-def test_export_memory_does_not_hold_every_row(client_for, account, account_admin, size) -> None:  # type: ignore[no-untyped-def]
+def test_export_memory_does_not_hold_every_row(client_for, account, account_admin, size) -> None:
     fill(account, size)
     response = client_for(account_admin).post(URL)
     blocks = list(response.streaming_content)
@@ -194,7 +194,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_the_command_shows_progress_on_a_terminal(account, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_shows_progress_on_a_terminal(account, tmp_path: Path) -> None:
     fill(account, 3000)
     err = Terminal()
     call_command(

@@ -15,7 +15,7 @@ from tests.conftest import make_user
 URL = reverse("audit:log")
 
 
-def rows(response) -> list[str]:  # type: ignore[no-untyped-def]
+def rows(response) -> list[str]:
     body = response.content.decode()
     tbody = body.split("<tbody", 1)[1].split("</tbody>", 1)[0]
     return [
@@ -25,7 +25,7 @@ def rows(response) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("role", [Role.USER, Role.DOMAIN_ADMIN])
-def test_only_account_administrators_may_open_the_page(client_for, account, role) -> None:  # type: ignore[no-untyped-def]
+def test_only_account_administrators_may_open_the_page(client_for, account, role) -> None:
     client = client_for(make_user(account, "someone@acme.example", role))
     assert client.get(URL).status_code == 403
     assert client.post(reverse("audit:export")).status_code == 403
@@ -33,7 +33,7 @@ def test_only_account_administrators_may_open_the_page(client_for, account, role
     assert "Activity Log" not in dashboard
 
 
-def test_the_menu_leads_account_administrators_to_the_page(client_for, account_admin) -> None:  # type: ignore[no-untyped-def]
+def test_the_menu_leads_account_administrators_to_the_page(client_for, account_admin) -> None:
     client = client_for(account_admin)
     dashboard = client.get(reverse("dashboard")).content.decode()
     assert f'href="{URL}">Activity Log</a>' in dashboard
@@ -42,14 +42,14 @@ def test_the_menu_leads_account_administrators_to_the_page(client_for, account_a
     assert f'href="{URL}" aria-current="page">Activity Log' in page.content.decode()
 
 
-def test_signed_out_visitors_are_sent_to_sign_in(client) -> None:  # type: ignore[no-untyped-def]
+def test_signed_out_visitors_are_sent_to_sign_in(client) -> None:
     response = client.get(URL)
     assert response.status_code == 302 and "/accounts/signin/" in response["Location"]
 
 
 def test_another_accounts_administrator_sees_nothing_of_this_account(
     client_for, account, account_admin, user, other_admin
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     record(Event.ROLE_CHANGED, account=account, actor=account_admin, target=user)
     client = client_for(other_admin)
     body = client.get(URL).content.decode()
@@ -60,7 +60,7 @@ def test_another_accounts_administrator_sees_nothing_of_this_account(
     assert "uma@acme.example" not in response.content.decode()
 
 
-def test_newest_first_fifty_a_page(client_for, account, account_admin) -> None:  # type: ignore[no-untyped-def]
+def test_newest_first_fifty_a_page(client_for, account, account_admin) -> None:
     client = client_for(account_admin)  # entry 1: the sign-in
     fill(account, 119, details={"batch": 1})
     first = client.get(URL)
@@ -79,7 +79,7 @@ def test_newest_first_fifty_a_page(client_for, account, account_admin) -> None: 
     assert len(rows(client.get(URL, {"page": 99}))) == 50
 
 
-def test_times_show_in_the_viewers_time_zone(client_for, account) -> None:  # type: ignore[no-untyped-def]
+def test_times_show_in_the_viewers_time_zone(client_for, account) -> None:
     viewer = make_user(account, "tokyo@acme.example", Role.ACCOUNT_ADMIN, time_zone="Asia/Tokyo")
     fill(account, 1, start=dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.UTC))
     client = client_for(viewer)
@@ -90,7 +90,7 @@ def test_times_show_in_the_viewers_time_zone(client_for, account) -> None:  # ty
     assert "No entries match" in client.get(URL, {"to_date": "2026-01-15"}).content.decode()
 
 
-def test_filters_by_event_user_and_period(client_for, account, account_admin, user) -> None:  # type: ignore[no-untyped-def]
+def test_filters_by_event_user_and_period(client_for, account, account_admin, user) -> None:
     now = dt.datetime.now(dt.UTC)
     fill(account, 3, event=Event.DOMAIN_ADDED, start=now - dt.timedelta(days=20))
     fill(account, 2, event=Event.KEY_DELETED, actor=user, start=now - dt.timedelta(days=3))
@@ -129,7 +129,7 @@ def test_filters_by_event_user_and_period(client_for, account, account_admin, us
         ({"period": "1y"}, "Select a valid choice. 1y is not one of the"),
     ],
 )
-def test_bad_filters_say_what_is_wrong(client_for, account_admin, params, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_filters_say_what_is_wrong(client_for, account_admin, params, message) -> None:
     response = client_for(account_admin).get(URL, params)
     body = response.content.decode()
     assert response.status_code == 200
@@ -141,7 +141,7 @@ def test_bad_filters_say_what_is_wrong(client_for, account_admin, params, messag
 
 def test_queries_stay_constant_as_the_log_grows(
     client_for, account, account_admin, user, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = client_for(account_admin)
     client.get(URL)  # the session's first-visit writes happen here
     fill(account, 9, actor=user)

@@ -12,7 +12,7 @@ from audit.models import AuditEvent, Event
 
 
 @pytest.fixture
-def log(account, account_admin, user):  # type: ignore[no-untyped-def]
+def log(account, account_admin, user):
     for i in range(6):
         record(Event.KEY_VIEWED, account=account, actor=user, target=user, details={"n": i})
     record(
@@ -42,18 +42,18 @@ def tamper(sql: str, params: list) -> None:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def verify(**options) -> str:  # type: ignore[no-untyped-def]
+def verify(**options) -> str:
     out = io.StringIO()
     call_command("verify_activity_log", stdout=out, **options)
     return out.getvalue()
 
 
-def test_an_intact_chain_verifies(log) -> None:  # type: ignore[no-untyped-def]
+def test_an_intact_chain_verifies(log) -> None:
     assert f"Account {log.pk} (Acme Corp): 7 entries verified." in verify(account="Acme Corp")
     assert "7 entries verified" in verify()
 
 
-def test_an_edited_entry_is_named(log) -> None:  # type: ignore[no-untyped-def]
+def test_an_edited_entry_is_named(log) -> None:
     tamper(
         "UPDATE audit_auditevent SET actor_email = %s WHERE account_id = %s AND seq = 3",
         [["someone@else.example", log.pk]],
@@ -62,13 +62,13 @@ def test_an_edited_entry_is_named(log) -> None:  # type: ignore[no-untyped-def]
         verify(account=str(log.pk))
 
 
-def test_a_deleted_entry_is_named(log) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_entry_is_named(log) -> None:
     tamper("DELETE FROM audit_auditevent WHERE account_id = %s AND seq = 4", [[log.pk]])
     with pytest.raises(CommandError, match="entry 5: it follows entry 3: entries are missing"):
         verify(account=str(log.pk))
 
 
-def test_deleting_the_newest_entry_is_detected(log) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_the_newest_entry_is_detected(log) -> None:
     tamper("DELETE FROM audit_auditevent WHERE account_id = %s AND seq = 7", [[log.pk]])
     with pytest.raises(
         CommandError, match="the chain ends at entry 7, but the newest stored entry is 6"
@@ -76,36 +76,36 @@ def test_deleting_the_newest_entry_is_detected(log) -> None:  # type: ignore[no-
         verify(account=str(log.pk))
 
 
-def test_reordered_entries_are_named(log) -> None:  # type: ignore[no-untyped-def]
+def test_reordered_entries_are_named(log) -> None:
     swap = "UPDATE audit_auditevent SET seq = %s WHERE account_id = %s AND seq = %s"
     tamper(swap, [[999, log.pk, 2], [2, log.pk, 3], [3, log.pk, 999]])
     with pytest.raises(CommandError, match="entry 2: its hash does not match its content"):
         verify(account=str(log.pk))
 
 
-def test_an_unknown_account_is_an_error(log) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_account_is_an_error(log) -> None:
     with pytest.raises(CommandError, match="No account has the id or name 'Nope'"):
         verify(account="Nope")
 
 
-def _export(account, tmp_path: Path, **filters) -> Path:  # type: ignore[no-untyped-def]
+def _export(account, tmp_path: Path, **filters) -> Path:
     path = tmp_path / "export.csv"
     call_command("export_activity_log", account=str(account.pk), output=str(path), **filters)
     return path
 
 
-def test_a_clean_export_verifies(log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_clean_export_verifies(log, tmp_path: Path) -> None:
     path = _export(log, tmp_path)
     # 7 entries and the export's own.
     assert f"{path}: 8 entries verified" in verify(csv=str(path))
 
 
-def test_a_filtered_export_verifies(log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_filtered_export_verifies(log, tmp_path: Path) -> None:
     path = _export(log, tmp_path, event="key.viewed", user="uma@acme.example")
     assert f"{path}: 6 entries verified" in verify(csv=str(path))
 
 
-def test_export_filters_are_checked(log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_filters_are_checked(log, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="--event Select a valid choice"):
         _export(log, tmp_path, event="role.changed")
     with pytest.raises(CommandError, match="--to To must be the same day as From or later"):
@@ -114,7 +114,7 @@ def test_export_filters_are_checked(log, tmp_path: Path) -> None:  # type: ignor
         _export(log, tmp_path, user="olga@other.example")
 
 
-def _rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+def _rewrite(path: Path, change) -> None:
     with path.open(newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
     change(rows)
@@ -137,7 +137,7 @@ def _rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
         ),
     ],
 )
-def test_a_doctored_export_is_named(log, tmp_path: Path, change, message) -> None:  # type: ignore[no-untyped-def]
+def test_a_doctored_export_is_named(log, tmp_path: Path, change, message) -> None:
     path = _export(log, tmp_path)
     _rewrite(path, change)
     if message is None:
@@ -149,7 +149,7 @@ def test_a_doctored_export_is_named(log, tmp_path: Path, change, message) -> Non
         verify(csv=str(path))
 
 
-def test_a_row_rehashed_after_an_edit_breaks_the_next_link(log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_row_rehashed_after_an_edit_breaks_the_next_link(log, tmp_path: Path) -> None:
     path = _export(log, tmp_path)
 
     def forge(rows: list[list[str]]) -> None:
@@ -170,7 +170,7 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
         verify(csv=str(path))
 
 
-def test_the_stored_rows_and_the_export_agree(log) -> None:  # type: ignore[no-untyped-def]
+def test_the_stored_rows_and_the_export_agree(log) -> None:
     text = "".join(export.csv_blocks(AuditEvent.objects.filter(account=log)))
     rows = list(export.read_csv(io.StringIO(text)))
     assert [row[0] for row in rows] == [str(n) for n in range(1, 8)]
@@ -194,7 +194,7 @@ print(count, "entries verified")
 """
 
 
-def test_the_readme_script_verifies_an_export(log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_readme_script_verifies_an_export(log, tmp_path: Path) -> None:
     import subprocess
     import sys
 

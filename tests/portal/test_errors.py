@@ -7,7 +7,7 @@ from portal import urls as root_urls
 pytestmark = pytest.mark.django_db
 
 
-def boom(request):  # type: ignore[no-untyped-def]
+def boom(request):
     raise RuntimeError("kaboom-internal-detail")
 
 

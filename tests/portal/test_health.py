@@ -18,7 +18,7 @@ def test_readyz_checks_database_and_cache(client):
 def test_readyz_says_when_the_cache_is_down(client, monkeypatch):
     from portal import views
 
-    def down(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
     monkeypatch.setattr(views.cache, "set", down)

@@ -56,15 +56,15 @@ class Capture:
         self.requests: list[tuple[str, str]] = []
         self.allowed: list[tuple[Seen, str]] = []  # (response, why it may show secrets)
 
-    def watch(self, context, actor: str) -> None:  # type: ignore[no-untyped-def]
+    def watch(self, context, actor: str) -> None:
         context.on("request", lambda request: self._request(actor, request))
         context.on("response", lambda response: self._response(actor, response))
 
-    def _request(self, actor: str, request) -> None:  # type: ignore[no-untyped-def]
+    def _request(self, actor: str, request) -> None:
         text = f"{request.method} {request.url}\n{request.headers}\n{request.post_data or ''}"
         self.requests.append((f"{actor} request {request.method} {request.url}", text))
 
-    def _response(self, actor: str, response) -> None:  # type: ignore[no-untyped-def]
+    def _response(self, actor: str, response) -> None:
         headers = response.all_headers()
         seen = Seen(actor, response.request.method, response.url, response.status, "", response)
         try:
@@ -74,7 +74,7 @@ class Capture:
         seen.text = f"{headers}\n{body}"
         self.seen.append(seen)
 
-    def allow(self, response, actor: str, why: str) -> Seen:  # type: ignore[no-untyped-def]
+    def allow(self, response, actor: str, why: str) -> Seen:
         [seen] = [s for s in self.seen if s.response is response]
         assert seen.actor == actor
         self.allowed.append((seen, why))
@@ -129,7 +129,7 @@ def log_texts(records: list[logging.LogRecord]) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def every_log(caplog):  # type: ignore[no-untyped-def]
+def every_log(caplog):
     """caplog at DEBUG for every logger, including those that do not propagate."""
     names = [None, *logging.root.manager.loggerDict]
     quiet = []
@@ -157,12 +157,12 @@ def api_get(base_url: str, headers: dict[str, str]) -> tuple[int, str]:
 
 
 @pytest.fixture
-def new_page(browser, live_server):  # type: ignore[no-untyped-def]
+def new_page(browser, live_server):
     """A page in a browser context of its own, watched by `capture`; closed after the test
     (an open context keeps live-server threads, and their database connections, alive)."""
     contexts = []
 
-    def opener(capture: Capture, actor: str):  # type: ignore[no-untyped-def]
+    def opener(capture: Capture, actor: str):
         context = browser.new_context(base_url=live_server.url, accept_downloads=True)
         context.set_default_timeout(10_000)
         contexts.append(context)
@@ -174,19 +174,19 @@ def new_page(browser, live_server):  # type: ignore[no-untyped-def]
         context.close()
 
 
-def menu_link(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def menu_link(page, name: str) -> None:
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name=name).click()
 
 
-def is_profile_get(response) -> bool:  # type: ignore[no-untyped-def]
+def is_profile_get(response) -> bool:
     return response.request.method == "GET" and response.url.endswith("/profile/")
 
 
-def is_view_post(response) -> bool:  # type: ignore[no-untyped-def]
+def is_view_post(response) -> bool:
     return response.request.method == "POST" and response.url.endswith("/profile/keys/view/")
 
 
-def generate(page, capture: Capture, *, months: str | None) -> str:  # type: ignore[no-untyped-def]
+def generate(page, capture: Capture, *, months: str | None) -> str:
     """Generate a key; the page shown after the redirect is the one-time display."""
     page.get_by_role("navigation", name="User window").get_by_role(
         "link", name="Generate API Keys"
@@ -204,7 +204,7 @@ def generate(page, capture: Capture, *, months: str | None) -> str:  # type: ign
     return secret
 
 
-def user_walkthrough(page, capture: Capture, user: User, settings) -> list[str]:  # type: ignore[no-untyped-def]
+def user_walkthrough(page, capture: Capture, user: User, settings) -> list[str]:
     browser_sign_in(page, user.email)
     menu_link(page, "Manage Profile")
     first = generate(page, capture, months="5")
@@ -249,7 +249,7 @@ def user_walkthrough(page, capture: Capture, user: User, settings) -> list[str]:
     return [first, second, third]
 
 
-def domain_admin_walkthrough(page, user: User) -> None:  # type: ignore[no-untyped-def]
+def domain_admin_walkthrough(page, user: User) -> None:
     name = user.get_full_name()
     menu_link(page, "Users")
     page.get_by_role("link", name=name).click()
@@ -274,7 +274,7 @@ def domain_admin_walkthrough(page, user: User) -> None:  # type: ignore[no-untyp
     expect(page.get_by_text("Domain shop.example.org removed.")).to_be_visible()
 
 
-def account_admin_walkthrough(page, user: User) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def account_admin_walkthrough(page, user: User) -> list[tuple[str, str]]:
     menu_link(page, "Users")
     page.get_by_role("link", name="Add user").click()
     page.get_by_label("First name").fill("Nina")

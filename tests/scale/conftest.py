@@ -82,7 +82,7 @@ class Browser:
             urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
         )
 
-    def request(self, url: str, data: dict | None = None, headers: dict | None = None):  # type: ignore[no-untyped-def]
+    def request(self, url: str, data: dict | None = None, headers: dict | None = None):
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         req = urllib.request.Request(url, data=body, headers=headers or {})
         try:
@@ -97,7 +97,7 @@ class Browser:
         assert match, f"no form at {url} ({status})"
         return match[1]
 
-    def post_form(self, url: str, data: dict, origin: str):  # type: ignore[no-untyped-def]
+    def post_form(self, url: str, data: dict, origin: str):
         token = self.csrf(url)
         return self.request(
             url, {**data, "csrfmiddlewaretoken": token}, {"Referer": url, "Origin": origin}
@@ -111,7 +111,7 @@ class Browser:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def redirect_request(self, *args, **kwargs):
         return None
 
 
@@ -192,7 +192,7 @@ def _wait_until_up(server: Server) -> None:
     raise RuntimeError(f"gunicorn on {server.port} did not start: {_tail(server.process.stderr)!r}")
 
 
-def _tail(stream) -> bytes:  # type: ignore[no-untyped-def]
+def _tail(stream) -> bytes:
     stream.seek(0)
     return stream.read()[-2000:]
 

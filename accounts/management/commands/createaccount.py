@@ -1,9 +1,10 @@
 import getpass
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 from django.db import transaction
 
@@ -13,7 +14,7 @@ from accounts.models import Account, Role, User
 class Command(BaseCommand):
     help = "Create a customer account and its first Account Administrator."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--admin-email", required=True)
         parser.add_argument("--first-name", default="")
@@ -24,9 +25,10 @@ class Command(BaseCommand):
             help="Read the password from this file instead of asking for it.",
         )
 
-    def handle(self, name: str, admin_email: str, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, name: str, admin_email: str, **options: Any) -> None:
         name = name.strip()
-        if not name or len(name) > Account._meta.get_field("name").max_length:
+        limit = Account._meta.get_field("name").max_length
+        if not name or (limit is not None and len(name) > limit):
             raise CommandError("The account name must be 1 to 100 characters.")
         try:
             validate_email(admin_email)

@@ -1,5 +1,7 @@
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.models import Account, Domain, Role, User
@@ -21,10 +23,10 @@ DOMAINS = [
 class Command(BaseCommand):
     help = "Create the demo account, one user per role and a few domains (idempotent)."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
 
-    def handle(self, *args, force: bool = False, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo makes users with a published password: "

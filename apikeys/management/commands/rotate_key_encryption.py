@@ -6,7 +6,9 @@ transaction with the row locked, so the portal keeps serving meanwhile, and a re
 interruption, or when nothing is left to do) only touches rows not yet under the first key.
 """
 
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from apikeys import crypto
@@ -16,10 +18,10 @@ from apikeys.models import ApiKey
 class Command(BaseCommand):
     help = "Re-encrypt every stored secret key under the first KEY_ENCRYPTION_KEYS entry."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=200)
 
-    def handle(self, *args, batch_size: int = 200, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, batch_size: int = 200, **options: Any) -> None:
         stored = ApiKey.objects.not_deleted().filter(secret_encrypted__isnull=False)
         total = stored.count()
         done = skipped = 0

@@ -1,14 +1,16 @@
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import QuerySet
 
 from accounts.models import User
 from audit import export
 from audit.events import record
 from audit.filters import PERIODS, ActivityFilter
 from audit.management.commands._common import find_account
-from audit.models import Event
+from audit.models import AuditEvent, Event
 
 
 class Command(BaseCommand):
@@ -30,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="a user's email or id: who acted or was concerned")
         parser.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         account = find_account(options["account"])
         data = {name: options[name] or "" for name in ("period", "from_date", "to_date", "event")}
         data["user"] = self._user_id(account.pk, options["user"] or "")
@@ -53,7 +55,8 @@ class Command(BaseCommand):
             with open(options["output"], "w", encoding="utf-8", newline="") as out:
                 self._write(rows, out)
         else:
-            self._write(rows, self.stdout._out)
+            stdout: TextIO = self.stdout._out  # type: ignore[assignment]  # stubs omit _out
+            self._write(rows, stdout)
 
     def _user_id(self, account_id: int, value: str) -> str:
         if not value or value.isdigit():
@@ -63,17 +66,19 @@ class Command(BaseCommand):
             raise CommandError(f"No user of this account has the email {value!r}.")
         return str(user.pk)
 
-    def _write(self, rows, out: TextIO) -> None:  # type: ignore[no-untyped-def]
-        progress = None
-        err = self.stderr._out
+    def _write(self, rows: QuerySet[AuditEvent], out: TextIO) -> None:
+        progress: Callable[[int], None] | None = None
+        err: TextIO = self.stderr._out  # type: ignore[assignment]  # stubs omit _out
         if err.isatty():
             total = rows.count()
 
-            def progress(done: int) -> None:
+            def show(done: int) -> None:
                 width = 30
                 filled = width * done // total if total else width
                 err.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done:,}/{total:,} rows")
                 err.flush()
+
+            progress = show
 
         for block in export.csv_blocks(rows, progress):
             out.write(block)

@@ -1,4 +1,5 @@
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--account", help="the account's id or exact name")
         parser.add_argument("--csv", metavar="FILE", help="an exported CSV file to check")
 
-    def handle(self, *args, account: str | None, csv: str | None, **options) -> None:  # type: ignore[no-untyped-def,override]
+    def handle(self, *args: Any, account: str | None, csv: str | None, **options: Any) -> None:
         if csv:
             if account:
                 raise CommandError("--csv checks the file on its own: leave out --account.")

@@ -35,7 +35,8 @@ def confirmed(request: HttpRequest) -> None:
 
 def is_recent(request: HttpRequest) -> bool:
     checked_at: int = request.session.get(SESSION_KEY, 0)
-    return time.time() - checked_at <= settings.REAUTH_SECONDS
+    window: int = settings.REAUTH_SECONDS
+    return time.time() - checked_at <= window
 
 
 def require_recent_auth(

@@ -6,6 +6,7 @@ activity-log entry is written with the change or not at all.
 
 from django.contrib.auth.forms import SetPasswordForm
 from django.db import transaction
+from django.dispatch import Signal
 from django.http import HttpRequest
 
 from accounts import signals
@@ -70,19 +71,13 @@ def set_active(target: User, active: bool, *, actor: User, request: HttpRequest)
     """
     with transaction.atomic():
         user = _lock_admins_and(target)
-        if user.is_active == active:
-            return False
-        if not active:
+        if user.is_active and not active:
             if user.pk == actor.pk:
                 raise SelfDeactivation
             if _is_last_admin(user):
                 raise LastAccountAdmin
-        user.is_active = active
-        user.save(update_fields=["is_active"])
         signal = signals.user_reactivated if active else signals.user_deactivated
-        signal.send(User, request=request, actor=actor, target=user, details={})
-    target.is_active = active
-    return True
+        return _set_flag(user, target, "is_active", active, signal, actor=actor, request=request)
 
 
 def set_api_access(target: User, granted: bool, *, actor: User, request: HttpRequest) -> bool:
@@ -93,13 +88,27 @@ def set_api_access(target: User, granted: bool, *, actor: User, request: HttpReq
     """
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=target.pk)
-        if user.api_access == granted:
-            return False
-        user.api_access = granted
-        user.save(update_fields=["api_access"])
         signal = signals.api_access_granted if granted else signals.api_access_removed
-        signal.send(User, request=request, actor=actor, target=user, details={})
-    target.api_access = granted
+        return _set_flag(user, target, "api_access", granted, signal, actor=actor, request=request)
+
+
+def _set_flag(
+    locked: User,
+    target: User,
+    field: str,
+    value: bool,
+    signal: Signal,
+    *,
+    actor: User,
+    request: HttpRequest,
+) -> bool:
+    """Set a yes/no field of a user locked by the caller, and announce it; False if unchanged."""
+    if getattr(locked, field) == value:
+        return False
+    setattr(locked, field, value)
+    locked.save(update_fields=[field])
+    signal.send(User, request=request, actor=actor, target=locked, details={})
+    setattr(target, field, value)
     return True
 
 

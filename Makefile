@@ -13,11 +13,6 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.lock
 	touch $@
 
-# axe-core for the accessibility checks in the browser tests (npm registry, never a CDN).
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
-
 install: $(BIN)/.installed
 
 .env:
@@ -33,7 +28,7 @@ run: migrate
 
 # Tests run with DEBUG=true only so settings load without production secrets; the test
 # runner itself turns DEBUG off for every test.
-test: install node_modules/.installed
+test: install
 	DEBUG=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -46,4 +41,4 @@ serve: install
 		--workers $${WEB_CONCURRENCY:-4} --log-level warning
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts node_modules
+	rm -rf $(VENV) staticfiles test-artifacts

@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-export REQUIRE_BROWSER ?= 1
 
 .PHONY: run test lint serve install migrate clean
 

@@ -212,4 +212,6 @@ def pytest_terminal_summary(
             f"FAILED: {len(skipped)} test(s) skipped while {' and '.join(required)} is set",
             red=True,
         )
-        terminalreporter._session.exitstatus = 1
+        # pytest has no public way to change the exit status this late.
+        if (session := terminalreporter._session) is not None:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

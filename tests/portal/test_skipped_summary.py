@@ -51,7 +51,7 @@ def test_any_other_skip_is_named_too() -> None:
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture

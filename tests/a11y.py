@@ -1,7 +1,7 @@
 """axe-core, run inside the pages the browser tests open.
 
 The script is the axe.min.js that the axe-playwright-python wheel ships (pinned in
-requirements.lock), so pip alone brings it: no npm, never a CDN.
+requirements.lock), so pip alone brings it, never a CDN.
 """
 
 from functools import cache

@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-export REQUIRE_BROWSER ?= 1
 
 .PHONY: run test lint serve install migrate clean
 
@@ -11,11 +10,6 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
-	touch $@
-
-# axe-core for the accessibility checks in the browser tests (npm registry, never a CDN).
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(BIN)/.installed
@@ -33,7 +27,7 @@ run: migrate
 
 # Tests run with DEBUG=true only so settings load without production secrets; the test
 # runner itself turns DEBUG off for every test.
-test: install node_modules/.installed
+test: install
 	DEBUG=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Style, types and the apps' layers (README, "Architecture").
@@ -49,4 +43,4 @@ serve: install
 		--workers $${WEB_CONCURRENCY:-4} --log-level warning
 
 clean:
-	rm -rf .venv .venv-* staticfiles test-artifacts node_modules
+	rm -rf .venv .venv-* staticfiles test-artifacts

@@ -1,21 +1,28 @@
-"""axe-core, from the npm package (never a CDN), run inside pages the browser tests open."""
+"""axe-core, run inside the pages the browser tests open.
 
-from pathlib import Path
+The script is the axe.min.js that the axe-playwright-python wheel ships (pinned in
+requirements.lock), so pip alone brings it, never a CDN.
+"""
 
-import pytest
+from functools import cache
+from importlib.resources import files
 
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+from playwright.sync_api import Page
+
 BLOCKING = ("serious", "critical")
 
 
-def assert_accessible(page) -> None:
+@cache
+def axe_source() -> str:
+    return files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
+
+
+def assert_accessible(page: Page) -> None:
     """Fail on any axe violation of impact serious or critical on the current page."""
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `npm ci` (make test does)")
     # Evaluated through the DevTools protocol, which the page's CSP does not govern, so the
     # tests need not weaken the policy they are checking.
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE.read_text())
+        page.evaluate(axe_source())
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     blocking = [v for v in result["violations"] if v["impact"] in BLOCKING]
     details = [

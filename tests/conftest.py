@@ -1,27 +1,41 @@
 """Fixtures shared by every test: the three roles in two accounts, and a real browser."""
 
 import os
-import shutil
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from playwright.sync_api import Browser, sync_playwright
 
 from accounts.models import Account, Domain, Role, User
+from tests import browsers
 
 # Playwright's sync API runs an event loop in the test's thread; the database calls the
 # tests make beside it are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-staple"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-# With REQUIRE_BROWSER set (make test, CI) a missing browser fails the run instead of
-# skipping the browser tests.
-REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false")
+# Playwright's download of its own Chromium: what it said, and when it last failed.
+INSTALL_LOG = ARTIFACTS / "playwright-install.log"
+INSTALL_FAILED = ARTIFACTS / "playwright-install-failed"
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")
+
+
+def unavailable(reason: str, required_by: str) -> NoReturn:
+    """Skip the test for want of something this machine lacks, and say why at the end of the
+    run; CI sets `required_by` (REQUIRE_BROWSER, REQUIRE_SCALE) so that it fails instead."""
+    if _flag(required_by):
+        pytest.fail(f"{reason} ({required_by} is set)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -103,18 +117,25 @@ def client_for(client: Client):
 # --- Browser ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+def _browser_path(managed: str) -> str:
+    """The browser to drive, found as tests/browsers.py says, or skip (fail if required)."""
+    try:
+        found = browsers.find_browser(os.environ, browsers.is_executable, managed)
+    except browsers.BrowserPathMissing as e:
+        # The message is the whole story: no traceback, nothing chained.
+        raise pytest.fail.Exception(str(e), pytrace=False) from None
+    if found is None and browsers.try_playwright_install(INSTALL_LOG, INSTALL_FAILED):
+        found = browsers.find_browser(os.environ, browsers.is_executable, managed)
+    if found is None:
+        unavailable(f"no Chromium or Chrome found: {browsers.HOW_TO_GET_ONE}", "REQUIRE_BROWSER")
+    return found
 
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=_browser_path(playwright.chromium.executable_path),
             headless=True,
             args=[
                 "--no-sandbox",
@@ -157,10 +178,40 @@ def browser_sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+SKIPPED_KINDS = (("browser", "browser test"), ("scale", "scale-out test"))
+
+
+def skipped_line(reports: Sequence[pytest.TestReport | pytest.CollectReport]) -> str:
+    """One line for the end of the run: which kinds of test were skipped, and why."""
+    counts: Counter[str] = Counter()
+    reasons: dict[str, list[str]] = {}
+    for report in reports:
+        keywords = getattr(report, "keywords", {})
+        kind = next((label for mark, label in SKIPPED_KINDS if mark in keywords), "other test")
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        counts[kind] += 1
+        if reason not in reasons.setdefault(kind, []):
+            reasons[kind].append(reason)
+    if not counts:
+        return "Skipped: nothing."
+    return "Skipped: " + "; ".join(
+        f"{count} {kind}{'s' if count > 1 else ''} ({', '.join(reasons[kind])})"
+        for kind, count in counts.items()
+    )
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
-    if REQUIRE_BROWSER and skipped:
+    terminalreporter.write_line(skipped_line(skipped), yellow=bool(skipped), green=not skipped)
+    required = [name for name in ("REQUIRE_BROWSER", "REQUIRE_SCALE") if _flag(name)]
+    if required and skipped:
         terminalreporter.write_line(
-            f"FAILED: {len(skipped)} test(s) skipped while REQUIRE_BROWSER is set", red=True
+            f"FAILED: {len(skipped)} test(s) skipped while {' and '.join(required)} is set",
+            red=True,
         )
-        terminalreporter._session.exitstatus = 1
+        # pytest has no public way to change the exit status this late.
+        if (session := terminalreporter._session) is not None:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,12 +22,36 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.scale.proxy import Proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = os.environ.get("SCALE_PG", "postgres://postgres@127.0.0.1:5432")
+PG_PORT = urllib.parse.urlsplit(PG).port or 5432
 REDIS_PORT = int(os.environ.get("SCALE_REDIS_PORT", "6379"))
 PASSWORD = "scale-test-passphrase-1"
+
+
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def missing_services(pg_port: int = PG_PORT, redis_port: int = REDIS_PORT) -> str | None:
+    """Why the scale-out tests cannot run on this machine, or None when they can."""
+    down = [
+        f"{name} on 127.0.0.1:{port}"
+        for name, port in (("PostgreSQL", pg_port), ("Redis", redis_port))
+        if not _reachable(port)
+    ]
+    problems = [f"{' and '.join(down)} not reachable"] if down else []
+    # The throw-away database is made and dropped with psql.
+    if shutil.which("psql") is None:
+        problems.append("psql not on PATH")
+    return ", ".join(problems) or None
 
 
 def _free_port() -> int:
@@ -117,10 +142,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    # Checked before any database is made; as a session fixture, once per run.
+    if reason := missing_services():
+        unavailable(reason, "REQUIRE_SCALE")
     name = f"portal_scale_{os.getpid()}"
     _admin_sql(f"DROP DATABASE IF EXISTS {name}")
     _admin_sql(f"CREATE DATABASE {name}")
-    pg_proxy = Proxy(5432).start()
+    pg_proxy = Proxy(PG_PORT).start()
     redis_proxy = Proxy(REDIS_PORT).start()
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL")},

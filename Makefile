@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint serve install migrate clean
+.PHONY: run test lint serve install migrate clean bench
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ serve: install
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn portal.wsgi:application --bind 127.0.0.1:$(PORT) \
 		--workers $${WEB_CONCURRENCY:-4} --log-level warning
+
+# bench/peers.py: the signed API beside Django REST framework + djangorestframework-api-key
+# on the local PostgreSQL and Redis. Their packages are locked apart (requirements-bench.lock,
+# the test lock plus them), so `make test` never needs them.
+$(BIN)/.bench-installed: requirements-bench.lock $(BIN)/.installed
+	$(BIN)/pip install --quiet -r requirements-bench.lock
+	touch $@
+
+bench: $(BIN)/.bench-installed
+	$(BIN)/python bench/peers.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .venv-* staticfiles test-artifacts

@@ -4,6 +4,9 @@ A busy client must not turn every read into a write. The row's own last_used_at,
 the request's key query anyway, answers "not yet" for nearly every request at no cost;
 only once it is due does a cache.add() gate let exactly one of the requests racing on
 the app servers through to a single UPDATE. If the cache is down, the row alone decides.
+
+The write is bookkeeping, not a guard: if it fails (the database went away after the
+request's statement), the request is still answered and the next due request writes.
 """
 
 import logging
@@ -11,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -36,5 +40,9 @@ def touch(key: ApiKey, request: HttpRequest) -> None:
     if not _due(key, now):
         return
     ip = client_ip(request)
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=ip)
+    try:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=ip)
+    except (OperationalError, InterfaceError) as e:
+        log.warning("last used not written: database unavailable (%s)", type(e).__name__)
+        return
     key.last_used_at, key.last_used_ip = now, ip

@@ -1,4 +1,5 @@
-"""The one query of a signed request: the key and just enough of its owner to judge it.
+"""The one database round trip of a signed request: the key, just enough of its owner to
+judge it, and on PostgreSQL the data the view will answer with, in one statement.
 
 Every API call runs this, so it is hand-written SQL rather than a queryset. Measured on
 PostgreSQL, `select_related("owner__account").first()` spent about 0.3 ms compiling its
@@ -7,15 +8,25 @@ owner's password hash included), for a lookup whose round trip alone costs about
 Here the text is fixed, the columns are the ones authentication reads, and the account
 table is not joined at all: the owner's account_id is on the owner's row.
 
+On PostgreSQL the view's data rides in the same statement (apikeys/reads.py builds it as
+JSON text in the database), so a signed list is one round trip, not the four it was (the
+connection health check's SELECT 1, the key, the count, the page). The rows reach this
+process before the signature is checked, but nothing reaches the client until the
+signature and the key's state have passed (apikeys/api.py). Other databases (SQLite in
+development and tests) fetch the key alone and read the data with the ORM afterwards.
+
 Nothing is cached between requests: a key deleted, expired or suspended (owner's API
 access removed, owner deactivated) fails on the very next request on any app server.
 """
 
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection
+import psycopg
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
@@ -35,6 +46,8 @@ _KEY_COLUMNS = (
     "deleted_at",
 )
 _OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active")
+# How the statement names the owner's account, for the data selected beside the key.
+OWNER_ACCOUNT = f"u.{connection.ops.quote_name(User._meta.get_field('account').column)}"
 
 
 def _fields(model: type[Model], names: tuple[str, ...]) -> list[Field[Any, Any]]:
@@ -46,8 +59,9 @@ _KEY_FIELDS = _fields(ApiKey, _KEY_COLUMNS)
 _OWNER_FIELDS = _fields(User, _OWNER_COLUMNS)
 
 
-def _sql() -> str:
-    """The query's text, named from the models' own tables and columns."""
+def _sql(extra: Sequence[str] = ()) -> str:
+    """The statement's text, named from the models' own tables and columns, with the
+    extra select-list expressions (the view's data) after the key's columns."""
     q = connection.ops.quote_name
 
     def col(alias: str, model: type[Model], attname: str) -> str:
@@ -59,7 +73,7 @@ def _sql() -> str:
     # unknown as a made-up one. Expiry and the owner's flags are returned, not filtered, so
     # the answer can say which of them refused the key.
     return (
-        f"SELECT {', '.join(columns)}"
+        f"SELECT {', '.join([*columns, *extra])}"
         f" FROM {q(ApiKey._meta.db_table)} k"
         f" JOIN {q(User._meta.db_table)} u"
         f" ON {col('u', User, 'id')} = {col('k', ApiKey, 'owner_id')}"
@@ -96,18 +110,10 @@ def _row_converters() -> RowConverters:
     return found
 
 
-def candidate_key(key_id: uuid.UUID) -> ApiKey | None:
-    """The undeleted key with this API key, its owner attached; None if there is none.
-
-    The result carries only the columns above (anything else would be loaded lazily with a
-    query of its own): enough for ApiKey.status(), reveal(), last used and the account scope.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(SQL, [_KEY_FIELD.get_db_prep_value(key_id, connection)])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
+def _key_of(row: Sequence[Any]) -> ApiKey:
+    """The key and its owner from the row's first columns (only those columns: anything
+    else would be loaded lazily, with a query of its own)."""
+    values = list(row[: len(_KEY_COLUMNS) + len(_OWNER_COLUMNS)])
     for i, (column, converters) in enumerate(_row_converters()):
         for convert in converters:
             values[i] = convert(values[i], column, connection)
@@ -115,3 +121,73 @@ def candidate_key(key_id: uuid.UUID) -> ApiKey | None:
     key = ApiKey.from_db(connection.alias, _KEY_COLUMNS, values[:split])
     key.owner = User.from_db(connection.alias, _OWNER_COLUMNS, values[split:])
     return key
+
+
+def single_statement() -> bool:
+    """Whether the view's data can ride in the key's statement (PostgreSQL through psycopg)."""
+    return connection.vendor == "postgresql"
+
+
+def candidate_key(key_id: uuid.UUID) -> ApiKey | None:
+    """The undeleted key with this API key, its owner attached; None if there is none.
+
+    Enough for ApiKey.status(), reveal(), last used and the account scope. Through Django's
+    cursor: the path for databases other than PostgreSQL.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(SQL, [_KEY_FIELD.get_db_prep_value(key_id, connection)])
+        row = cursor.fetchone()
+    return None if row is None else _key_of(row)
+
+
+def candidate_key_with(
+    key_id: uuid.UUID, extra: Sequence[str], params: Sequence[object]
+) -> tuple[ApiKey, tuple[Any, ...]] | None:
+    """PostgreSQL: the key as candidate_key() finds it, and the values of the extra
+    select-list expressions (with their params) computed in the same statement."""
+    row = fetch_one(_sql(extra), [*params, key_id])
+    if row is None:
+        return None
+    return _key_of(row), tuple(row[len(_KEY_COLUMNS) + len(_OWNER_COLUMNS) :])
+
+
+def fetch_one(sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+    """Run one read-only statement on PostgreSQL in one round trip; its first row.
+
+    Through a psycopg cursor of its own rather than Django's: server-side binding, and a
+    prepared statement (API_PREPARED_STATEMENTS), so the server neither parses nor plans
+    the text again, and no Python formats the parameters into it. Django's per-request
+    connection health check (a SELECT 1 round trip) is skipped: instead, if the statement
+    fails because the connection broke (the database restarted since the connection was
+    opened, or a proxy dropped it), the connection is replaced and the statement run once
+    more. A read is safe to repeat, so a database restart costs no failed request.
+    """
+    for attempt in (1, 2):
+        try:
+            return _execute(sql, params)
+        except (OperationalError, InterfaceError):
+            if attempt == 2 or connection.in_atomic_block or not _broken():
+                raise
+            connection.close()
+    raise AssertionError("unreachable")
+
+
+def _execute(sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+    connection.ensure_connection()
+    raw = connection.connection
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=settings.API_PREPARED_STATEMENTS)
+        row = cursor.fetchone()
+    # The statement just proved the connection sound: a later query in this request (the
+    # last-used write) needs no health check of its own.
+    connection.health_check_done = True  # type: ignore[attr-defined]  # Django's flag; unstubbed
+    if connection.queries_logged:  # DEBUG, or a test counting queries: show it as Django would
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return row
+
+
+def _broken() -> bool:
+    """Whether the last failure left the connection unusable (or never made one)."""
+    raw = connection.connection
+    return raw is None or raw.closed or bool(raw.broken)

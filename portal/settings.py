@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The signed API and the health checks stop here: see SESSIONLESS_PATHS.
+    "portal.middleware.SessionlessViewMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,6 +75,11 @@ MIDDLEWARE = [
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.TimezoneMiddleware",
 ]
+
+# Where SessionlessViewMiddleware looks for views marked sessionless (portal.lib.http) and
+# calls them itself, past sessions, CSRF, authentication, messages, CSP, clickjacking, the
+# idle timeout and the time zone: none of which a signed API call or a probe needs.
+SESSIONLESS_PATHS = ["/api/", "/healthz", "/readyz"]
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -232,6 +239,10 @@ API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=120)
 API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)
 API_LAST_USED_INTERVAL = env.int("API_LAST_USED_INTERVAL", default=60)
 API_PAGE_SIZE = 50
+# The API's one statement runs as a prepared statement (PostgreSQL plans it once per
+# connection). Turn off behind a pooler in transaction mode that cannot keep prepared
+# statements (PgBouncer before 1.21).
+API_PREPARED_STATEMENTS = env.bool("API_PREPARED_STATEMENTS", default=True)
 
 LOGGING = {
     "version": 1,

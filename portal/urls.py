@@ -4,13 +4,14 @@ from django.urls import include, path
 from portal import views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    # First, so the hot paths resolve without walking the pages' patterns.
+    path("api/", include("apikeys.api_urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("", views.dashboard, name="dashboard"),
     path("accounts/", include("accounts.urls")),
     path("activity/", include("audit.urls")),
     path("", include("apikeys.urls")),
-    path("api/", include("apikeys.api_urls")),
     path("admin/", admin.site.urls),
 ]
 

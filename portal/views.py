@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.http import AuthenticatedHttpRequest
 from apikeys.models import ApiKey
+from portal.lib.http import sessionless
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +22,13 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "portal/dashboard.html", {"keys": keys, "nav": "dashboard"})
 
 
+@sessionless
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@sessionless
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": "ok", "cache": "ok"}

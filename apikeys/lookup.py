@@ -19,6 +19,7 @@ Nothing is cached between requests: a key deleted, expired or suspended (owner's
 access removed, owner deactivated) fails on the very next request on any app server.
 """
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from django.db.models.expressions import Col
 from accounts.models import User
 from apikeys.models import ApiKey
 
+log = logging.getLogger(__name__)
 # Attnames in the order the SELECT names them. Both groups follow their model's
 # field order, which Model.from_db() requires of a partial row.
 _KEY_COLUMNS = (
@@ -165,9 +167,10 @@ def fetch_one(sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
     for attempt in (1, 2):
         try:
             return _execute(sql, params)
-        except (OperationalError, InterfaceError):
+        except (OperationalError, InterfaceError) as e:
             if attempt == 2 or connection.in_atomic_block or not _broken():
                 raise
+            log.warning("api: database connection lost (%s); once more on a new one", e)
             connection.close()
     raise AssertionError("unreachable")
 

@@ -1,0 +1,166 @@
+"""A signed request at its floor: one PostgreSQL and one Redis round trip, counted at the
+drivers (tests/roundtrips.py), with the rate limit counted in a real Redis.
+
+On SQLite (no network, and the simpler path: the key, then the view's data through the
+ORM) the same tests assert that path's queries instead, so they run on both passes.
+"""
+
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+import time_machine
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Domain
+from apikeys import lookup
+from tests.apikeys.api_support import new_key, signed
+from tests.conftest import unavailable
+from tests.roundtrips import RoundTrips
+
+pytestmark = pytest.mark.django_db
+
+POSTGRESQL = connection.vendor == "postgresql"
+START = datetime(2030, 1, 1, 9, 0, 0, tzinfo=UTC)
+
+
+def _redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_cache():
+    """The cache in the local Redis, as production counts, inside this test only (a
+    prefix of its own, never flushed: the suite's cache.clear() runs outside it)."""
+    if not _redis_reachable():
+        unavailable("Redis not reachable on 127.0.0.1:6379", "REQUIRE_SCALE")
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/12",
+            "KEY_PREFIX": f"roundtrips-{uuid.uuid4()}",
+        }
+    }
+    with override_settings(CACHES=caches):
+        yield
+
+
+@pytest.fixture
+def pair(user):
+    return new_key(user)
+
+
+@pytest.fixture
+def domain(account, domains) -> Domain:
+    return domains[1]
+
+
+def paths(domain: Domain) -> dict[str, tuple[str, int]]:
+    """Each endpoint and the queries the path for other databases makes for it."""
+    return {
+        "v1 list": ("/api/v1/domains", 2),  # the key; the domains
+        "v1 one": (f"/api/v1/domains/{domain.pk}", 2),  # the key; the domain
+        "v4 list": ("/api/v4/domains?page=1", 3),  # the key; the count; the page
+        "v4 one": (f"/api/v4/domains/{domain.pk}/", 2),
+    }
+
+
+@pytest.mark.parametrize("endpoint", ["v1 list", "v1 one", "v4 list", "v4 one"])
+def test_a_signed_request_is_one_database_and_one_redis_round_trip(
+    client, redis_cache, pair, domain, endpoint
+):
+    path, orm_queries = paths(domain)[endpoint]
+    with time_machine.travel(START, tick=False):
+        # The first request writes last used and prepares the statement on this connection.
+        assert client.get(path, **signed(pair[0].key, pair[1])).status_code == 200
+    with (
+        time_machine.travel(START + timedelta(seconds=5), tick=False),
+        CaptureQueriesContext(connection) as queries,
+        RoundTrips() as trips,
+    ):
+        response = client.get(path, **signed(pair[0].key, pair[1]))
+    assert response.status_code == 200, response.content
+    assert response["X-RateLimit-Remaining"] == str(int(response["X-RateLimit-Limit"]) - 2)
+    assert trips.redis == 1  # the rate-limit pipeline
+    if POSTGRESQL:
+        # No health check, no separate count or page: one statement, one round trip.
+        assert trips.postgresql == 1, trips.statements
+        assert len(queries) == 1
+    else:
+        assert len(queries) == orm_queries, [q["sql"] for q in queries]
+
+
+def test_last_used_costs_one_more_round_trip_each_at_most_once_a_minute(
+    client, redis_cache, user, pair, domains
+):
+    key, secret = pair
+    # Another key of the owner's prepares the statement on this connection first.
+    other = new_key(user)
+    with time_machine.travel(START - timedelta(hours=1), tick=False):
+        assert client.get("/api/v1/domains", **signed(other[0].key, other[1])).status_code == 200
+    counted = []
+    for offset in (0, 1, 30, 59):
+        with (
+            time_machine.travel(START + timedelta(seconds=offset), tick=False),
+            CaptureQueriesContext(connection) as queries,
+            RoundTrips() as trips,
+        ):
+            assert client.get("/api/v1/domains", **signed(key.key, secret)).status_code == 200
+        writes = [q for q in queries if q["sql"].upper().startswith("UPDATE")]
+        counted.append((trips.postgresql, trips.redis, len(writes)))
+    # The minute's first request: the statement and the UPDATE; the pipeline and the gate
+    # (cache.add). Then one and one, and no write.
+    first_pg, later_pg = (2, 1) if POSTGRESQL else (None, None)
+    assert counted == [(first_pg, 2, 1)] + [(later_pg, 1, 0)] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restart_between_requests_costs_no_failed_request(user, domains, client):
+    key, secret = new_key(user)
+    assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
+    if not lookup.single_statement():
+        assert connection.vendor != "postgresql"  # Django's health check covers SQLite
+        return
+    before = connection.connection.info.backend_pid
+    # What a restart does: the server ends the backend behind the pooled connection.
+    admin = connection.get_connection_params()
+    with psycopg.connect(
+        **{k: v for k, v in admin.items() if k not in ("context", "cursor_factory")},
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [before])
+    response = client.get("/api/v4/domains", **signed(key.key, secret))
+    assert response.status_code == 200, response.content
+    assert response.json()["meta"]["pagination"]["total"] == 3
+    assert connection.connection.info.backend_pid != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_that_is_not_the_connections_is_not_retried(client, user, monkeypatch):
+    """A statement that fails on a sound connection answers 503 at once: only a broken
+    connection is worth a second try."""
+    from django.db import OperationalError
+
+    key, secret = new_key(user)
+    if not lookup.single_statement():
+        assert connection.vendor != "postgresql"  # no retry on the other databases' path
+        return
+    calls = []
+
+    def fails(sql, params):
+        calls.append(sql)
+        connection.ensure_connection()
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(lookup, "_execute", fails)
+    response = client.get("/api/v4/domains", **signed(key.key, secret))
+    assert response.status_code == 503
+    assert len(calls) == 1

@@ -118,12 +118,15 @@ def credentials_of(request: HttpRequest) -> tuple[signing.Credentials, uuid.UUID
 def find(key_id: uuid.UUID, read: "reads.Read[Any] | None") -> tuple[ApiKey, Any] | None:
     """The request's one database round trip: the key, and on PostgreSQL the read's data
     computed in the same statement. Elsewhere the data is read after the checks."""
-    if read is None or not lookup.single_statement():
+    if not lookup.single_statement():
         key = lookup.candidate_key(key_id)
         return None if key is None else (key, None)
-    expressions, params = read.select(lookup.OWNER_ACCOUNT)
+    expressions, params = read.select(lookup.OWNER_ACCOUNT) if read else ([], [])
     found = lookup.candidate_key_with(key_id, expressions, params)
-    return None if found is None else (found[0], read.from_columns(found[1]))
+    if found is None:
+        return None
+    key, columns = found
+    return key, read.from_columns(columns) if read else None
 
 
 def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) -> Authenticated:

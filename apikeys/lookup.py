@@ -19,6 +19,7 @@ Nothing is cached between requests: a key deleted, expired or suspended (owner's
 access removed, owner deactivated) fails on the very next request on any app server.
 """
 
+import functools
 import logging
 import time
 import uuid
@@ -61,9 +62,11 @@ _KEY_FIELDS = _fields(ApiKey, _KEY_COLUMNS)
 _OWNER_FIELDS = _fields(User, _OWNER_COLUMNS)
 
 
-def _sql(extra: Sequence[str] = ()) -> str:
+@functools.lru_cache(maxsize=32)
+def _sql(extra: tuple[str, ...] = ()) -> str:
     """The statement's text, named from the models' own tables and columns, with the
-    extra select-list expressions (the view's data) after the key's columns."""
+    extra select-list expressions (the view's data) after the key's columns. Made once
+    per kind of request: the values are parameters."""
     q = connection.ops.quote_name
 
     def col(alias: str, model: type[Model], attname: str) -> str:
@@ -147,7 +150,7 @@ def candidate_key_with(
 ) -> tuple[ApiKey, tuple[Any, ...]] | None:
     """PostgreSQL: the key as candidate_key() finds it, and the values of the extra
     select-list expressions (with their params) computed in the same statement."""
-    row = fetch_one(_sql(extra), [*params, key_id])
+    row = fetch_one(_sql(tuple(extra)), [*params, key_id])
     if row is None:
         return None
     return _key_of(row), tuple(row[len(_KEY_COLUMNS) + len(_OWNER_COLUMNS) :])

@@ -11,6 +11,7 @@ The account is named by an SQL reference to the key owner's account (lookup.OWNE
 so a key can never read another account's domains.
 """
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,11 +82,32 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+# Each read's SQL is made once per account reference: only parameters change per request.
+
+
+@functools.cache
+def _list_sql(account: str) -> list[str]:
+    return [_array(_rows(account))]
+
+
+@functools.cache
+def _page_sql(account: str) -> list[str]:
+    count = f"(SELECT count(*) FROM ({_rows(account)}) c)"
+    page = _array(_rows(account, tail=f" ORDER BY {_ORDER} LIMIT %s OFFSET %s"))
+    return [count, page]
+
+
+@functools.cache
+def _one_sql(account: str) -> list[str]:
+    row = _rows(account, where=f" AND d.{_column('id')} = %s")
+    return [f"(SELECT row_to_json(p)::text FROM ({row}) p)"]
+
+
 class DomainList:
     """Every domain of the account (API v1), as a JSON array."""
 
     def select(self, account: str) -> tuple[list[str], list[object]]:
-        return [_array(_rows(account))], []
+        return _list_sql(account), []
 
     def from_columns(self, values: Sequence[Any]) -> str:
         return str(values[0])
@@ -114,9 +136,7 @@ class DomainPage:
         return (self.number - 1) * self.per_page
 
     def select(self, account: str) -> tuple[list[str], list[object]]:
-        count = f"(SELECT count(*) FROM ({_rows(account)}) c)"
-        page = _array(_rows(account, tail=f" ORDER BY {_ORDER} LIMIT %s OFFSET %s"))
-        return [count, page], [self.per_page, self.offset]
+        return _page_sql(account), [self.per_page, self.offset]
 
     def from_columns(self, values: Sequence[Any]) -> Page:
         return Page(self.number, self.per_page, int(values[0]), str(values[1]))
@@ -136,8 +156,7 @@ class OneDomain:
     pk: int
 
     def select(self, account: str) -> tuple[list[str], list[object]]:
-        row = _rows(account, where=f" AND d.{_column('id')} = %s")
-        return [f"(SELECT row_to_json(p)::text FROM ({row}) p)"], [self.pk]
+        return _one_sql(account), [self.pk]
 
     def from_columns(self, values: Sequence[Any]) -> str | None:
         return None if values[0] is None else str(values[0])

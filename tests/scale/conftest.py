@@ -157,8 +157,9 @@ def stack() -> Iterator[Stack]:
         "KEY_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_proxy.port}/{name}",
-        # Connections are not kept between requests, so a cut shows on the next request.
-        "CONN_MAX_AGE": "0",
+        # Connections are kept between requests, as in production, so the outage and restart
+        # tests meet pooled connections that died under them.
+        "CONN_MAX_AGE": "60",
         # A prefix of its own, so parallel runs sharing this Redis never see each other's counts.
         "CACHE_URL": f"redis://127.0.0.1:{redis_proxy.port}/14?key_prefix={name}",
         "SECURE_SSL_REDIRECT": "false",

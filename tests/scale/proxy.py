@@ -24,6 +24,18 @@ class Proxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return self
 
+    def drop(self) -> None:
+        """Drop the open connections but keep accepting new ones, as a database restart
+        looks to the connections pooled before it."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
     def stop(self) -> None:
         """Refuse new connections and drop the open ones, as a dead server would."""
         if self._listener is not None:
@@ -34,14 +46,7 @@ class Proxy:
                 pass
             self._listener.close()
             self._listener = None
-        with self._lock:
-            for conn in self._conns:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                conn.close()
-            self._conns.clear()
+        self.drop()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:

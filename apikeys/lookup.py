@@ -178,12 +178,21 @@ def fetch_one(sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
     raise AssertionError("unreachable")
 
 
+_NEVER_AUTOMATICALLY = 2**31 - 1
+
+
 def _execute(sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
     connection.ensure_connection()
     raw = connection.connection
+    prepare = settings.API_PREPARED_STATEMENTS
+    if prepare and raw.prepare_threshold is None:
+        # Django turns psycopg's automatic preparation off (for poolers) with None, which
+        # also refuses an explicit prepare=True. A threshold no query reaches keeps the
+        # automatic kind off and lets this statement, asked for by name, be prepared.
+        raw.prepare_threshold = _NEVER_AUTOMATICALLY
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=settings.API_PREPARED_STATEMENTS)
+        cursor.execute(sql, params, prepare=prepare)
         row = cursor.fetchone()
     # The statement just proved the connection sound: a later query in this request (the
     # last-used write) needs no health check of its own.

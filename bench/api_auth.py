@@ -13,12 +13,13 @@ both sides alike:
 - baseline: GET /api/bench-noauth/v4/domains, the same inner view with the same key object
   loaded once (bench/api_auth_urls.py), i.e. authentication switched off.
 
-Both in process (Django test client, full middleware stack) and, unless --no-gunicorn,
-through gunicorn on loopback (one sync worker, one client connection per request). It
-prints median latency, requests per second and the ratio (target: signed at most 1.10x),
-and what one Argon2 password hash and check cost, for scale. DEBUG is off while timing
-(bench/api_auth_settings.py); set CACHE_URL=redis://... to count rate limits in Redis as
-production does (the default, an in-process cache, hides the cache's round trips).
+Both in process (Django test client, through the middleware the API passes) and, unless
+--no-gunicorn, through gunicorn on loopback (one sync worker, one client connection per
+request). It prints median latency, requests per second and the ratio (target: signed at
+most 1.10x), and what one Argon2 password hash and check cost, for scale. DEBUG is off
+while timing (bench/api_auth_settings.py); set CACHE_URL=redis://... to count rate limits
+in Redis as production does (the default, an in-process cache, hides the cache's round
+trips).
 """
 
 import argparse

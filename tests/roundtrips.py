@@ -52,7 +52,7 @@ class RoundTrips:
             self.redis += 1
             original(connection, *args, **kwargs)
 
-        AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+        AbstractConnection.send_packed_command = counted
         return self
 
     def __exit__(
@@ -61,7 +61,7 @@ class RoundTrips:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        AbstractConnection.send_packed_command = self._send  # type: ignore[method-assign]
+        AbstractConnection.send_packed_command = self._send
         if self._trace is None:
             return
         if not self._raw.closed:

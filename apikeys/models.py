@@ -10,7 +10,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, User
 from apikeys import crypto, tokens
-from audit.events import record
+from audit.events import Entry, record_many
 from audit.models import Event
 
 
@@ -149,15 +149,27 @@ class ApiKey(models.Model):
         details: dict | None = None,
     ) -> None:
         """Record an event about this key, in the caller's transaction."""
-        record(
-            event,
-            account=self.account_id,
-            actor=actor,
-            request=request,
-            target=self.owner,
-            api_key=str(self.key),
-            details=details,
+        record_many(
+            self.account_id, [self.entry(event, actor=actor, request=request, details=details)]
         )
+
+    def entry(
+        self,
+        event: Event,
+        *,
+        actor: User,
+        request: HttpRequest | None = None,
+        details: dict | None = None,
+    ) -> Entry:
+        """An event about this key, for record_many() (several keys in one write)."""
+        return {
+            "event": event,
+            "actor": actor,
+            "request": request,
+            "target": self.owner,
+            "api_key": str(self.key),
+            "details": details,
+        }
 
     def shorten_expiry(
         self, expires: datetime, actor: User, request: HttpRequest | None = None

@@ -12,7 +12,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -26,6 +25,7 @@ from accounts.models import User
 from apikeys.forms import ConfirmPasswordForm, ExpiryForm, GenerateForm
 from apikeys.menu import LIMIT_MESSAGE, access_message, key_menu
 from apikeys.models import ApiKey, ExpiryNotShorter, KeyLimitReached, NoApiAccess, Status
+from audit.events import record_many
 from audit.models import Event
 
 JUST_GENERATED = "just_generated"
@@ -183,9 +183,9 @@ def view_keys(request: HttpRequest) -> HttpResponse:
     if not shown:
         messages.info(request, "Only live keys can be viewed: expired keys stay masked.")
     revealed = {key.key: key.reveal() for key in shown}
-    with transaction.atomic():
-        for key in shown:
-            key.log(Event.KEY_VIEWED, actor=user, request=request)
+    record_many(
+        user.account_id, [key.entry(Event.KEY_VIEWED, actor=user, request=request) for key in shown]
+    )
     return _profile_page(request, keys=keys, revealed=revealed)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
 from audit import chain
@@ -213,7 +214,7 @@ def _try_append(
     return [_stored(db, pk, account_id, row) for pk, row in zip(ids, linked, strict=True)]
 
 
-def _call(db: BaseDatabaseWrapper, params: list[object]) -> tuple[Any, ...]:
+def _call(db: BaseDatabaseWrapper, params: list[Any]) -> tuple[Any, ...]:
     """audit_append(), through a Django cursor that sends the parameters apart from the SQL.
 
     Django's own PostgreSQL cursor binds on the client, quoting every parameter into the
@@ -224,8 +225,8 @@ def _call(db: BaseDatabaseWrapper, params: list[object]) -> tuple[Any, ...]:
 
     db.close_if_health_check_failed()
     db.ensure_connection()
-    wrap = db.make_debug_cursor if db.queries_logged else db.make_cursor
-    with wrap(psycopg.Cursor(db.connection)) as cursor:
+    wrapper = CursorDebugWrapper if db.queries_logged else CursorWrapper
+    with wrapper(psycopg.Cursor(db.connection), db) as cursor:
         cursor.execute(APPEND_SQL, params)
         return cursor.fetchone()
 

@@ -145,17 +145,18 @@ def main() -> None:
         # Warm up: connections, plans, the chain head in this process's cache.
         floor(50), one_writer(account, actor, 50), bulk(account, actor, 10), server_rows()
 
-        times: dict[str, list[float]] = {}
+        measures: dict[str, Callable[[], float]] = {
+            "floor": lambda: floor(n),
+            "one": lambda: one_writer(account, actor, n),
+            "many": lambda: many_writers(account, actor, n),
+            "ten": lambda: best(5, lambda: bulk(account, actor, 10)),
+            "thousand": lambda: bulk(account, actor, 1000),
+            "server": server_rows,
+        }
+        times: dict[str, list[float]] = {name: [] for name in measures}
         for _ in range(args.runs):
-            for name, measure in [
-                ("floor", lambda: floor(n)),
-                ("one", lambda: one_writer(account, actor, n)),
-                ("many", lambda: many_writers(account, actor, n)),
-                ("ten", lambda: best(5, lambda: bulk(account, actor, 10))),
-                ("thousand", lambda: bulk(account, actor, 1000)),
-                ("server", server_rows),
-            ]:
-                times.setdefault(name, []).append(measure())
+            for name, measure in measures.items():
+                times[name].append(measure())
         fastest = {name: min(values) for name, values in times.items()}
         report(fastest, n, args.runs)
         call_command("verify_activity_log", account=str(account.pk))

@@ -1,11 +1,13 @@
 """How the log is written: the chain head made with the account, record_many(), round trips
 (PostgreSQL), and a chain that stays right when this process's idea of the head is wrong."""
 
+import importlib
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from django.apps import apps as global_apps
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
@@ -63,6 +65,17 @@ def test_an_account_made_without_signals_gets_its_head_at_the_first_entry() -> N
     assert (entry.seq, entry.prev_hash) == (1, chain.GENESIS)
     assert ChainHead.objects.get(account=account).seq == 1
     assert verified(account)
+
+
+@pytest.mark.django_db
+def test_the_migration_gives_existing_accounts_their_heads() -> None:
+    migration = importlib.import_module("audit.migrations.0003_chain_heads")
+    (bare,) = Account.objects.bulk_create([Account(name="Old Co")])  # as before the change
+    started = Account.objects.create(name="Started Co")
+    record(Event.SIGNED_IN, account=started)
+    migration.create_heads(global_apps, None)
+    assert ChainHead.objects.filter(account=bare, seq=0, hash=chain.GENESIS).exists()
+    assert ChainHead.objects.get(account=started).seq == 1  # left as it was
 
 
 # --- record_many -------------------------------------------------------------------------

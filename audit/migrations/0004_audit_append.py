@@ -57,6 +57,28 @@ BEGIN
         RETURN;
     END IF;
 
+    -- One entry, the usual call, goes straight in: the path for many below (recordset,
+    -- window, aggregate) takes about a fifth longer on the server for a single entry.
+    IF n = 1 THEN
+        INSERT INTO audit_auditevent (
+            account_id, seq, time, event, actor_id, actor_email, actor_role, target_user_id,
+            target_email, api_key, ip, user_agent, details, prev_hash, hash
+        )
+        SELECT p_account, p_seq + 1, p_time, e.event, e.actor_id, e.actor_email,
+               e.actor_role, e.target_user_id, e.target_email, e.api_key, e.ip, e.user_agent,
+               e.details, p_hash, e.hash
+          FROM jsonb_to_record(p_entries -> 0) AS e(
+                   event text, actor_id bigint, actor_email text, actor_role text,
+                   target_user_id bigint, target_email text, api_key text, ip inet,
+                   user_agent text, details jsonb, hash text
+               )
+        RETURNING ARRAY[id] INTO ids;
+        appended := true;
+        head_seq := p_seq + 1;
+        head_hash := last_hash;
+        RETURN;
+    END IF;
+
     -- Numbered here, from the head just advanced: p_seq + 1, + 2 ... in the order given,
     -- each entry's prev_hash the hash of the one before (the first's, the old head's).
     WITH inserted AS (

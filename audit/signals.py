@@ -4,13 +4,29 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from accounts import signals
-from accounts.models import User
+from accounts.models import Account, User
+from audit import chain
 from audit.events import record
-from audit.models import Event
+from audit.models import ChainHead, Event
+
+
+@receiver(post_save, sender=Account, dispatch_uid="audit:chain_head")
+def start_chain(
+    sender: type[Account], instance: Account, created: bool, using: str, **kwargs: object
+) -> None:
+    """Each account's chain head is made with the account, so no write has to look for it.
+
+    Here, not in accounts, because the apps depend one way (audit uses accounts).
+    """
+    if created:
+        ChainHead.objects.using(using).bulk_create(
+            [ChainHead(account_id=instance.pk, hash=chain.GENESIS)], ignore_conflicts=True
+        )
 
 
 @receiver(user_logged_in)

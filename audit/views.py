@@ -1,4 +1,3 @@
-from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.text import slugify
@@ -7,7 +6,7 @@ from django_tables2.paginators import LazyPaginator
 
 from accounts.guards import account_admin_required
 from accounts.http import AuthenticatedHttpRequest
-from audit import export
+from audit import export, sentences
 from audit.events import record
 from audit.filters import ActivityFilter
 from audit.models import Event
@@ -34,14 +33,14 @@ def export_csv(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHtt
     # never claims an export that did not happen.
     selected = filters.qs
     start, end = filters.date_range(first=account.created)
-    with transaction.atomic():
-        entry = record(
-            Event.LOG_EXPORTED,
-            account=account,
-            actor=request.user,
-            request=request,
-            details={"filters": filters.describe()},
-        )
+    # No transaction is open here: the entry is committed before the file starts.
+    entry = record(
+        Event.LOG_EXPORTED,
+        account=account,
+        actor=request.user,
+        request=request,
+        details={"filters": filters.describe()},
+    )
     # Entries written while the file streams are not part of it; the export's own entry is.
     rows = selected.filter(seq__lte=entry.seq)
     response = StreamingHttpResponse(
@@ -57,6 +56,7 @@ def _page(request: AuthenticatedHttpRequest, filters: ActivityFilter) -> HttpRes
     valid = filters.is_valid()
     table = ActivityTable(filters.qs if valid else filters.queryset.none())
     paginate(request, table, per_page=PER_PAGE, paginator_class=LazyPaginator)
+    entries = sentences.readable([row.record for row in table.page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -64,6 +64,7 @@ def _page(request: AuthenticatedHttpRequest, filters: ActivityFilter) -> HttpRes
         "page_query": query.urlencode() + "&" if query else "",
         "filter": filters,
         "table": table,
+        "entries": entries,
         "valid": valid,
         # Export CSV posts the filters the page shows, not the page number.
         "export_fields": [(k, v) for k, v in filters.form.data.items() if k != "page"]

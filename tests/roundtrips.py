@@ -1,78 +1,145 @@
-"""Count round trips at the drivers, not through Django's query log.
+"""Count the round trips a piece of code makes to PostgreSQL, at the driver.
 
-    with RoundTrips() as trips:
-        client.get("/api/v4/domains", ...)
-    assert (trips.postgresql, trips.redis) == (1, 1)
+Django's query log and execute_wrapper see only the statements Django runs; psycopg itself
+sends BEGIN, COMMIT, SAVEPOINT and RELEASE, and a health check or a pipeline changes how
+many times the client waits. So this watches the wire instead: libpq's protocol trace
+(psycopg's `pgconn.trace()`) of one Django connection, in which every message the client
+sends (F) and receives (B) is one line, in order.
 
-PostgreSQL: libpq's protocol trace of the Django connection (connection.connection.pgconn).
-Each frontend Query (the simple protocol) or Sync (which ends each statement of the
-extended protocol, as psycopg sends it) makes the client wait for the server: one round
-trip each. A connection health check's SELECT 1 counts, and so does a statement Django's
-query log never sees (a psycopg cursor of its own). psycopg's pipeline mode could send
-several Syncs per round trip; nothing here uses it. The trace follows the connection open
-when the block starts: if the block replaces it, the count raises rather than undercount.
-On other databases `postgresql` is None.
+    from tests.roundtrips import count_round_trips, requires_postgresql
 
-Redis: each call of redis-py's Connection.send_packed_command sends one command or one
-whole pipeline, and the caller then waits for the answer(s): one round trip each. It
-counts every client in the process, the cache's and the rate limiter's alike.
+    @requires_postgresql
+    def test_one_round_trip(db):
+        with count_round_trips() as trips:
+            do_something()
+        assert trips.count == 1, trips.sent
+
+A round trip is one burst of messages from the client followed by the server's answer: the
+client sends, then waits. Several statements sent together in a pipeline count once, as they
+cost one wait; each statement sent on its own (including BEGIN and COMMIT) counts once.
+`sent` lists what each burst carried (a statement's text, or a message's name), to say what
+went wrong when a count does not match.
+
+Only the named connection (default: the thread's `default`) is watched, and only while it
+stays open: connect it first (the context manager does), and keep CONN_HEALTH_CHECKS in mind
+(the first query of a request may be preceded by a `SELECT 1`). On SQLite there is nothing
+to count: mark such tests with `requires_postgresql`.
+
+Redis: `count_redis_round_trips()` counts the calls of redis-py's
+Connection.send_packed_command, which sends one command or one whole pipeline, after which
+the caller waits for the answer(s): one round trip each. It counts every client in the
+process, the cache's and the rate limiter's alike, and needs no particular database.
 """
 
 import tempfile
-from types import TracebackType
-from typing import IO, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import connections
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 from redis.connection import AbstractConnection
 
+# PostgreSQL-only tests: on SQLite they are left out at collection (tests/conftest.py), not
+# skipped, so CI's rule that nothing skips holds on both passes.
+requires_postgresql = pytest.mark.postgresql
 
+
+@dataclass
 class RoundTrips:
-    def __init__(self, alias: str = "default") -> None:
-        self.alias = alias
-        self.postgresql: int | None = None
-        self.redis = 0
-        self.statements: list[str] = []  # the PostgreSQL statements' text, for messages
-        self._raw: Any = None
-        self._trace: IO[bytes] | None = None
-        self._send: Any = None
+    """What the client sent, one list of messages per round trip."""
 
-    def __enter__(self) -> "RoundTrips":
-        db = connections[self.alias]
-        if db.vendor == "postgresql":
-            from psycopg import pq
+    bursts: list[list[str]] = field(default_factory=list)
 
-            db.ensure_connection()
-            self._raw = db.connection
-            self._trace = tempfile.TemporaryFile()
-            self._raw.pgconn.trace(self._trace.fileno())
-            self._raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        self._send = original = AbstractConnection.send_packed_command
+    @property
+    def count(self) -> int:
+        return len(self.bursts)
 
-        def counted(connection: AbstractConnection, *args: Any, **kwargs: Any) -> None:
-            self.redis += 1
-            original(connection, *args, **kwargs)
+    @property
+    def sent(self) -> list[str]:
+        """Each round trip in a few words: its statements, or its messages' names."""
+        return ["; ".join(_essentials(burst)) for burst in self.bursts]
 
-        AbstractConnection.send_packed_command = counted
-        return self
+    def read_trace(self, trace: str) -> None:
+        client_turn = False
+        for line in trace.splitlines():
+            direction = line.split("\t", 1)[0]
+            if direction == "F":
+                if not client_turn:
+                    self.bursts.append([])
+                    client_turn = True
+                self.bursts[-1].append(_describe(line))
+            elif direction == "B":
+                client_turn = False
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        AbstractConnection.send_packed_command = self._send
-        if self._trace is None:
-            return
-        if not self._raw.closed:
-            self._raw.pgconn.untrace()
-        self._trace.seek(0)
-        lines = self._trace.read().decode(errors="replace").splitlines()
-        self._trace.close()
-        if connections[self.alias].connection is not self._raw and kind is None:
-            raise AssertionError("the PostgreSQL connection was replaced inside the block")
-        sent = [line.split("\t") for line in lines if line.startswith("F\t")]
-        self.postgresql = sum(1 for part in sent if part[2] in ("Query", "Sync"))
-        self.statements = [
-            part[3].strip() for part in sent if part[2] in ("Query", "Parse") and len(part) > 3
-        ]
+
+# The extended protocol's plumbing around a statement: left out of `sent` when the round
+# trip also carries the statement itself.
+_PLUMBING = {"Bind", "Describe", "Execute", "Sync", "Flush", "Close"}
+
+
+def _essentials(burst: list[str]) -> list[str]:
+    essential = [message for message in burst if message not in _PLUMBING]
+    return essential or burst
+
+
+def _describe(line: str) -> str:
+    """A sent message in a few words: a statement's text, or the message's name.
+
+    Lines read `F <length> Query "SELECT ..."` or `F <length> Parse "<name>" "SELECT ..." <n>
+    ...` (tab-separated); a statement may itself hold quotes, so it runs to the last one.
+    """
+    parts = line.split("\t", 3)
+    name = parts[2] if len(parts) > 2 else line
+    text = parts[3].strip() if len(parts) > 3 else ""
+    if name == "Parse" and text.startswith('"'):
+        text = text[text.index('"', 1) + 1 :].strip()  # past the prepared statement's name
+    if name in ("Query", "Parse") and text.startswith('"') and text.count('"') >= 2:
+        return text[1 : text.rindex('"')][:200]
+    return name
+
+
+@contextmanager
+def count_round_trips(using: str = DEFAULT_DB_ALIAS) -> Iterator[RoundTrips]:
+    """Count the round trips made on the connection `using` inside the block."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        raise RuntimeError("count_round_trips() counts PostgreSQL round trips only.")
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    trips = RoundTrips()
+    from psycopg import pq
+
+    with tempfile.TemporaryFile() as log:
+        pgconn.trace(log.fileno())
+        # No timestamps, and no volatile values (process ids, lengths), in the lines.
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield trips
+        finally:
+            pgconn.untrace()  # flushes libpq's buffered trace into the file
+            log.seek(0)
+            trips.read_trace(log.read().decode("utf-8", "replace"))
+
+
+@dataclass
+class RedisRoundTrips:
+    count: int = 0
+
+
+@contextmanager
+def count_redis_round_trips() -> Iterator[RedisRoundTrips]:
+    """Count the round trips made to Redis, by any redis-py client, inside the block."""
+    trips = RedisRoundTrips()
+    send = AbstractConnection.send_packed_command
+
+    def counted(connection: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        trips.count += 1
+        send(connection, *args, **kwargs)
+
+    AbstractConnection.send_packed_command = counted
+    try:
+        yield trips
+    finally:
+        AbstractConnection.send_packed_command = send

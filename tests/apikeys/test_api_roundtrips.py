@@ -2,11 +2,13 @@
 drivers (tests/roundtrips.py), with the rate limit counted in a real Redis.
 
 On SQLite (no network, and the simpler path: the key, then the view's data through the
-ORM) the same tests assert that path's queries instead, so they run on both passes.
+ORM) the first two tests assert that path's queries instead, so they run on both passes;
+the retry tests are PostgreSQL's alone.
 """
 
 import socket
 import uuid
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -20,7 +22,7 @@ from accounts.models import Domain
 from apikeys import lookup
 from tests.apikeys.api_support import new_key, signed
 from tests.conftest import unavailable
-from tests.roundtrips import RoundTrips
+from tests.roundtrips import count_redis_round_trips, count_round_trips, requires_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +60,19 @@ def pair(user):
     return new_key(user)
 
 
+@contextmanager
+def round_trips():
+    """(PostgreSQL round trips or None on other databases, Redis round trips, queries)."""
+    with ExitStack() as stack:
+        queries = stack.enter_context(CaptureQueriesContext(connection))
+        pg = stack.enter_context(count_round_trips()) if POSTGRESQL else None
+        redis = stack.enter_context(count_redis_round_trips())
+        counts: dict[str, object] = {}
+        yield counts
+    counts.update(postgresql=pg.count if pg else None, pg_sent=pg.sent if pg else None)
+    counts.update(redis=redis.count, queries=[q["sql"] for q in queries.captured_queries])
+
+
 @pytest.fixture
 def domain(account, domains) -> Domain:
     return domains[1]
@@ -81,21 +96,17 @@ def test_a_signed_request_is_one_database_and_one_redis_round_trip(
     with time_machine.travel(START, tick=False):
         # The first request writes last used and prepares the statement on this connection.
         assert client.get(path, **signed(pair[0].key, pair[1])).status_code == 200
-    with (
-        time_machine.travel(START + timedelta(seconds=5), tick=False),
-        CaptureQueriesContext(connection) as queries,
-        RoundTrips() as trips,
-    ):
+    with time_machine.travel(START + timedelta(seconds=5), tick=False), round_trips() as trips:
         response = client.get(path, **signed(pair[0].key, pair[1]))
     assert response.status_code == 200, response.content
     assert response["X-RateLimit-Remaining"] == str(int(response["X-RateLimit-Limit"]) - 2)
-    assert trips.redis == 1  # the rate-limit pipeline
+    assert trips["redis"] == 1  # the rate-limit pipeline
     if POSTGRESQL:
         # No health check, no separate count or page: one statement, one round trip.
-        assert trips.postgresql == 1, trips.statements
-        assert len(queries) == 1
+        assert trips["postgresql"] == 1, trips["pg_sent"]
+        assert len(trips["queries"]) == 1
     else:
-        assert len(queries) == orm_queries, [q["sql"] for q in queries]
+        assert len(trips["queries"]) == orm_queries, trips["queries"]
 
 
 def test_last_used_costs_one_more_round_trip_each_at_most_once_a_minute(
@@ -110,25 +121,22 @@ def test_last_used_costs_one_more_round_trip_each_at_most_once_a_minute(
     for offset in (0, 1, 30, 59):
         with (
             time_machine.travel(START + timedelta(seconds=offset), tick=False),
-            CaptureQueriesContext(connection) as queries,
-            RoundTrips() as trips,
+            round_trips() as trips,
         ):
             assert client.get("/api/v1/domains", **signed(key.key, secret)).status_code == 200
-        writes = [q for q in queries if q["sql"].upper().startswith("UPDATE")]
-        counted.append((trips.postgresql, trips.redis, len(writes)))
+        writes = [sql for sql in trips["queries"] if sql.upper().startswith("UPDATE")]
+        counted.append((trips["postgresql"], trips["redis"], len(writes)))
     # The minute's first request: the statement and the UPDATE; the pipeline and the gate
     # (cache.add). Then one and one, and no write.
     first_pg, later_pg = (2, 1) if POSTGRESQL else (None, None)
     assert counted == [(first_pg, 2, 1)] + [(later_pg, 1, 0)] * 3
 
 
+@requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_restart_between_requests_costs_no_failed_request(user, domains, client):
     key, secret = new_key(user)
     assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
-    if not lookup.single_statement():
-        assert connection.vendor != "postgresql"  # Django's health check covers SQLite
-        return
     before = connection.connection.info.backend_pid
     # What a restart does: the server ends the backend behind the pooled connection.
     admin = connection.get_connection_params()
@@ -143,6 +151,7 @@ def test_a_restart_between_requests_costs_no_failed_request(user, domains, clien
     assert connection.connection.info.backend_pid != before
 
 
+@requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_failure_that_is_not_the_connections_is_not_retried(client, user, monkeypatch):
     """A statement that fails on a sound connection answers 503 at once: only a broken
@@ -150,9 +159,6 @@ def test_a_failure_that_is_not_the_connections_is_not_retried(client, user, monk
     from django.db import OperationalError
 
     key, secret = new_key(user)
-    if not lookup.single_statement():
-        assert connection.vendor != "postgresql"  # no retry on the other databases' path
-        return
     calls = []
 
     def fails(sql, params):

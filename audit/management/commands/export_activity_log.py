@@ -2,7 +2,6 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -30,11 +29,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--event", help="an event name, e.g. key.viewed")
         parser.add_argument("--user", help="a user's email or id: who acted or was concerned")
+        parser.add_argument("--key", help="an API key, or its first characters")
         parser.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
 
     def handle(self, *args: Any, **options: Any) -> None:
         account = find_account(options["account"])
-        data = {name: options[name] or "" for name in ("period", "from_date", "to_date", "event")}
+        data = {
+            name: options[name] or "" for name in ("period", "from_date", "to_date", "event", "key")
+        }
         data["user"] = self._user_id(account.pk, options["user"] or "")
         filters = ActivityFilter(data, account_id=account.pk)
         if not filters.is_valid():
@@ -44,12 +46,11 @@ class Command(BaseCommand):
                 for m in errors
             ]
             raise CommandError("The filters need fixing: " + " ".join(problems))
-        with transaction.atomic():
-            entry = record(
-                Event.LOG_EXPORTED,
-                account=account,
-                details={"filters": filters.describe(), "via": "export_activity_log"},
-            )
+        entry = record(
+            Event.LOG_EXPORTED,
+            account=account,
+            details={"filters": filters.describe(), "via": "export_activity_log"},
+        )
         rows = filters.qs.filter(seq__lte=entry.seq)
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:

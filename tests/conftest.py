@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 from playwright.sync_api import Browser, sync_playwright
 
-from accounts.models import Account, Domain, Role, User
+from accounts.models import Account, Domain, Role, TOTPDevice, User
 from tests import browsers
 
 # Playwright's sync API runs an event loop in the test's thread; the database calls the
@@ -112,6 +112,29 @@ def sign_in(client: Client, user: User) -> Client:
 @pytest.fixture
 def client_for(client: Client):
     return lambda user: sign_in(client, user)
+
+
+def give_authenticator(user: User, name: str = "Phone") -> tuple[TOTPDevice, bytes]:
+    """An authenticator app, confirmed, for `user`; with its seed (to compute codes)."""
+    device, seed = TOTPDevice.new(user, name)
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return device, seed
+
+
+def verified_sign_in(client: Client, user: User) -> Client:
+    """Sign in past the second step just now, as a person with an authenticator app would
+    (one is added if the user has none): what the Django admin asks of staff."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device, _ = give_authenticator(user)
+    client.force_login(user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session["second_factor"] = {"user": user.pk, "has": True}
+    session["second_factor_at"] = session["reauth_at"] = int(time.time())
+    session.save()
+    return client
 
 
 # --- Browser ----------------------------------------------------------------------------

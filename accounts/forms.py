@@ -209,9 +209,15 @@ class DeviceNameForm(forms.Form):
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         kwargs["prefix"] = kind
         super().__init__(*args, **kwargs)
-        examples = {"totp": "e.g. Phone (Authenticator)", "passkey": "e.g. Laptop, YubiKey"}
-        self.fields["name"].widget.attrs.update({"autocomplete": "off"})
-        self.fields["name"].help_text = examples.get(kind, "")
+        labels = {"totp": "Name of the authenticator app", "passkey": "Name of the passkey"}
+        examples = {
+            "totp": "Which phone or app it is, such as “Work phone”.",
+            "passkey": "Where it is kept, such as “Laptop” or “YubiKey”.",
+        }
+        field = self.fields["name"]
+        field.label = labels[kind]
+        field.help_text = examples[kind]
+        field.widget.attrs.update({"autocomplete": "off"})
 
 
 class SecondFactorCodeForm(forms.Form):

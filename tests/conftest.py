@@ -181,8 +181,17 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
+def passkeys_at(settings, url: str) -> None:
+    """Passkeys' relying party follows the live server (http://localhost:port, a secure
+    context and a domain), as it follows PORTAL_URL in production."""
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [url]
+    settings.PASSKEYS_AVAILABLE = True
+
+
 @pytest.fixture
-def page(browser, live_server, request):
+def page(browser, live_server, request, settings):
+    passkeys_at(settings, live_server.url)
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -198,7 +207,7 @@ def browser_sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.goto("/accounts/signin/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 SKIPPED_KINDS = (("browser", "browser test"), ("scale", "scale-out test"))

@@ -16,6 +16,11 @@ from accounts.models import RecoveryCode, RecoveryCodes, TOTPDevice
 from portal.lib import throttle
 from portal.lib.net import client_ip
 
+UNCOUNTED = (
+    "Codes cannot be checked just now: the service that counts failed attempts is not "
+    "answering. Use a passkey, or try again in a few minutes."
+)
+
 # The posted field that says which form was sent.
 METHOD = "second_factor_method"
 OWN_FIELDS = (METHOD, "totp-code", "recovery-code")
@@ -50,6 +55,9 @@ def check(request: AuthenticatedHttpRequest, form: SecondFactorCodeForm, *, purp
     if not form.is_valid():
         return False
     user, ip = request.user, client_ip(request)
+    if not throttle.counting():
+        form.add_error("code", UNCOUNTED)
+        return False
     if throttle.is_locked(user.email, ip):
         form.add_error("code", throttle.refusal())
         return False

@@ -61,6 +61,15 @@ def refusal() -> str:
 
 
 @_safe(default=False)
+def counting() -> bool:
+    """Whether failures can be counted now (the cache answers). Codes of six digits are
+    checked only then: without the count they could be guessed; passwords (each guess an
+    Argon2 check) and passkeys (nothing to guess) go on without it."""
+    cache.get("signin-fail:ping")
+    return True
+
+
+@_safe(default=False)
 def is_locked(email: str | None, ip: str | None) -> bool:
     """Whether the email (if known) or the address is locked out."""
     return any((cache.get(key) or 0) >= limit for key, limit in _keys(email, ip))

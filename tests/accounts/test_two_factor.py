@@ -336,3 +336,16 @@ def test_reset_emails_stop_beyond_the_limit_and_the_answer_is_the_same(client, u
     assert mail.outbox == []  # this address has asked 5 + 3 times already
     other = client.post(url, {"email": "dom@acme.example"}, REMOTE_ADDR="198.51.100.7")
     assert other.status_code == 302
+
+
+def test_codes_are_not_checked_while_failures_cannot_be_counted(client, user, monkeypatch):
+    _, seed = give_authenticator(user)
+    where = password_step(client, user.email)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr("portal.lib.throttle.cache.get", down)
+    refused = client.post(where, {"second_factor_method": "totp", "totp-code": code_for(seed)})
+    assert refused.status_code == 400 and "cannot be checked just now" in refused.content.decode()
+    assert client.get("/profile/")["Location"].startswith(VERIFY)

@@ -11,7 +11,8 @@ in their download; those answers are not cached.
 import base64
 import logging
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import segno
 from django.conf import settings
@@ -56,6 +57,10 @@ def _next(request: HttpRequest) -> str:
     """A safe `next` carried through the set-up pages, or ""."""
     value = request.POST.get("next") or request.GET.get("next") or ""
     return value if second_step.is_safe_next(request, value) else ""
+
+
+def _with_next(url: str, next_url: str) -> str:
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
 def _done(request: HttpRequest, next_url: str) -> HttpResponse:
@@ -168,8 +173,7 @@ def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _add_page(request, form, next_url)
     device, _seed = rules.start_totp_device(request.user, form.cleaned_data["name"])
-    url = reverse("accounts:totp_confirm", args=[device.pk])
-    return redirect(f"{url}?next={next_url}" if next_url else url)
+    return redirect(_with_next(reverse("accounts:totp_confirm", args=[device.pk]), next_url))
 
 
 def _qr_svg(uri: str) -> SafeString:
@@ -257,8 +261,7 @@ def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _add_page(request, form, next_url)
     passkeys.start(request, form.cleaned_data["name"])
-    url = reverse("accounts:passkey_register")
-    return redirect(f"{url}?next={next_url}" if next_url else url)
+    return redirect(_with_next(reverse("accounts:passkey_register"), next_url))
 
 
 @never_cache
@@ -269,7 +272,8 @@ def passkey_register(request: AuthenticatedHttpRequest) -> HttpResponse:
     next_url = _next(request)
     if name is None or not second_factors.passkeys_available():
         messages.info(request, "Name the passkey first, then create it.")
-        return redirect("accounts:two_factor_setup" if next_url else "accounts:two_factor")
+        setup_mode = second_factors.pending_step(request) == "setup"
+        return redirect("accounts:two_factor_setup" if setup_mode else "accounts:two_factor")
     context = {
         "name": name,
         "done_url": next_url or reverse("accounts:two_factor"),
@@ -452,7 +456,7 @@ def _email_reset(user: User, admin: User) -> None:
         "admin": admin,
         "site_name": settings.PORTAL_NAME,
         "portal_url": settings.PORTAL_URL,
-        "when": timezone.localtime(timezone.now()),
+        "when": timezone.localtime(timezone.now(), ZoneInfo(user.time_zone)),
     }
     subject = render_to_string("accounts/email/two_factor_reset_subject.txt", context).strip()
     body = render_to_string("accounts/email/two_factor_reset.txt", context)

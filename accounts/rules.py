@@ -262,9 +262,11 @@ def confirm_totp_device(device: TOTPDevice, code: str, *, request: HttpRequest) 
     version) if the code is right, None if not."""
     with transaction.atomic():
         user = _lock_user(device.user)
-        locked = TOTPDevice.objects.select_for_update().get(pk=device.pk, confirmed=False)
-        if not locked.verify_token(code):
-            return None
+        locked = (
+            TOTPDevice.objects.select_for_update().filter(pk=device.pk, confirmed=False).first()
+        )
+        if locked is None or not locked.verify_token(code):
+            return None  # a wrong code, or confirmed meanwhile by a double-submitted form
         first = _count_devices(user) == 0
         locked.confirmed = True
         locked.save(update_fields=["confirmed"])

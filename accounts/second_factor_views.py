@@ -208,6 +208,9 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             second_factors.verified(request, device)
             _added_message(request, f"Your authenticator app “{device.name}” has been added.")
             return _done(request, next_url)
+        device.refresh_from_db()
+        if device.confirmed:  # a double-submitted form: the first one confirmed it
+            return _done(request, next_url)
         form.add_error("code", SecondFactorCodeForm.WRONG["totp"])
     seed = device.seed()
     secret = base64.b32encode(seed).decode().rstrip("=")

@@ -237,12 +237,11 @@ def test_required_policy_set_up_by_keyboard(page, user, account):
 def test_remove_and_the_administrators_reset(page, user, account_admin):
     from tests.conftest import give_authenticator
 
-    _, seed = give_authenticator(user, "Old phone")
+    give_authenticator(user, "Old phone")
     give_authenticator(account_admin, "Admin phone")
     # The administrator resets the user's factors: confirmed, then done.
     page.goto("/accounts/signin/")
     browser_sign_in(page, account_admin.email)
-    admin_seed = None  # the fixture device's seed is not needed: the step is passed below
     from accounts.models import TOTPDevice
 
     admin_seed = TOTPDevice.objects.get(user=account_admin).seed()
@@ -267,4 +266,9 @@ def test_remove_and_the_administrators_reset(page, user, account_admin):
     assert_accessible(page)
     page.get_by_role("button", name="Remove").click()
     expect(page.get_by_text("Two-factor authentication is now off")).to_be_visible()
+    assert_accessible(page)
+
+    # The Django admin is for staff: an Account Administrator is refused, with the reason.
+    page.goto("/admin/")
+    expect(page.get_by_text("no access to the administration site")).to_be_visible()
     assert_accessible(page)

@@ -430,10 +430,11 @@ def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> Ht
             "button": "Reset second factors",
             "danger": True,
         }
+        back = reverse("accounts:user_detail", args=[target.pk])
         return render(
             request,
             "accounts/user_confirm.html",
-            {"target": target, "action": action, "nav": "users"},
+            {"target": target, "action": action, "back": back, "nav": "users"},
         )
     if not rules.reset_second_factors(target, actor=request.user, request=request):
         messages.info(request, f"{name} has no second factors to reset.")

@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from accounts.models import User
 
@@ -19,11 +20,21 @@ class UserTable(tables.Table):
     # Annotated by accounts.second_factors.annotate (the same query).
     two_factor = tables.BooleanColumn(verbose_name="Two-factor", yesno="On,Off")
     is_active = tables.BooleanColumn(verbose_name="Active", yesno="Active,Deactivated")
+    actions = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
         model = User
         fields = ["name", "email", "role", "api_access", "is_active"]
-        sequence = ["name", "email", "role", "api_access", "two_factor", "...", "is_active"]
+        sequence = [
+            "name",
+            "email",
+            "role",
+            "api_access",
+            "two_factor",
+            "...",
+            "is_active",
+            "actions",
+        ]
         attrs = {"class": "table", "id": "users-table"}
         empty_text = "No user matches."
         order_by = ("name",)
@@ -31,3 +42,18 @@ class UserTable(tables.Table):
     def render_name(self, record: User) -> str:
         url = reverse("accounts:user_detail", args=[record.pk])
         return format_html('<a href="{}">{}</a>', url, record.get_full_name())
+
+    def render_actions(self, record: User) -> str:
+        # The same confirmation page as on the user's own page; it comes back here after.
+        name = "api_access_remove" if record.api_access else "api_access_grant"
+        label = "Remove API access" if record.api_access else "Grant API access"
+        url = reverse(f"accounts:{name}", args=[record.pk])
+        back = self.request.get_full_path() if self.request else ""
+        return format_html(
+            '<a href="{}?{}" aria-label="{} for {}">{}</a>',
+            url,
+            urlencode({"next": back}),
+            label,
+            record.get_full_name(),
+            label,
+        )

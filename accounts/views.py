@@ -305,9 +305,10 @@ GRANT_ACCESS = Toggle(
 def _toggle(request: AuthenticatedHttpRequest, user_id: int, toggle: Toggle) -> HttpResponse:
     target = _user_in_account(request, user_id)
     names = {"name": target.get_full_name(), "email": target.email}
+    back = _back(request) or reverse("accounts:user_detail", args=[target.pk])
     if request.method != "POST":
         action = {**vars(toggle), "text": toggle.question.format(**names)}
-        context = {"target": target, "action": action, "nav": "users"}
+        context = {"target": target, "action": action, "back": back, "nav": "users"}
         return render(request, "accounts/user_confirm.html", context)
     try:
         done = toggle.change(target, actor=request.user, request=request)
@@ -319,7 +320,15 @@ def _toggle(request: AuthenticatedHttpRequest, user_id: int, toggle: Toggle) -> 
         )
     else:
         _say(request, done, toggle.changed.format(**names), toggle.unchanged.format(**names))
-    return redirect("accounts:user_detail", target.pk)
+    return redirect(back)
+
+
+def _back(request: HttpRequest) -> str:
+    """Where a confirmed change returns to: the page it was asked from (the Users page keeps
+    its search and sort), if that is one of the portal's own; else ""."""
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure())
+    return back if safe and back.startswith("/") else ""
 
 
 @account_admin_required

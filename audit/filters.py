@@ -5,6 +5,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -25,6 +26,13 @@ class DateInput(forms.DateInput):
     def __init__(self) -> None:
         super().__init__(format="%Y-%m-%d")
 
+
+API_KEY_LENGTH = 36
+# A whole API key (a UUID) or its start: 4 or more of its characters.
+API_KEY_START = RegexValidator(
+    r"^\s*[0-9a-fA-F][0-9a-fA-F-]{3,35}\s*$",
+    "Enter an API key as shown on the profile page, or at least its first 4 characters.",
+)
 
 # The log cannot hold entries outside these years; wider dates would overflow datetime
 # arithmetic in some time zones.
@@ -84,6 +92,13 @@ class ActivityFilter(django_filters.FilterSet):
         method="filter_user",
         help_text="Who acted, or whom the entry is about.",
     )
+    key = django_filters.CharFilter(
+        label="API key",
+        method="filter_key",
+        max_length=36,
+        validators=[API_KEY_START],
+        help_text="An API key, or its first characters.",
+    )
 
     class Meta:
         model = AuditEvent
@@ -111,6 +126,15 @@ class ActivityFilter(django_filters.FilterSet):
     ) -> QuerySet[AuditEvent]:
         return queryset.filter(time__lt=_start_of(value + dt.timedelta(days=1)))
 
+    def filter_key(
+        self, queryset: QuerySet[AuditEvent], name: str, value: str
+    ) -> QuerySet[AuditEvent]:
+        # Stored as the UUID's canonical text: lower case, with hyphens.
+        value = value.strip().lower()
+        if len(value) == API_KEY_LENGTH:
+            return queryset.filter(api_key=value)
+        return queryset.filter(api_key__startswith=value)
+
     def filter_user(
         self, queryset: QuerySet[AuditEvent], name: str, value: User
     ) -> QuerySet[AuditEvent]:
@@ -126,6 +150,7 @@ class ActivityFilter(django_filters.FilterSet):
                 ("from", "from_date"),
                 ("to", "to_date"),
                 ("event", "event"),
+                ("key", "key"),
             ]
             if data.get(name)
         }

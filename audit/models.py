@@ -84,6 +84,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["account", "actor_id", "seq"], name="audit_account_actor"),
             # The page's user filter matches the acting user or the user the entry concerns.
             models.Index(fields=["account", "target_user_id", "seq"], name="audit_account_target"),
+            # The page's API key filter.
+            models.Index(fields=["account", "api_key", "seq"], name="audit_account_key"),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from django_tables2.paginators import LazyPaginator
 
 from accounts.guards import account_admin_required
 from accounts.http import AuthenticatedHttpRequest
-from audit import export
+from audit import export, sentences
 from audit.events import record
 from audit.filters import ActivityFilter
 from audit.models import Event
@@ -57,6 +57,7 @@ def _page(request: AuthenticatedHttpRequest, filters: ActivityFilter) -> HttpRes
     valid = filters.is_valid()
     table = ActivityTable(filters.qs if valid else filters.queryset.none())
     paginate(request, table, per_page=PER_PAGE, paginator_class=LazyPaginator)
+    entries = sentences.readable([row.record for row in table.page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -64,6 +65,7 @@ def _page(request: AuthenticatedHttpRequest, filters: ActivityFilter) -> HttpRes
         "page_query": query.urlencode() + "&" if query else "",
         "filter": filters,
         "table": table,
+        "entries": entries,
         "valid": valid,
         # Export CSV posts the filters the page shows, not the page number.
         "export_fields": [(k, v) for k, v in filters.form.data.items() if k != "page"]

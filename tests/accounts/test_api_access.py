@@ -89,3 +89,25 @@ def test_users_page_shows_no_secret(client_for, account_admin, user):
     _key, secret = ApiKey.generate(user, None)
     text = client_for(account_admin).get("/accounts/users/").content.decode()
     assert secret not in text and "mdns_" not in text
+
+
+def test_the_users_list_offers_each_rows_change_and_comes_back_to_it(
+    client_for, domain_admin, user
+):
+    c = client_for(domain_admin)
+    listing = c.get("/accounts/users/", {"q": "uma"}).content.decode()
+    link = f"/accounts/users/{user.pk}/api-access/remove/?next=%2Faccounts%2Fusers%2F%3Fq%3Duma"
+    assert f'href="{link}"' in listing
+    confirm = c.get(link).content.decode()
+    assert 'name="next" value="/accounts/users/?q=uma"' in confirm
+    response = c.post(link.split("?")[0], {"next": "/accounts/users/?q=uma"})
+    assert response.status_code == 302 and response["Location"] == "/accounts/users/?q=uma"
+    user.refresh_from_db()
+    assert user.api_access is False
+
+
+def test_a_foreign_next_address_is_ignored(client_for, domain_admin, user):
+    response = client_for(domain_admin).post(
+        f"/accounts/users/{user.pk}/api-access/remove/", {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == f"/accounts/users/{user.pk}/"

@@ -45,7 +45,7 @@ def _open_user(page, name: str) -> None:
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
     assert_accessible(page)
-    page.get_by_role("link", name=name).click()
+    page.get_by_role("link", name=name, exact=True).click()
     expect(page.get_by_role("heading", name=name)).to_be_visible()
     assert_accessible(page)
 
@@ -164,3 +164,28 @@ def test_account_admin_adds_a_user_who_sets_a_password_and_signs_in(
     expect(newcomer.get_by_role("heading", name="This link no longer works")).to_be_visible()
     assert_accessible(newcomer)
     newcomer.context.close()
+
+
+def test_access_is_granted_and_removed_from_the_users_list(page, domain_admin, user):
+    browser_sign_in(page, domain_admin.email)
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
+    page.get_by_role("searchbox", name="Search").fill("uma")
+    page.get_by_role("button", name="Search").click()
+    name = user.get_full_name()
+    page.get_by_role("link", name=f"Remove API access for {name}").click()
+    expect(page.get_by_role("heading", name="Remove API access")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Remove API access").click()
+    # Back on the list, still searched, with the row's action turned round.
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    expect(page.get_by_text("API access removed from")).to_be_visible()
+    assert "q=uma" in page.url
+    expect(page.get_by_role("link", name=f"Grant API access for {name}")).to_be_visible()
+    assert_accessible(page)
+    assert User.objects.get(pk=user.pk).api_access is False
+
+    page.get_by_role("link", name=f"Grant API access for {name}").click()
+    page.get_by_role("button", name="Grant API access").click()
+    expect(page.get_by_text(f"API access granted to {name}")).to_be_visible()
+    assert User.objects.get(pk=user.pk).api_access is True
+    assert AuditEvent.objects.filter(event=Event.API_ACCESS_GRANTED).count() == 1

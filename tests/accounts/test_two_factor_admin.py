@@ -247,3 +247,13 @@ def test_sign_in_with_an_unknown_passkey_counts_against_the_address(client, sett
     from django.core.cache import cache
 
     assert cache.get("signin-fail:ip:127.0.0.1") == 1
+
+
+def test_the_activity_log_reads_the_two_factor_entries_in_words(client_for, account_admin, user):
+    user_session = verified_sign_in(Client(), user)
+    user_session.post(reverse("accounts:recovery_codes"))
+    client = client_for(account_admin)
+    client.post(reverse("accounts:user_reset_two_factor", args=[user.pk]))
+    page = client.get(reverse("audit:log")).content.decode()
+    assert "Reset by Ada Tester: removed Authenticator app “Phone” and 10 recovery codes" in page
+    assert "10 new codes; the earlier ones no longer work" in page

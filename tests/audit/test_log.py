@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
+from audit import sentences
 from audit.events import record
 from audit.models import AuditEvent, Event
 from tests.audit.conftest import fill
@@ -176,3 +177,100 @@ def test_extreme_dates_are_refused_with_a_message(client_for, account_admin, fie
     export = client.post(reverse("audit:export"), {field: day})
     assert export.status_code == 200 and "Choose a day from" in export.content.decode()
     assert AuditEvent.objects.count() == before
+
+
+def _details(response) -> list[str]:  # type: ignore[no-untyped-def]
+    body = response.content.decode().split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    return [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cells[-1])).strip()
+        for cells in (
+            re.findall(r"<td\b[^>]*>(.*?)</td>", tr, re.S)
+            for tr in re.findall(r"<tr\b[^>]*>(.*?)</tr>", body, re.S)
+        )
+    ]
+
+
+def test_every_event_has_a_sentence_and_a_place_in_the_event_filter(client_for, account_admin):
+    assert set(sentences.SENTENCES) == set(Event)
+    page = client_for(account_admin).get(URL).content.decode()
+    select = page.split('name="event"', 1)[1].split("</select>", 1)[0]
+    assert set(re.findall(r'value="([^"]+)"', select)) == set(Event.values)
+
+
+def test_details_read_as_sentences_not_json(client_for, account, account_admin, domain_admin):
+    dom = domain_admin
+    record(Event.KEY_GENERATED, account=account, actor=dom, details={"expires": "never"})
+    record(
+        Event.KEY_GENERATED,
+        account=account,
+        actor=dom,
+        details={"expires": "2027-05-01T10:00:00+00:00"},
+    )
+    record(
+        Event.KEY_EXPIRY_CHANGED,
+        account=account,
+        actor=dom,
+        details={"old": "2027-06-01T10:00:00+00:00", "new": "2027-05-08T00:00:00+00:00"},
+    )
+    record(Event.API_ACCESS_REMOVED, account=account, actor=dom, target=account_admin)
+    record(
+        Event.POLICY_CHANGED,
+        account=account,
+        actor=account_admin,
+        details={"old": {"max_key_months": 60}, "new": {"max_key_months": 12}},
+    )
+    record(Event.DOMAIN_ADDED, account=account, actor=dom, details={"domain": "example.com"})
+    record(
+        Event.ROLE_CHANGED,
+        account=account,
+        actor=account_admin,
+        details={"from": "user", "to": "domain_admin"},
+    )
+    shown = _details(client_for(account_admin).get(URL))
+    assert shown[1:8] == [  # the newest entry is the viewer's own sign-in
+        "From User to Domain Administrator",
+        "example.com added",
+        "Longest expiry (months): 60 → 12",
+        "Access removed by Dom Tester",
+        "Expiry brought forward from 1 Jun 2027 to 8 May 2027",
+        "Expires 1 May 2027",
+        "Never Expires",
+    ]
+    assert not any("{" in cell for cell in shown)
+
+
+def test_keys_show_by_name_and_short_id_with_the_full_id_to_copy(
+    client_for, account, account_admin
+):
+    api_key = "0a1b2c3d-1111-2222-3333-444455556666"
+    record(
+        Event.KEY_VIEWED,
+        account=account,
+        actor=account_admin,
+        api_key=api_key,
+        details={"key_name": "certbot on web-1"},
+    )
+    body = client_for(account_admin).get(URL).content.decode()
+    assert "certbot on web-1" in body
+    assert (
+        '<code class="nowrap" title="0a1b2c3d-1111-2222-3333-444455556666">0a1b2c3d…</code>' in body
+    )
+    assert f'value="{api_key}" readonly' in body
+
+
+def test_the_key_filter_takes_a_whole_key_or_its_start(client_for, account, account_admin):
+    keys = ["0a1b2c3d-1111-2222-3333-444455556666", "0a1bffff-1111-2222-3333-444455556666"]
+    for api_key in keys:
+        record(Event.KEY_VIEWED, account=account, actor=account_admin, api_key=api_key)
+    client = client_for(account_admin)
+    assert len(rows(client.get(URL, {"key": keys[0]}))) == 1
+    assert len(rows(client.get(URL, {"key": "0A1B"}))) == 2
+    assert len(rows(client.get(URL, {"key": "0a1bf"}))) == 1
+    bad = client.get(URL, {"key": "zz"}).content.decode()
+    assert "at least its first 4 characters" in bad and "No entries match" in bad
+
+
+def test_the_next_page_keeps_the_filters(client_for, account, account_admin, user):
+    fill(account, 60, actor=user)
+    body = client_for(account_admin).get(URL, {"event": "key.viewed"}).content.decode()
+    assert 'href="?event=key.viewed&amp;page=2" rel="next"' in body

@@ -361,7 +361,7 @@ def reset_second_factors(page, user: User) -> None:
 def domain_admin_walkthrough(page, user: User) -> None:
     name = user.get_full_name()
     menu_link(page, "Users")
-    page.get_by_role("link", name=name).click()
+    page.get_by_role("link", name=name, exact=True).click()
     page.get_by_role("link", name="Remove API access").click()
     page.get_by_role("button", name="Remove API access").click()
     expect(page.get_by_text("API access removed from")).to_be_visible()

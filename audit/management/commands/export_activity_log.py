@@ -30,11 +30,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--event", help="an event name, e.g. key.viewed")
         parser.add_argument("--user", help="a user's email or id: who acted or was concerned")
+        parser.add_argument("--key", help="an API key, or its first characters")
         parser.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
 
     def handle(self, *args: Any, **options: Any) -> None:
         account = find_account(options["account"])
-        data = {name: options[name] or "" for name in ("period", "from_date", "to_date", "event")}
+        data = {
+            name: options[name] or "" for name in ("period", "from_date", "to_date", "event", "key")
+        }
         data["user"] = self._user_id(account.pk, options["user"] or "")
         filters = ActivityFilter(data, account_id=account.pk)
         if not filters.is_valid():

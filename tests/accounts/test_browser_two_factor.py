@@ -249,7 +249,7 @@ def test_remove_and_the_administrators_reset(page, user, account_admin):
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
     expect(page.locator("#users-table")).to_contain_text("On")
     assert_accessible(page)
-    page.get_by_role("link", name=user.get_full_name()).click()
+    page.get_by_role("link", name=user.get_full_name(), exact=True).click()
     expect(page.locator("#two-factor-fact")).to_contain_text("Old phone")
     page.get_by_role("link", name="Reset second factors").click()
     expect(page.get_by_role("heading", name="Reset second factors")).to_be_visible()

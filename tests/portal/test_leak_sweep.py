@@ -352,7 +352,7 @@ def two_factor_walkthrough(page, capture: Capture, user: User) -> list[str]:
 
 def reset_second_factors(page, user: User) -> None:
     menu_link(page, "Users")
-    page.get_by_role("link", name=user.get_full_name()).click()
+    page.get_by_role("link", name=user.get_full_name(), exact=True).click()
     page.get_by_role("link", name="Reset second factors").click()
     page.get_by_role("button", name="Reset second factors").click()
     expect(page.get_by_text("second factors have been reset")).to_be_visible()

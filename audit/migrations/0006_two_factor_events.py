@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0003_key_filter_index'),
+        ('audit', '0005_audit_append'),
     ]
 
     operations = [

@@ -1,4 +1,5 @@
-"""Key Policy: the longest expiry an account allows and whether Never Expires is allowed."""
+"""Key Policy: the longest expiry an account allows, whether Never Expires is allowed, who
+is copied on expiry reminders, and who must have a second factor."""
 
 from django import forms
 from django.contrib import messages
@@ -11,7 +12,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.models import POLICY_MAX_MONTHS, Account
 from portal.lib.http import posted
 
-POLICY_FIELDS = ["max_key_months", "allow_never_expires", "remind_admins"]
+POLICY_FIELDS = ["max_key_months", "allow_never_expires", "remind_admins", "require_two_factor"]
 MONTHS_MESSAGE = f"Enter a whole number of months from 1 to {POLICY_MAX_MONTHS}."
 
 
@@ -35,18 +36,27 @@ class PolicyForm(forms.ModelForm[Account]):
         labels = {
             "allow_never_expires": "Allow Never Expires",
             "remind_admins": "Copy Account Administrators on expiry reminders",
+            "require_two_factor": "Require two-factor authentication",
         }
         help_texts = {
             "allow_never_expires": "Off: every new key must have an expiry date.",
             "remind_admins": "Expiry reminders to key owners are also sent to every active "
             "Account Administrator.",
+            "require_two_factor": "A user who must have a second factor (an authenticator app "
+            "or a passkey) and has none is asked to add one right after their password, and "
+            "can open no other page until they have. It applies to open sessions too.",
         }
 
 
 @account_admin_required
 def policy(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = request.user.account
-    form = PolicyForm(posted(request), instance=account)
+    data = posted(request)
+    if data is not None and "require_two_factor" not in data:
+        # Posted without the two-factor choice (a page from before it): keep what was set.
+        data = data.copy()
+        data["require_two_factor"] = account.require_two_factor
+    form = PolicyForm(data, instance=account)
     if form.is_bound and form.is_valid():
         values = {name: form.cleaned_data[name] for name in POLICY_FIELDS}
         if rules.change_policy(account, values, actor=request.user, request=request):

@@ -56,7 +56,7 @@ def _relay(signal: Signal, event: Event) -> None:
         sender: object,
         *,
         request: HttpRequest | None = None,
-        actor: User,
+        actor: User | None,
         target: User | None = None,
         domain_name: str = "",
         details: dict[str, Any] | None = None,
@@ -64,9 +64,13 @@ def _relay(signal: Signal, event: Event) -> None:
     ) -> None:
         if domain_name:
             details = {"domain": domain_name, **(details or {})}
+        # Someone acted, or (an admin login refused while locked out) the user it concerns.
+        concerned = actor or target
+        if concerned is None:
+            return
         record(
             event,
-            account=actor.account_id,
+            account=concerned.account_id,
             actor=actor,
             request=request,
             target=target,
@@ -87,5 +91,15 @@ for _signal, _event in [
     (signals.domain_added, Event.DOMAIN_ADDED),
     (signals.domain_removed, Event.DOMAIN_REMOVED),
     (signals.policy_changed, Event.POLICY_CHANGED),
+    (signals.two_factor_enabled, Event.TWO_FACTOR_ENABLED),
+    (signals.two_factor_disabled, Event.TWO_FACTOR_DISABLED),
+    (signals.device_added, Event.DEVICE_ADDED),
+    (signals.device_removed, Event.DEVICE_REMOVED),
+    (signals.recovery_codes_generated, Event.RECOVERY_CODES_GENERATED),
+    (signals.recovery_code_used, Event.RECOVERY_CODE_USED),
+    (signals.second_step_passed, Event.SECOND_STEP_PASSED),
+    (signals.second_step_failed, Event.SECOND_STEP_FAILED),
+    (signals.second_factors_reset, Event.TWO_FACTOR_RESET),
+    (signals.admin_login_refused, Event.ADMIN_LOGIN_REFUSED),
 ]:
     _relay(_signal, _event)

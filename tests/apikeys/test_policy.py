@@ -35,8 +35,18 @@ def test_account_admin_sees_and_changes_the_policy_which_is_recorded(
     entry = AuditEvent.objects.get(account=account, event=Event.POLICY_CHANGED)
     assert entry.actor_email == account_admin.email
     assert entry.details == {
-        "old": {"max_key_months": 60, "allow_never_expires": True, "remind_admins": False},
-        "new": {"max_key_months": 12, "allow_never_expires": False, "remind_admins": True},
+        "old": {
+            "max_key_months": 60,
+            "allow_never_expires": True,
+            "remind_admins": False,
+            "require_two_factor": "off",
+        },
+        "new": {
+            "max_key_months": 12,
+            "allow_never_expires": False,
+            "remind_admins": True,
+            "require_two_factor": "off",
+        },
     }
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apikeys import tokens
 from audit.models import AuditEvent, Event
+from portal.lib import throttle
 from tests.apikeys.conftest import make_key
 from tests.conftest import PASSWORD, make_user
 
@@ -176,7 +177,7 @@ def test_repeated_wrong_passwords_lock_out(signed_in, user, settings):
     for _ in range(settings.SIGNIN_FAILURE_LIMIT):
         signed_in.post(VIEW, {"password": "wrong-password"})
     body = signed_in.post(VIEW, {"password": PASSWORD}).content.decode()
-    assert "Too many wrong passwords" in body
+    assert throttle.refusal() in body
     assert viewed() == []
 
 

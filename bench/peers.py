@@ -106,6 +106,7 @@ def environments(name: str) -> dict[str, dict[str, str]]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "KEY_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "PORTAL_URL": "http://localhost:8000",  # required with DEBUG off (passkeys' host)
         "DATABASE_URL": f"{PG}/{name}",
         "CACHE_URL": f"{REDIS}?key_prefix={name}",
         "SECURE_SSL_REDIRECT": "false",

@@ -51,11 +51,12 @@ class SessionlessViewMiddleware:
     SecurityMiddleware (the HTTPS redirect, HSTS, nosniff), so those still apply. For a
     path under one of SESSIONLESS_PATHS whose view is marked sessionless, it resolves the
     view and calls it itself, and the rest of the stack (sessions, CSRF, authentication,
-    messages, CSP, clickjacking, the idle timeout, the time zone) never runs: measured, it
-    cost about as much as the API's own work. Anything else (another view, a path that does
-    not resolve) goes down the whole stack as before. Being middleware, it is what Django's
-    test client exercises too. The API's JSON 404, 405, 500 and 503 answers come from its
-    views (apikeys/api.py); an exception that escapes one reaches handler500 as usual.
+    messages, CSP, clickjacking, the idle timeout, the time zone, the second-factor gate)
+    never runs: measured, it cost about as much as the API's own work. Anything else
+    (another view, a path that does not resolve) goes down the whole stack as before. Being
+    middleware, it is what Django's test client exercises too. The API's JSON 404, 405, 500
+    and 503 answers come from its views (apikeys/api.py); an exception that escapes one
+    reaches handler500 as usual.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -109,7 +109,8 @@ MIDDLEWARE = [
 
 # Where SessionlessViewMiddleware looks for views marked sessionless (portal.lib.http) and
 # calls them itself, past sessions, CSRF, authentication, messages, CSP, clickjacking, the
-# idle timeout and the time zone: none of which a signed API call or a probe needs.
+# idle timeout, the time zone and the second-factor gate: none of which a signed API call
+# or a probe needs.
 SESSIONLESS_PATHS = ["/api/", "/healthz", "/readyz"]
 
 ROOT_URLCONF = "portal.urls"

@@ -1,3 +1,6 @@
+"""The signed-in pages' middleware. The views that need no session (the signed API, the
+health checks) never reach it: portal.middleware.SessionlessViewMiddleware answers them first."""
+
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -12,7 +15,6 @@ from django.utils import timezone
 
 from accounts import second_factors
 from accounts.http import is_signed_in
-from portal.lib.http import is_sessionless
 
 LAST_SEEN = "last_seen"
 
@@ -27,7 +29,7 @@ class IdleTimeoutMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view: Callable[..., Any], *args: Any) -> None:
-        if is_sessionless(view) or not request.user.is_authenticated:
+        if not request.user.is_authenticated:
             return
         now = int(time.time())
         last_seen = request.session.get(LAST_SEEN, now)
@@ -50,7 +52,7 @@ class TimezoneMiddleware:
         return response
 
     def process_view(self, request: HttpRequest, view: Callable[..., Any], *args: Any) -> None:
-        if not is_sessionless(view) and request.user.is_authenticated:
+        if request.user.is_authenticated:
             timezone.activate(zoneinfo.ZoneInfo(request.user.time_zone))
 
 
@@ -73,7 +75,7 @@ class SecondFactorMiddleware:
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], *args: Any
     ) -> HttpResponse | None:
-        if is_sessionless(view) or not is_signed_in(request):
+        if not is_signed_in(request):
             return None
         request.user.is_verified = partial(second_factors.is_verified, request)
         step = second_factors.pending_step(request)

@@ -17,10 +17,9 @@ def posted(request: HttpRequest) -> QueryDict | None:
 
 
 def sessionless(view: View) -> View:
-    """Mark a view that never reads the session (the signed API), as csrf_exempt marks one.
-
-    Middleware that would load the session for the signed-in user (time zone, idle
-    timeout) leaves such views alone: a session read costs a query on every API call.
+    """Mark a view that needs no session (the signed API, the health checks), as
+    csrf_exempt marks one: portal.middleware.SessionlessViewMiddleware calls such views
+    past sessions, CSRF, authentication and the rest, which cost as much as the API's work.
     """
     view.sessionless = True  # type: ignore[attr-defined]  # a marker, as Django's csrf_exempt sets
     return view

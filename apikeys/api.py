@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Domain
-from apikeys import lastused, lookup, openapi, ratelimit, signing
+from apikeys import lastused, lookup, openapi, ratelimit, signing, sources
 from apikeys.models import ApiKey, Status
 from portal.lib.http import sessionless
 
@@ -118,8 +118,10 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
             window=ratelimit.peek(str(key.key)),
         )
 
+    # The address seen, and whether the key allows it: microseconds, no query.
+    source = sources.Source.of(key, request)
     # Counted only once the signature holds, so nobody can spend another's allowance.
-    window = ratelimit.hit(str(key.key))
+    window = ratelimit.hit(str(key.key), riders=source.riders)
     if window.exceeded:
         raise ApiError(
             429,
@@ -147,6 +149,16 @@ def authenticate(request: HttpRequest) -> tuple[ApiKey, ratelimit.Window]:
             "API access has been removed for this key's owner, so the key is suspended. "
             "Ask your account's domain administrator to grant API access again.",
             window=window,
+        )
+    if not source.allowed:
+        # Last, once everything else holds: only the key's holder learns of its addresses.
+        raise ApiError(
+            403,
+            "address_not_allowed",
+            source.refusal(key, request),
+            field="address",
+            window=window,
+            address=source.ip or sources.UNKNOWN,
         )
     return key, window
 

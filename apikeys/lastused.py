@@ -3,7 +3,8 @@
 A busy client must not turn every read into a write. The row's own last_used_at, read by
 the request's key query anyway, answers "not yet" for nearly every request at no cost;
 only once it is due does a cache.add() gate let exactly one of the requests racing on
-the app servers through to a single UPDATE. If the cache is down, the row alone decides.
+the app servers through to a single UPDATE (of the last-used time and address, and the
+key's last five addresses: apikeys/sources.py). If the cache is down, the row alone decides.
 """
 
 import logging
@@ -14,6 +15,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apikeys import sources
 from apikeys.models import ApiKey
 from portal.lib.net import client_ip
 
@@ -35,6 +37,5 @@ def touch(key: ApiKey, request: HttpRequest) -> None:
     now = timezone.now()
     if not _due(key, now):
         return
-    ip = client_ip(request)
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=ip)
-    key.last_used_at, key.last_used_ip = now, ip
+    # With where the key was used since the last write (apikeys/sources.py).
+    sources.record_use(key, client_ip(request), now)

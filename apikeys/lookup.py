@@ -33,6 +33,7 @@ _KEY_COLUMNS = (
     "expires",
     "last_used_at",
     "deleted_at",
+    "allowed_ips",  # checked against the request's address: no query of its own
 )
 _OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active")
 
@@ -100,7 +101,8 @@ def candidate_key(key_id: uuid.UUID) -> ApiKey | None:
     """The undeleted key with this API key, its owner attached; None if there is none.
 
     The result carries only the columns above (anything else would be loaded lazily with a
-    query of its own): enough for ApiKey.status(), reveal(), last used and the account scope.
+    query of its own): enough for ApiKey.status(), reveal(), last used, the allowed
+    addresses and the account scope.
     """
     with connection.cursor() as cursor:
         cursor.execute(SQL, [_KEY_FIELD.get_db_prep_value(key_id, connection)])

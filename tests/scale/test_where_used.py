@@ -53,12 +53,16 @@ def _get(port: int, source: str, api_key: str, secret: str) -> tuple[int, dict]:
 
 
 def _stored(stack: Stack, api_key: str, code: str) -> str:
-    return stack.shell(
-        "from apikeys.models import ApiKey\n"
-        "from audit.models import AuditEvent\n"
-        f"k = ApiKey.objects.get(key='{api_key}')\n"
-        f"{code}\n"
-    ).strip()
+    return (
+        stack.shell(
+            "from apikeys.models import ApiKey\n"
+            "from audit.models import AuditEvent\n"
+            f"k = ApiKey.objects.get(key='{api_key}')\n"
+            f"{code}\n"
+        )
+        .strip()
+        .splitlines()[-1]
+    )  # the shell may say something of its own first
 
 
 def test_counts_from_both_servers_add_up_and_a_refusal_is_logged_once(stack, pair):

@@ -1,6 +1,7 @@
 """Where each key was used: its last five addresses, brought up to date by the once-a-minute
 last-used write (never a write per request), and an email when it is used from a new one."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,9 +87,12 @@ def test_the_profile_shows_the_last_addresses_with_their_requests(client, client
     call(client, pair, A, START + timedelta(seconds=5))
     call(client, pair, B, START + timedelta(minutes=2))
     page = client_for(user).get("/profile/").content.decode()
-    assert "Last 2 addresses" in page
-    assert f"<code>{A}</code>: 2 requests, first seen 1 Jan 2030, 09:00 UTC" in page
-    assert f"<code>{B}</code>: 1 request," in page
+    key = pair[0]
+    assert f'href="#where-{key.key}">Where it was used' in page
+    assert f"“certbot on web-1” ({str(key.key)[:8]}…) was used: the last 2 addresses" in page
+    rows = re.findall(r"<tr><td><code>(.*?)</code></td><td class=\"num\">(\d+)</td>", page)
+    assert rows == [(B, "1"), (A, "2")]
+    assert "<td>1 Jan 2030, 09:00 UTC</td><td>1 Jan 2030, 09:01 UTC</td>" in page
     assert "about once a minute" in page
 
 

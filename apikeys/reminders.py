@@ -196,7 +196,8 @@ def _due_for_retirement(key: ApiKey, days: int, now: datetime) -> bool:
 
 
 def _working(key: ApiKey, now: datetime) -> bool:
-    return key.deleted_at is None and (key.expires is None or key.expires > now)
+    ending = key.deleted_at is not None or key.ended_reason
+    return not ending and (key.expires is None or key.expires > now)
 
 
 def retire_idle(now: datetime | None = None) -> IdleOutcome:
@@ -229,11 +230,12 @@ def retire_idle(now: datetime | None = None) -> IdleOutcome:
 
 def _idle_candidates(account: Account, days: int, now: datetime) -> Iterator[ApiKey]:
     # Only working keys of owners who may use them: a suspended key cannot be used, and its
-    # owner hears of it once their access is back (and the key is still idle).
+    # owner hears of it once their access is back (and the key is still idle). A rolled key
+    # is ending already.
     return (
         ApiKey.objects.not_deleted()
         .filter(Q(expires__isnull=True) | Q(expires__gt=now))
-        .filter(account=account, owner__is_active=True, owner__api_access=True)
+        .filter(account=account, owner__is_active=True, owner__api_access=True, ended_reason="")
         .alias(idle_since=Coalesce("last_used_at", "created"))
         .filter(idle_since__lte=now - timedelta(days=days) + _warning())
         .select_related("owner")

@@ -148,6 +148,14 @@ def test_a_retired_or_rolled_key_gets_no_expiry_reminder(user, policy):
     assert not any("expires" in subject for subject in reminders)
 
 
+def test_a_rolled_key_in_its_grace_is_not_warned_as_idle(user, policy):
+    key, _ = make_key(user)
+    with time_machine.travel(day(80), tick=False):
+        key.roll(timedelta(days=7), actor=user)
+    assert all("retired" not in m.subject for m in run(day(84)))
+    assert not AuditEvent.objects.filter(event=Event.KEY_RETIRED).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_warn_and_retire_each_key_once(account):
     account.retire_unused_days = 30

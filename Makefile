@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Passkeys need a host name (never an IP address) in a secure context: Chromium and Firefox
+# treat http://localhost as one, so that is where `make run` serves.
+PORTAL_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test lint serve install migrate clean
 
@@ -22,8 +25,8 @@ migrate: install .env
 
 run: migrate
 	$(BIN)/python manage.py seed_demo
-	@echo "Serving on http://127.0.0.1:$(PORT)/"
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@echo "Serving on http://localhost:$(PORT)/"
+	PORTAL_URL=$(PORTAL_URL) $(BIN)/python manage.py runserver localhost:$(PORT)
 
 # Tests run with DEBUG=true only so settings load without production secrets; the test
 # runner itself turns DEBUG off for every test.

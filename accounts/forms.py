@@ -2,9 +2,8 @@ from functools import cache
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.forms.renderers import BaseRenderer
 from django.http import HttpRequest
 from django.utils.html import escape, format_html, format_html_join
@@ -27,8 +26,6 @@ class SignInForm(AuthenticationForm):
         # The same words whether or not the email exists.
         "invalid_login": NO_MATCH,
         "inactive": NO_MATCH,
-        "locked": "Too many failed sign-ins. For your security, signing in is locked for "
-        "%(minutes)d minutes. Try again later or reset your password.",
     }
 
     def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
@@ -41,11 +38,7 @@ class SignInForm(AuthenticationForm):
         if email is None or not password:
             return self.cleaned_data
         if throttle.is_locked(email, self.ip):
-            raise forms.ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"minutes": settings.SIGNIN_LOCKOUT_SECONDS // 60},
-            )
+            raise forms.ValidationError(throttle.refusal(), code="locked")
         self.user_cache = authenticate(self.request, username=email, password=password)
         if self.user_cache is None or not self.user_cache.is_active:
             throttle.failed(email, self.ip)
@@ -176,10 +169,7 @@ class ConfirmPasswordForm(forms.Form):
         password: str = self.cleaned_data["password"]
         # Counted with sign-in failures: a stolen session must not become a password oracle.
         if throttle.is_locked(self.user.email, self.ip):
-            minutes = settings.SIGNIN_LOCKOUT_SECONDS // 60
-            raise forms.ValidationError(
-                f"Too many wrong passwords. Try again in {minutes} minutes."
-            )
+            raise forms.ValidationError(throttle.refusal(), code="locked")
         if not self.user.check_password(password):
             throttle.failed(self.user.email, self.ip)
             raise forms.ValidationError(
@@ -187,3 +177,79 @@ class ConfirmPasswordForm(forms.Form):
             )
         throttle.succeeded(self.user.email)
         return password
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Change Password, whose current password is checked under the sign-in throttle: a
+    stolen session must not become a way to guess the password without limit."""
+
+    def __init__(self, user: User, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.ip = client_ip(request)
+
+    def clean_old_password(self) -> str:
+        if throttle.is_locked(self.user.email, self.ip):
+            raise forms.ValidationError(throttle.refusal(), code="locked")
+        try:
+            old_password: str = super().clean_old_password()
+        except forms.ValidationError:
+            throttle.failed(self.user.email, self.ip)
+            raise
+        throttle.succeeded(self.user.email)
+        return old_password
+
+
+class DeviceNameForm(forms.Form):
+    """The name of a second factor the user is adding, so they can tell their devices apart."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=64,
+        error_messages={
+            "required": "Give it a name, such as the phone or key it is on.",
+            "max_length": "Use at most 64 characters.",
+        },
+    )
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        kwargs["prefix"] = kind
+        super().__init__(*args, **kwargs)
+        labels = {"totp": "Name of the authenticator app", "passkey": "Name of the passkey"}
+        examples = {
+            "totp": "Which phone or app it is, such as “Work phone”.",
+            "passkey": "Where it is kept, such as “Laptop” or “YubiKey”.",
+        }
+        field = self.fields["name"]
+        field.label = labels[kind]
+        field.help_text = examples[kind]
+        field.widget.attrs.update({"autocomplete": "off"})
+
+
+class SecondFactorCodeForm(forms.Form):
+    """A code from an authenticator app ("totp") or a recovery code ("recovery")."""
+
+    LABELS = {"totp": "Code from your authenticator app", "recovery": "Recovery code"}
+    HELP = {
+        "totp": "The 6-digit code the app shows now.",
+        "recovery": "One of the codes you saved, such as ABCD-EFGH-JKLM. Each works once.",
+    }
+    WRONG = {
+        "totp": "That code is not right. Enter the code the app shows now (it changes every "
+        "30 seconds), and check the clock of the device it runs on.",
+        "recovery": "That recovery code is not right, or it has been used already.",
+    }
+
+    code = forms.CharField(max_length=32, strip=True)
+
+    def __init__(self, *args: Any, method: str, **kwargs: Any) -> None:
+        kwargs["prefix"] = method
+        super().__init__(*args, **kwargs)
+        self.method = method
+        field = self.fields["code"]
+        field.label = self.LABELS[method]
+        field.help_text = self.HELP[method]
+        field.error_messages["required"] = f"Enter the {self.LABELS[method].lower()}."
+        attrs = {"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"}
+        if method == "totp":
+            attrs.update({"inputmode": "numeric", "pattern": "[0-9 ]*"})
+        field.widget.attrs.update(attrs)

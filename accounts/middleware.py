@@ -1,13 +1,17 @@
 import time
 import zoneinfo
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 
+from accounts import second_factors
+from accounts.http import is_signed_in
 from portal.lib.http import is_sessionless
 
 LAST_SEEN = "last_seen"
@@ -48,3 +52,33 @@ class TimezoneMiddleware:
     def process_view(self, request: HttpRequest, view: Callable[..., Any], *args: Any) -> None:
         if not is_sessionless(view) and request.user.is_authenticated:
             timezone.activate(zoneinfo.ZoneInfo(request.user.time_zone))
+
+
+class SecondFactorMiddleware:
+    """django-otp's `user.is_verified()`, read from the session without a query, and the
+    gate: a signed-in session that owes its second step (or, by the account's policy, a
+    second factor it does not have) reaches only the pages that settle it.
+
+    Stands in for django-otp's OTPMiddleware, which loads the verifying device on every
+    request; here a change to the user's factors ends their other sessions instead (see
+    User.second_factors_version), so the session's own mark can be believed.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], *args: Any
+    ) -> HttpResponse | None:
+        if is_sessionless(view) or not is_signed_in(request):
+            return None
+        request.user.is_verified = partial(second_factors.is_verified, request)
+        step = second_factors.pending_step(request)
+        match = request.resolver_match
+        if step is None or (match and second_factors.allowed_before(match.view_name, step)):
+            return None
+        next_url = request.get_full_path() if request.method == "GET" else ""
+        return redirect(second_factors.step_url(step, next_url))

@@ -2,8 +2,9 @@
 
 accounts depends on nothing else in the portal, so it does not write the log itself: it
 sends these signals inside the transaction that makes the change, and audit records them.
-Each is sent with keyword arguments request, actor (the User acting) and, as they apply,
-target (the User concerned), domain_name and details (a dict).
+Each is sent with keyword arguments request, actor (the User acting, or None when nobody
+is signed in) and, as they apply, target (the User concerned), domain_name and details (a
+dict, which never holds a secret: a device is named by its kind and name).
 """
 
 from django.dispatch import Signal
@@ -18,3 +19,15 @@ api_access_removed = Signal()
 domain_added = Signal()
 domain_removed = Signal()
 policy_changed = Signal()
+
+# Second factors.
+two_factor_enabled = Signal()  # the user's first authenticator app or passkey
+two_factor_disabled = Signal()  # their last one removed (their recovery codes go with it)
+device_added = Signal()
+device_removed = Signal()
+recovery_codes_generated = Signal()
+recovery_code_used = Signal()
+second_step_passed = Signal()  # a second factor checked: at sign-in, or to confirm an action
+second_step_failed = Signal()
+second_factors_reset = Signal()  # by an Account Administrator: the emergency path
+admin_login_refused = Signal()

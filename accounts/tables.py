@@ -17,13 +17,24 @@ class UserTable(tables.Table):
     email = tables.Column(verbose_name="Email")
     role = tables.Column(verbose_name="Role")
     api_access = tables.BooleanColumn(verbose_name="API access", yesno="Granted,Not granted")
+    # Annotated by accounts.second_factors.annotate (the same query).
+    two_factor = tables.BooleanColumn(verbose_name="Two-factor", yesno="On,Off")
     is_active = tables.BooleanColumn(verbose_name="Active", yesno="Active,Deactivated")
     actions = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
         model = User
         fields = ["name", "email", "role", "api_access", "is_active"]
-        sequence = ["name", "email", "role", "api_access", "...", "is_active", "actions"]
+        sequence = [
+            "name",
+            "email",
+            "role",
+            "api_access",
+            "two_factor",
+            "...",
+            "is_active",
+            "actions",
+        ]
         attrs = {"class": "table", "id": "users-table"}
         empty_text = "No user matches."
         order_by = ("name",)

@@ -2,15 +2,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
@@ -18,16 +21,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts import figures, reauth, rules
+from accounts import figures, reauth, rules, second_factors
 from accounts.filters import UserFilter
-from accounts.forms import RoleForm, SignInForm, UserAddForm
+from accounts.forms import RoleForm, SignInForm, ThrottledPasswordChangeForm, UserAddForm
 from accounts.guards import account_admin_required, domain_admin_required
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AuthenticatedHttpRequest, is_signed_in
 from accounts.invitations import INVITATION_HOURS, invitation_tokens, send_invitation
-from accounts.models import Role, User
+from accounts.models import RecoveryCode, Role, User
 from accounts.tables import UserTable
 from portal.lib import throttle
 from portal.lib.http import posted
+from portal.lib.net import client_ip
 from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
@@ -41,7 +45,46 @@ class SignInView(auth_views.LoginView):
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         reauth.confirmed(self.request)
+        # A user with a second factor (or who must have one) goes on to the second step.
+        step = second_factors.pending_step(self.request)
+        if step is not None:
+            return redirect(second_factors.step_url(step, self.get_success_url()))
         return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        if form.has_error(NON_FIELD_ERRORS, "locked") and self.get_redirect_url().startswith(
+            ADMIN_PREFIX
+        ):
+            email = form.cleaned_data.get("username") or ""
+            if target := User.objects.filter(email__iexact=email).first():
+                rules.admin_login_refused(target, reason="locked", request=self.request)
+        return super().form_invalid(form)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["passkeys_available"] = second_factors.passkeys_available()
+        return context
+
+
+ADMIN_PREFIX = "/admin/"
+
+
+@never_cache
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """/admin/login/: the Django admin signs in through the portal's own sign-in (its
+    throttle, its second step), then lets in active staff with a verified second factor."""
+    next_url = request.GET.get("next", "")
+    if not (next_url.startswith(ADMIN_PREFIX) and url_has_allowed_host_and_scheme(next_url, None)):
+        next_url = reverse("admin:index")
+    if not is_signed_in(request):
+        return redirect(f"{reverse('accounts:signin')}?{urlencode({'next': next_url})}")
+    user = request.user
+    if user.is_active and user.is_staff and second_factors.is_verified(request):
+        return redirect(next_url)
+    reason = "not staff" if not user.is_staff else "no second factor"
+    rules.admin_login_refused(user, reason=reason, request=request)
+    context = {"reason": reason}
+    return render(request, "accounts/admin_refused.html", context, status=403)
 
 
 @require_POST
@@ -54,7 +97,7 @@ def signout(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters()
 @login_required
 def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request.user, posted(request))
+    form = ThrottledPasswordChangeForm(request.user, posted(request), request=request)
     if form.is_bound and form.is_valid():
         user = rules.set_password(form, request=request)
         update_session_auth_hash(request, user)
@@ -70,6 +113,13 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
     extra_email_context = {"site_name": settings.PORTAL_NAME}
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        # Beyond the limit nothing is sent, and the answer is the same as when it is.
+        if throttle.reset_email_allowed(form.cleaned_data["email"], client_ip(self.request)):
+            return super().form_valid(form)
+        log.info("password reset email withheld: over the limit")
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -93,7 +143,9 @@ def _user_in_account(request: AuthenticatedHttpRequest, user_id: int) -> User:
 @domain_admin_required
 def users(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every user of the account, with the figures other apps add; search, filter and sort."""
-    users = figures.annotate(User.objects.filter(account_id=request.user.account_id))
+    users = figures.annotate(
+        second_factors.annotate(User.objects.filter(account_id=request.user.account_id))
+    )
     filterset = UserFilter(request.GET or None, queryset=users)
     table = UserTable(filterset.qs, extra_columns=figures.columns())
     paginate(request, table)
@@ -144,9 +196,23 @@ def _invite(request: AuthenticatedHttpRequest, new_user: User, done: str) -> Non
 
 @domain_admin_required
 def user_detail(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
-    users = figures.annotate(User.objects.filter(account_id=request.user.account_id))
+    users = figures.annotate(
+        second_factors.annotate(User.objects.filter(account_id=request.user.account_id))
+    )
     target = get_object_or_404(users, pk=user_id)
-    context = {"target": target, "figure_templates": figures.facts_templates(), "nav": "users"}
+    codes_left = RecoveryCode.objects.filter(codes__user=target).count()
+    context = {
+        "target": target,
+        "second_factors": [rules.describe(device) for device in rules.devices_of(target)],
+        "recovery_codes_left": codes_left,
+        "two_factor_required": second_factors.is_required(target),
+        # The emergency path, for someone else (one's own factors are on one's own page).
+        "can_reset_two_factor": request.user.is_account_admin
+        and target.pk != request.user.pk
+        and bool(getattr(target, "two_factor", False) or codes_left),
+        "figure_templates": figures.facts_templates(),
+        "nav": "users",
+    }
     return render(request, "accounts/user_detail.html", context)
 
 

@@ -1,59 +1,15 @@
-"""Secrets at rest: AES-256-GCM under a key-encryption key from the environment.
-
-KEY_ENCRYPTION_KEYS is a list of base64-encoded 32-byte keys: the first encrypts, every one
-decrypts, so keys can be rotated (add a new one first, run `rotate_key_encryption`, then drop
-the old). A stored value is: version byte, 4-byte fingerprint of the key, 12-byte nonce,
-ciphertext with tag. The row's API key is the associated data, so a ciphertext copied to
-another row does not decrypt.
+"""API secrets at rest: portal.lib.crypto (AES-256-GCM under KEY_ENCRYPTION_KEYS), with the
+row's API key (UUID) as the associated data, so a ciphertext copied to another row does not
+decrypt. The byte format is portal.lib.crypto's: version, key fingerprint, nonce, ciphertext.
 """
 
-import base64
-import binascii
-import functools
-import hashlib
-import os
 import uuid
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from portal.lib.crypto import DecryptionError, is_current, new_key
+from portal.lib.crypto import decrypt as _decrypt
+from portal.lib.crypto import encrypt as _encrypt
 
-VERSION = b"\x01"
-
-
-class DecryptionError(Exception):
-    pass
-
-
-def fingerprint(key: bytes) -> bytes:
-    return hashlib.sha256(b"kek-fingerprint:" + key).digest()[:4]
-
-
-@functools.cache
-def _parse(encoded: tuple[str, ...]) -> list[tuple[bytes, AESGCM]]:
-    keys = []
-    for item in encoded:
-        try:
-            raw = base64.b64decode(item.strip(), validate=True)
-        except binascii.Error as e:
-            raise ImproperlyConfigured(
-                "KEY_ENCRYPTION_KEYS holds a value that is not base64."
-            ) from e
-        if len(raw) != 32:
-            raise ImproperlyConfigured("Each KEY_ENCRYPTION_KEYS value must be 32 bytes.")
-        keys.append((fingerprint(raw), AESGCM(raw)))
-    if not keys:
-        raise ImproperlyConfigured("KEY_ENCRYPTION_KEYS is empty.")
-    return keys
-
-
-def _keys() -> list[tuple[bytes, AESGCM]]:
-    return _parse(tuple(settings.KEY_ENCRYPTION_KEYS))
-
-
-def new_key() -> str:
-    return base64.b64encode(os.urandom(32)).decode()
+__all__ = ["DecryptionError", "decrypt", "encrypt", "is_current", "new_key"]
 
 
 def _aad(api_key: uuid.UUID) -> bytes:
@@ -61,24 +17,8 @@ def _aad(api_key: uuid.UUID) -> bytes:
 
 
 def encrypt(secret: str, api_key: uuid.UUID) -> bytes:
-    fp, aead = _keys()[0]
-    nonce = os.urandom(12)
-    return VERSION + fp + nonce + aead.encrypt(nonce, secret.encode(), _aad(api_key))
+    return _encrypt(secret.encode(), _aad(api_key))
 
 
 def decrypt(blob: bytes | memoryview, api_key: uuid.UUID) -> str:
-    blob = bytes(blob)
-    if blob[:1] != VERSION:
-        raise DecryptionError("unknown format")
-    fp, nonce, body = blob[1:5], blob[5:17], blob[17:]
-    for candidate_fp, aead in _keys():
-        if candidate_fp == fp:
-            try:
-                return aead.decrypt(nonce, body, _aad(api_key)).decode()
-            except InvalidTag as e:
-                raise DecryptionError("the ciphertext does not belong to this key") from e
-    raise DecryptionError("encrypted under a key that is no longer configured")
-
-
-def is_current(blob: bytes | memoryview) -> bool:
-    return bytes(blob)[1:5] == _keys()[0][0]
+    return _decrypt(blob, _aad(api_key)).decode()

@@ -1,5 +1,6 @@
-"""Key Policy: the longest expiry, Never Expires, expiry reminders to administrators, allowed
-addresses (required on every key, and account-wide ranges) and the retirement of idle keys."""
+"""Key Policy: the longest expiry an account allows, whether Never Expires is allowed, who
+is copied on expiry reminders, who must have a second factor, allowed addresses (required on
+every key, and account-wide ranges) and the retirement of idle keys."""
 
 from django import forms
 from django.contrib import messages
@@ -17,6 +18,7 @@ POLICY_FIELDS = [
     "max_key_months",
     "allow_never_expires",
     "remind_admins",
+    "require_two_factor",
     "require_allowed_ips",
     "allowed_ranges",
     "retire_unused_days",
@@ -62,12 +64,16 @@ class PolicyForm(forms.ModelForm[Account]):
         labels = {
             "allow_never_expires": "Allow Never Expires",
             "remind_admins": "Copy Account Administrators on expiry reminders",
+            "require_two_factor": "Require two-factor authentication",
             "require_allowed_ips": "Require allowed addresses on every key",
         }
         help_texts = {
             "allow_never_expires": "Off: every new key must have an expiry date.",
             "remind_admins": "Expiry reminders to key owners are also sent to every active "
             "Account Administrator.",
+            "require_two_factor": "A user who must have a second factor (an authenticator app "
+            "or a passkey) and has none is asked to add one right after their password, and "
+            "can open no other page until they have. It applies to open sessions too.",
             "require_allowed_ips": "On: a key cannot be generated, or saved, without at least "
             "one allowed address or range.",
         }
@@ -80,7 +86,12 @@ class PolicyForm(forms.ModelForm[Account]):
 @account_admin_required
 def policy(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = request.user.account
-    form = PolicyForm(posted(request), instance=account)
+    data = posted(request)
+    if data is not None and "require_two_factor" not in data:
+        # Posted without the two-factor choice (a page from before it): keep what was set.
+        data = data.copy()
+        data["require_two_factor"] = account.require_two_factor
+    form = PolicyForm(data, instance=account)
     if form.is_bound and form.is_valid():
         values = {name: form.cleaned_data[name] for name in POLICY_FIELDS}
         if rules.change_policy(account, values, actor=request.user, request=request):

@@ -27,6 +27,7 @@ from django.utils import formats, timezone
 
 from accounts.models import Account, Role, User
 from apikeys.models import ApiKey, EndedReason
+from audit.events import record_many
 from audit.models import Event
 
 log = logging.getLogger(__name__)
@@ -275,11 +276,21 @@ def retire(account: Account, pks: list[int], now: datetime) -> list[ApiKey]:
         for key in retired:
             key.expires, key.ended_reason = now, EndedReason.UNUSED
         ApiKey.objects.bulk_update(retired, ["expires", "ended_reason"])
-        # record_many: one call for the account's entries once audit.events.record_many()
-        # is on main (one transaction and one chain lock either way).
-        for key in retired:
-            used = key.last_used_at.isoformat() if key.last_used_at else "never"
-            key.log(Event.KEY_RETIRED, actor=None, details={"days": days, "last_used": used})
+        # The account's entries in one write, in the transaction that retires the keys.
+        record_many(
+            account,
+            [
+                key.entry(
+                    Event.KEY_RETIRED,
+                    actor=None,
+                    details={
+                        "days": days,
+                        "last_used": key.last_used_at.isoformat() if key.last_used_at else "never",
+                    },
+                )
+                for key in retired
+            ],
+        )
     return retired
 
 

@@ -101,11 +101,28 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @sensitive_post_parameters()
-@sensitive_variables("secret")
 @never_cache
 @login_required
 def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The Add API Key window: months or Never Expires, then Generate."""
+    """The Add API Key window: months or Never Expires, then Generate (after a recent check
+    that it is the user: their second factor, or their password if they have none)."""
+    if request.method == "POST":
+        return _generate_confirmed(request)
+    return _generate(request)
+
+
+@require_recent_auth(
+    reason="A new secret key is made only after a recent check that it is you.",
+    action="generate an API key",
+    button="Generate",
+    cancel="apikeys:profile",
+)
+def _generate_confirmed(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return _generate(request)
+
+
+@sensitive_variables("secret")
+def _generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     count = ApiKey.objects.filter(owner=user).not_deleted().count()
     refusal, refusal_status = "", 200

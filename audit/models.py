@@ -30,6 +30,16 @@ class Event(models.TextChoices):
     DOMAIN_REMOVED = "domain.removed", "Domain removed"
     POLICY_CHANGED = "policy.changed", "Policy changed"
     LOG_EXPORTED = "log.exported", "Log exported"
+    TWO_FACTOR_ENABLED = "two_factor.enabled", "Two-factor enabled"
+    TWO_FACTOR_DISABLED = "two_factor.disabled", "Two-factor disabled"
+    DEVICE_ADDED = "two_factor.device_added", "Second factor added"
+    DEVICE_REMOVED = "two_factor.device_removed", "Second factor removed"
+    RECOVERY_CODES_GENERATED = "two_factor.recovery_codes_generated", "Recovery codes generated"
+    RECOVERY_CODE_USED = "two_factor.recovery_code_used", "Recovery code used"
+    SECOND_STEP_PASSED = "two_factor.second_step_passed", "Second step passed"
+    SECOND_STEP_FAILED = "two_factor.second_step_failed", "Second step failed"
+    TWO_FACTOR_RESET = "two_factor.reset", "Second factors reset"
+    ADMIN_LOGIN_REFUSED = "admin.login_refused", "Admin login refused"
 
 
 class AppendOnlyError(Exception):
@@ -54,7 +64,7 @@ class AuditEvent(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     seq = models.PositiveBigIntegerField("sequence")
     time = models.DateTimeField(default=timezone.now)
-    event = models.CharField(max_length=32, choices=Event.choices)
+    event = models.CharField(max_length=48, choices=Event.choices)
     actor_id = models.BigIntegerField(null=True, blank=True)
     actor_email = models.CharField(max_length=254, blank=True)
     actor_role = models.CharField(max_length=20, blank=True)

@@ -165,6 +165,41 @@ def _nothing(entry: Entry) -> str:
     return NOTHING
 
 
+def _factor(entry: Entry) -> str:
+    """A second factor as the log names it: its kind and the name its owner gave it."""
+    return f"{entry.text('kind') or 'Second factor'} “{entry.text('name')}”"
+
+
+METHODS = {"totp": "Authenticator app", "recovery": "Recovery code", "passkey": "Passkey"}
+PURPOSES = {"sign-in": "at sign-in", "confirm": "to confirm an action"}
+
+
+def _second_step(entry: Entry, *, passed: bool) -> str:
+    method = METHODS.get(entry.text("method"), entry.text("method"))
+    purpose = PURPOSES.get(entry.text("purpose"), entry.text("purpose"))
+    device = f" “{entry.text('device')}”" if passed and entry.text("device") else ""
+    return f"{method}{device} {purpose}" if passed else f"{method} refused {purpose}"
+
+
+def _reset(entry: Entry) -> str:
+    devices = entry.details.get("devices")
+    named = [
+        f"{d.get('kind', '')} “{d.get('name', '')}”"
+        for d in (devices if isinstance(devices, list) else [])
+        if isinstance(d, dict)
+    ]
+    codes = entry.details.get("recovery_codes_left") or 0
+    removed = ", ".join(named) or "no device"
+    return f"Reset by {entry.actor}: removed {removed} and {codes} recovery codes"
+
+
+REFUSALS = {
+    "not staff": "Not staff",
+    "no second factor": "No verified second factor",
+    "locked": "Sign-in locked after failed attempts",
+}
+
+
 SENTENCES: dict[Event, Callable[[Entry], str]] = {
     Event.KEY_GENERATED: _generated,
     Event.KEY_VIEWED: _by("Secret key viewed"),
@@ -194,6 +229,22 @@ SENTENCES: dict[Event, Callable[[Entry], str]] = {
     Event.DOMAIN_REMOVED: lambda entry: f"{entry.text('domain')} removed",
     Event.POLICY_CHANGED: _policy_changed,
     Event.LOG_EXPORTED: _exported,
+    Event.TWO_FACTOR_ENABLED: lambda entry: f"On, with {_factor(entry)}",
+    Event.TWO_FACTOR_DISABLED: lambda entry: (
+        f"Off: {_factor(entry)} was the last; recovery codes void"
+    ),
+    Event.DEVICE_ADDED: lambda entry: f"{_factor(entry)} added",
+    Event.DEVICE_REMOVED: lambda entry: f"{_factor(entry)} removed",
+    Event.RECOVERY_CODES_GENERATED: lambda entry: (
+        f"{entry.text('count')} new codes; the earlier ones no longer work"
+    ),
+    Event.RECOVERY_CODE_USED: lambda entry: f"{entry.text('left')} left",
+    Event.SECOND_STEP_PASSED: lambda entry: _second_step(entry, passed=True),
+    Event.SECOND_STEP_FAILED: lambda entry: _second_step(entry, passed=False),
+    Event.TWO_FACTOR_RESET: _reset,
+    Event.ADMIN_LOGIN_REFUSED: lambda entry: REFUSALS.get(
+        entry.text("reason"), entry.text("reason")
+    ),
 }
 
 

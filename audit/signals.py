@@ -4,13 +4,29 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from accounts import signals
-from accounts.models import User
+from accounts.models import Account, User
+from audit import chain
 from audit.events import record
-from audit.models import Event
+from audit.models import ChainHead, Event
+
+
+@receiver(post_save, sender=Account, dispatch_uid="audit:chain_head")
+def start_chain(
+    sender: type[Account], instance: Account, created: bool, using: str, **kwargs: object
+) -> None:
+    """Each account's chain head is made with the account, so no write has to look for it.
+
+    Here, not in accounts, because the apps depend one way (audit uses accounts).
+    """
+    if created:
+        ChainHead.objects.using(using).bulk_create(
+            [ChainHead(account_id=instance.pk, hash=chain.GENESIS)], ignore_conflicts=True
+        )
 
 
 @receiver(user_logged_in)
@@ -40,7 +56,7 @@ def _relay(signal: Signal, event: Event) -> None:
         sender: object,
         *,
         request: HttpRequest | None = None,
-        actor: User,
+        actor: User | None,
         target: User | None = None,
         domain_name: str = "",
         details: dict[str, Any] | None = None,
@@ -48,9 +64,13 @@ def _relay(signal: Signal, event: Event) -> None:
     ) -> None:
         if domain_name:
             details = {"domain": domain_name, **(details or {})}
+        # Someone acted, or (an admin login refused while locked out) the user it concerns.
+        concerned = actor or target
+        if concerned is None:
+            return
         record(
             event,
-            account=actor.account_id,
+            account=concerned.account_id,
             actor=actor,
             request=request,
             target=target,
@@ -71,5 +91,15 @@ for _signal, _event in [
     (signals.domain_added, Event.DOMAIN_ADDED),
     (signals.domain_removed, Event.DOMAIN_REMOVED),
     (signals.policy_changed, Event.POLICY_CHANGED),
+    (signals.two_factor_enabled, Event.TWO_FACTOR_ENABLED),
+    (signals.two_factor_disabled, Event.TWO_FACTOR_DISABLED),
+    (signals.device_added, Event.DEVICE_ADDED),
+    (signals.device_removed, Event.DEVICE_REMOVED),
+    (signals.recovery_codes_generated, Event.RECOVERY_CODES_GENERATED),
+    (signals.recovery_code_used, Event.RECOVERY_CODE_USED),
+    (signals.second_step_passed, Event.SECOND_STEP_PASSED),
+    (signals.second_step_failed, Event.SECOND_STEP_FAILED),
+    (signals.second_factors_reset, Event.TWO_FACTOR_RESET),
+    (signals.admin_login_refused, Event.ADMIN_LOGIN_REFUSED),
 ]:
     _relay(_signal, _event)

@@ -97,7 +97,7 @@ def fill(account: Account, actor: User, n: int) -> None:
         with transaction.atomic():
             AuditEvent.objects.bulk_create(batch)
         print(f"\r  inserted {seq:,}/{n:,}", end="", file=sys.stderr, flush=True)
-    ChainHead.objects.create(account=account, seq=seq, hash=prev)
+    ChainHead.objects.filter(account=account).update(seq=seq, hash=prev)
     print(f"\n  filled in {time.perf_counter() - done:.1f} s", file=sys.stderr)
 
 

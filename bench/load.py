@@ -176,6 +176,7 @@ def main() -> None:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "KEY_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
+        "PORTAL_URL": "http://localhost:8000",
         "DATABASE_URL": f"{PG}/{name}",
         "CACHE_URL": "redis://127.0.0.1:6379/13",
         "SECURE_SSL_REDIRECT": "false",

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class PortalConfig(AppConfig):
@@ -6,3 +7,11 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     verbose_name = "Portal"
+    default = True
+
+
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """Django's admin on a site that lets staff in only with a verified second factor."""
+
+    default = False
+    default_site = "accounts.admin_site.VerifiedAdminSite"

@@ -7,8 +7,10 @@ installed: SQLite, local-memory cache, console email.
 
 import base64
 import hashlib
+import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
@@ -35,14 +37,39 @@ elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be a long random value when DEBUG is off.")
 
 PORTAL_NAME = env.str("PORTAL_NAME", default="Meridian DNS")
-# The portal's public address, for links in emails sent outside a request (reminders).
-PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+# The portal's public address: links in emails sent outside a request (reminders), and the
+# passkeys' relying party (its host name is the RP ID, its origin the one origin allowed).
+PORTAL_URL = env.str("PORTAL_URL", default="http://localhost:8000" if DEBUG else "")
+_portal = urlsplit(PORTAL_URL)
+if not (_portal.scheme and _portal.hostname):
+    raise ImproperlyConfigured(
+        "PORTAL_URL must be the portal's public address, such as https://portal.example.com: "
+        "passkeys are bound to its host name."
+    )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# A relying-party ID must be a domain: with an IP address passkeys cannot work at all.
+PASSKEYS_AVAILABLE = not _is_ip(_portal.hostname)
+if not PASSKEYS_AVAILABLE and not DEBUG:
+    raise ImproperlyConfigured(
+        "PORTAL_URL must name the portal by a host name, not an IP address: passkeys need a "
+        "domain as their relying-party ID."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, on a site that also wants a verified second factor.
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,6 +79,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "csp",
+    "django_otp",
+    "django_otp_webauthn",
     # The project itself: the page frame's template tags, above every app.
     "portal",
     "accounts",
@@ -72,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.TimezoneMiddleware",
+    # django-otp's is_verified(), from the session; the gate before the second step.
+    "accounts.middleware.SecondFactorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -88,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                "accounts.context_processors.second_step",
             ],
         },
     },
@@ -118,7 +150,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
 AUTH_USER_MODEL = "accounts.User"
 # Loads the signed-in user with their account in one query (every page shows the account).
-AUTHENTICATION_BACKENDS = ["accounts.backends.AccountModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.AccountModelBackend",
+    # "Sign in with a passkey": the user a verified WebAuthn assertion belongs to.
+    "accounts.backends.PasskeyBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -207,6 +243,26 @@ SIGNIN_IP_FAILURE_LIMIT = env.int("SIGNIN_IP_FAILURE_LIMIT", default=20)
 SIGNIN_LOCKOUT_SECONDS = env.int("SIGNIN_LOCKOUT_SECONDS", default=15 * 60)
 SIGNIN_SLOWDOWN_AFTER = env.int("SIGNIN_SLOWDOWN_AFTER", default=3)
 SIGNIN_SLOWDOWN_SECONDS = env.float("SIGNIN_SLOWDOWN_SECONDS", default=1.0)
+# Password-reset emails: at most this many per email and per address in the window; beyond
+# that the page answers as if one was sent, and none is.
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_IP_LIMIT = env.int("PASSWORD_RESET_IP_LIMIT", default=10)
+PASSWORD_RESET_WINDOW = env.int("PASSWORD_RESET_WINDOW", default=3600)
+
+# --- Second factors (django-otp, django-otp-webauthn) -----------------------------------------
+OTP_WEBAUTHN_RP_ID = _portal.hostname
+OTP_WEBAUTHN_RP_NAME = PORTAL_NAME
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    f"{_portal.scheme}://{_portal.hostname}" + (f":{_portal.port}" if _portal.port else "")
+]
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PortalWebAuthnHelper"
+# The portal logs a failed passkey check itself (one line, and the activity log), without
+# the library's traceback for what is a user's everyday mistake.
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = ""
+if not PASSKEYS_AVAILABLE:
+    # Development on an IP address: passkeys are off (the Two-Factor page says why), so the
+    # library's check that the origin is https or localhost has nothing to guard.
+    SILENCED_SYSTEM_CHECKS = ["otp_webauthn.E031"]
 
 # --- API keys ---------------------------------------------------------------------------
 # The secret key's first characters, so secret scanners recognise a leaked one.

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.views import admin_login
 from portal import views
 
 urlpatterns = [
@@ -8,9 +9,12 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/webauthn/", include("accounts.passkey_urls")),
     path("activity/", include("audit.urls")),
     path("", include("apikeys.urls")),
     path("api/", include("apikeys.api_urls")),
+    # The admin's own login page is the portal's sign-in: one throttle, and the second step.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
 ]
 

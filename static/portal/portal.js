@@ -16,3 +16,14 @@ document.addEventListener("submit", (event) => {
   if (form.dataset.submitted === "1") { event.preventDefault(); return; }
   if (form.matches("[data-once]")) form.dataset.submitted = "1";
 });
+// Passkeys (django-otp-webauthn's script announces its outcome with events): after a
+// passkey confirms an action, post the action again; after one is created, go on.
+document.addEventListener("otp_webauthn.verification_complete", (event) => {
+  const button = event.target.closest("[data-submit-form]");
+  const form = button && document.getElementById(button.dataset.submitForm);
+  if (form) form.submit();
+});
+document.addEventListener("otp_webauthn.register_complete", (event) => {
+  const button = event.target.closest("[data-done-url]");
+  if (button) window.location.assign(button.dataset.doneUrl);
+});

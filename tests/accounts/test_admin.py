@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import User
-from tests.conftest import make_user
+from tests.conftest import make_user, verified_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +13,7 @@ def test_staff_see_only_their_own_accounts_users(client, account, user, other_us
     staff.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_user", "change_user"])
     )
-    client.force_login(staff)
+    verified_sign_in(client, staff)
     page = client.get("/admin/accounts/user/").content.decode()
     assert user.email in page
     assert other_user.email not in page
@@ -24,7 +24,7 @@ def test_superuser_sees_every_account(client, account, user, other_user):
     root = User.objects.create_superuser(
         "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="Oot"
     )
-    client.force_login(root)
+    verified_sign_in(client, root)
     page = client.get("/admin/accounts/user/").content.decode()
     assert user.email in page and other_user.email in page
 
@@ -45,7 +45,7 @@ def test_staff_see_only_their_accounts_activity_and_keys(client, account, user, 
     mine, _ = ApiKey.generate(user, None)
     theirs, _ = ApiKey.generate(other_user, None)
     record(Event.SIGNED_IN, account=other_user.account, actor=other_user)
-    client.force_login(_staff(account, "view_auditevent", "view_apikey"))
+    verified_sign_in(client, _staff(account, "view_auditevent", "view_apikey"))
     keys = client.get("/admin/apikeys/apikey/").content.decode()
     assert str(mine.key) in keys and str(theirs.key) not in keys
     log = client.get("/admin/audit/auditevent/").content.decode()
@@ -57,7 +57,7 @@ def test_admin_cannot_change_what_the_portal_logs(client, account, user):
     root = User.objects.create_superuser(
         "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="O"
     )
-    client.force_login(root)
+    verified_sign_in(client, root)
     page = client.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
     assert 'name="role"' not in page and 'name="api_access"' not in page
     assert 'name="is_active"' not in page and 'name="account"' not in page
@@ -69,7 +69,7 @@ def test_staff_cannot_set_anyones_password_in_the_admin(client, account, user):
     root = User.objects.create_superuser(
         "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="O"
     )
-    client.force_login(_staff(account, "view_user", "change_user"))
+    verified_sign_in(client, _staff(account, "view_user", "change_user"))
     for target in (root, user):
         url = f"/admin/accounts/user/{target.pk}/password/"
         assert client.get(url).status_code == 403

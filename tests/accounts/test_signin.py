@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent, Event
+from portal.lib import throttle
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_repeated_failures_lock_the_email(client, user, settings):
         reverse("accounts:signin"), {"username": user.email, "password": PASSWORD}
     )
     assert response.status_code == 200
-    assert "Too many failed sign-ins" in response.content.decode()
+    assert throttle.refusal() in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
@@ -54,7 +55,7 @@ def test_failures_from_one_address_lock_that_address_for_every_email(client, use
     response = client.post(
         reverse("accounts:signin"), {"username": user.email, "password": PASSWORD}
     )
-    assert "Too many failed sign-ins" in response.content.decode()
+    assert throttle.refusal() in response.content.decode()
     other = client.post(
         reverse("accounts:signin"),
         {"username": user.email, "password": PASSWORD},

@@ -11,6 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from accounts.models import User
 from apikeys import tokens
 from apikeys.models import ApiKey
+from tests.conftest import verified_sign_in
 
 CIPHERTEXT = (ApiKey._meta.db_table, "secret_encrypted")
 
@@ -43,8 +44,7 @@ def database_leaks(secrets: list[str]) -> list[str]:
 
 
 def admin_page_leaks(secrets: list[str], superuser: User) -> list[str]:
-    client = Client()
-    client.force_login(superuser)
+    client = verified_sign_in(Client(), superuser)
     found = []
     for model, model_admin in admin.site._registry.items():
         meta = model._meta

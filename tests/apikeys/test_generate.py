@@ -17,6 +17,7 @@ from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.apikeys.conftest import make_key
+from tests.conftest import sign_in
 
 GENERATE = "/profile/keys/generate/"
 
@@ -219,9 +220,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, db):
 def test_ten_racing_generates_make_exactly_two_keys(user):
     clients = []
     for _ in range(10):
-        client = Client()
-        client.force_login(user)
-        clients.append(client)
+        clients.append(sign_in(Client(), user))
     start = threading.Barrier(10)
     results: list[tuple[int, str]] = []
     lock = threading.Lock()

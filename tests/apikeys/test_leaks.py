@@ -7,7 +7,7 @@ from apikeys import tokens
 from audit.models import AuditEvent, Event
 from tests.apikeys import leaks
 from tests.apikeys.test_generate import GENERATE
-from tests.conftest import make_user
+from tests.conftest import make_user, verified_sign_in
 
 
 def test_no_secret_leaks_after_generate_view_and_delete(
@@ -43,7 +43,7 @@ def test_admin_shows_key_metadata_read_only(client, user, account):
 
     key, secret = make_key(user)
     superuser = make_user(account, "root@acme.example", is_staff=True, is_superuser=True)
-    client.force_login(superuser)
+    verified_sign_in(client, superuser)
     listing = client.get("/admin/apikeys/apikey/").content.decode()
     assert str(key.key) in listing and secret[-4:] not in listing.replace(str(key.key), "")
     change = client.get(f"/admin/apikeys/apikey/{key.pk}/change/").content.decode()

@@ -34,7 +34,12 @@ def test_account_admin_sees_and_changes_the_policy_which_is_recorded(
     assert policy_of(account) == (12, False, True)
     entry = AuditEvent.objects.get(account=account, event=Event.POLICY_CHANGED)
     assert entry.actor_email == account_admin.email
-    unchanged = {"require_allowed_ips": False, "allowed_ranges": [], "retire_unused_days": 0}
+    unchanged = {
+        "require_two_factor": "off",
+        "require_allowed_ips": False,
+        "allowed_ranges": [],
+        "retire_unused_days": 0,
+    }
     assert entry.details == {
         "old": {
             "max_key_months": 60,

@@ -4,11 +4,14 @@ import time
 from datetime import timedelta
 
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apikeys import tokens
 from audit.models import AuditEvent, Event
+from portal.lib import throttle
 from tests.apikeys.conftest import make_key
 from tests.conftest import PASSWORD, make_user
 
@@ -35,6 +38,20 @@ def test_view_shows_every_secret_and_logs_one_entry_per_key(signed_in, user):
         assert entry.user_agent == BROWSER_UA
         assert entry.actor_id == user.pk and entry.target_user_id == user.pk
         assert s1 not in str(entry.details) and s2 not in str(entry.details)
+
+
+def test_view_writes_the_entries_of_all_keys_in_one_statement(signed_in, user):
+    make_key(user)
+    make_key(user)
+    with CaptureQueriesContext(connection) as queries:
+        signed_in.post(VIEW)
+    writes = [
+        q["sql"]
+        for q in queries
+        if "audit_append(" in q["sql"] or 'INSERT INTO "audit_auditevent"' in q["sql"]
+    ]
+    assert len(writes) == 1, writes
+    assert len(viewed()) == 2
 
 
 def test_view_one_key_shows_and_logs_only_that_one(signed_in, user):
@@ -160,7 +177,7 @@ def test_repeated_wrong_passwords_lock_out(signed_in, user, settings):
     for _ in range(settings.SIGNIN_FAILURE_LIMIT):
         signed_in.post(VIEW, {"password": "wrong-password"})
     body = signed_in.post(VIEW, {"password": PASSWORD}).content.decode()
-    assert "Too many wrong passwords" in body
+    assert throttle.refusal() in body
     assert viewed() == []
 
 

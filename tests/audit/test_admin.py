@@ -1,16 +1,16 @@
 from audit.events import record
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user
+from tests.conftest import make_user, verified_sign_in
 
 BASE = "/admin/audit/auditevent/"
 
 
-def test_the_admin_shows_entries_read_only(client_for, account, user) -> None:
+def test_the_admin_shows_entries_read_only(client, account, user) -> None:
     root = make_user(account, "root@acme.example", is_staff=True, is_superuser=True)
     entry = record(
         Event.ROLE_CHANGED, account=account, actor=root, target=user, details={"to": "domain_admin"}
     )
-    client = client_for(root)
+    client = verified_sign_in(client, root)
     listing = client.get(BASE).content.decode()
     assert "uma@acme.example" in listing
     assert f"{BASE}add/" not in listing

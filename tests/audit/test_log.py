@@ -179,7 +179,7 @@ def test_extreme_dates_are_refused_with_a_message(client_for, account_admin, fie
     assert AuditEvent.objects.count() == before
 
 
-def _details(response) -> list[str]:  # type: ignore[no-untyped-def]
+def _details(response) -> list[str]:
     body = response.content.decode().split("<tbody", 1)[1].split("</tbody>", 1)[0]
     return [
         re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cells[-1])).strip()

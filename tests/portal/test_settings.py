@@ -53,6 +53,7 @@ def test_check_deploy_is_clean_with_production_settings():
             "SECRET_KEY": secrets.token_urlsafe(50),
             "KEY_ENCRYPTION_KEYS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
             "ALLOWED_HOSTS": "portal.example.com",
+            "PORTAL_URL": "https://portal.example.com",
             "CACHE_URL": "redis://127.0.0.1:6379/1",
         },
         "check",
@@ -62,3 +63,45 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "KEY_ENCRYPTION_KEYS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "ALLOWED_HOSTS": "portal.example.com",
+}
+
+
+def test_debug_off_refuses_to_start_without_portal_url():
+    result = _run(PRODUCTION, "check")
+    assert result.returncode != 0
+    assert "PORTAL_URL must be the portal's public address" in result.stderr
+
+
+def test_debug_off_refuses_an_ip_address_as_portal_url():
+    result = _run({**PRODUCTION, "PORTAL_URL": "https://192.0.2.10"}, "check")
+    assert result.returncode != 0
+    assert "not an IP address" in result.stderr
+
+
+def test_the_passkeys_relying_party_follows_portal_url():
+    result = _run(
+        {**PRODUCTION, "PORTAL_URL": "https://Portal.Example.com/"},
+        "shell",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS, s.PASSKEYS_AVAILABLE)",
+    )
+    assert "portal.example.com ['https://portal.example.com'] True" in result.stdout.splitlines()
+
+
+def test_development_on_an_ip_address_starts_without_passkeys():
+    result = _run(
+        {"DEBUG": "true", "PORTAL_URL": "http://127.0.0.1:8000"},
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.PASSKEYS_AVAILABLE)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "False" in result.stdout.splitlines()

@@ -156,6 +156,7 @@ def stack() -> Iterator[Stack]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "KEY_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PORTAL_URL": "http://localhost:8000",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_proxy.port}/{name}",
         # Connections are not kept between requests, so a cut shows on the next request.
         "CONN_MAX_AGE": "0",

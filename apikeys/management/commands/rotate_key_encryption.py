@@ -1,4 +1,5 @@
-"""Re-encrypt every stored secret under the first of KEY_ENCRYPTION_KEYS.
+"""Re-encrypt every stored secret (API secret keys and authenticator apps' TOTP seeds) under
+the first of KEY_ENCRYPTION_KEYS.
 
 Rotation: put the new key first in KEY_ENCRYPTION_KEYS (keep the old one after it), deploy,
 run this command, then remove the old key. Each row is re-encrypted in its own short
@@ -11,12 +12,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from accounts.models import TOTPDevice
 from apikeys import crypto
 from apikeys.models import ApiKey
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every stored secret key under the first KEY_ENCRYPTION_KEYS entry."
+    help = (
+        "Re-encrypt every stored secret key and TOTP seed under the first "
+        "KEY_ENCRYPTION_KEYS entry."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=200)
@@ -46,6 +51,43 @@ class Command(BaseCommand):
                 f"Done: {done} re-encrypted, {skipped} already under the first key, of {total}."
             )
         )
+        self._rotate_seeds(batch_size)
+
+    def _rotate_seeds(self, batch_size: int) -> None:
+        total: int = TOTPDevice.objects.count()
+        done = skipped = 0
+        last_pk = 0
+        while True:
+            batch: list[int] = list(
+                TOTPDevice.objects.filter(pk__gt=last_pk)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not batch:
+                break
+            last_pk = batch[-1]
+            for pk in batch:
+                if self._rotate_seed(pk):
+                    done += 1
+                else:
+                    skipped += 1
+            self.stdout.write(f"{done}/{total} TOTP seeds re-encrypted ({skipped} already current)")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"TOTP seeds: {done} re-encrypted, {skipped} already under the first key, "
+                f"of {total}."
+            )
+        )
+
+    @staticmethod
+    def _rotate_seed(pk: int) -> bool:
+        with transaction.atomic():
+            device = TOTPDevice.objects.select_for_update().filter(pk=pk).first()
+            if device is None or crypto.is_current(device.seed_encrypted):
+                return False
+            device.reencrypt()
+            device.save(update_fields=["seed_encrypted"])
+            return True
 
     @staticmethod
     def _rotate(pk: int) -> bool:

@@ -2,7 +2,6 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -47,12 +46,11 @@ class Command(BaseCommand):
                 for m in errors
             ]
             raise CommandError("The filters need fixing: " + " ".join(problems))
-        with transaction.atomic():
-            entry = record(
-                Event.LOG_EXPORTED,
-                account=account,
-                details={"filters": filters.describe(), "via": "export_activity_log"},
-            )
+        entry = record(
+            Event.LOG_EXPORTED,
+            account=account,
+            details={"filters": filters.describe(), "via": "export_activity_log"},
+        )
         rows = filters.qs.filter(seq__lte=entry.seq)
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:

@@ -1,0 +1,190 @@
+"""Passkeys and security keys: django-otp-webauthn's ceremonies, wrapped for the portal.
+
+The library does the WebAuthn work (options, verification, the credential model, its
+browser script); these subclasses add what the portal needs around it:
+
+- registration only after the user has named the passkey on the Two-Factor page, through
+  the step-up there (`PENDING`, in the session), and the addition logged like any device;
+- every passkey check behind the sign-in throttle: refused while the email or address is
+  locked, a failed assertion counted and logged as a failed second step;
+- "Sign in with a passkey" (a discoverable credential, no email typed) signs in through
+  accounts.backends.PasskeyBackend and counts as the second step;
+- a check made to confirm an action (step-up) answers without a redirect: the page then
+  resubmits the action it asked about.
+
+Relying party: OTP_WEBAUTHN_RP_ID is PORTAL_URL's host name, OTP_WEBAUTHN_ALLOWED_ORIGINS
+its origin (portal/settings.py).
+"""
+
+import json
+import logging
+import time
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import authenticate
+from django.contrib.auth import login as auth_login
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django_otp_webauthn import exceptions
+from django_otp_webauthn.helpers import WebAuthnHelper
+from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.views import (
+    BeginCredentialAuthenticationView,
+    BeginCredentialRegistrationView,
+    CompleteCredentialAuthenticationView,
+    CompleteCredentialRegistrationView,
+)
+
+from accounts import rules, second_factors
+from accounts.http import is_signed_in
+from accounts.models import User
+from portal.lib import throttle
+from portal.lib.net import client_ip
+
+log = logging.getLogger(__name__)
+
+# The name the user gave the passkey they are adding, and when (set after the step-up).
+PENDING = "passkey_pending"
+PENDING_SECONDS = 15 * 60
+
+
+class Unavailable(exceptions.OTPWebAuthnApiError):
+    status_code = 404
+    default_detail = "Passkeys are not available at this address."
+    default_code = "passkeys_unavailable"
+
+
+class NotStarted(exceptions.OTPWebAuthnApiError):
+    status_code = 400
+    default_detail = (
+        "Start again from Add a passkey or security key on the Two-Factor Authentication page."
+    )
+    default_code = "not_started"
+
+
+class Locked(exceptions.OTPWebAuthnApiError):
+    status_code = 429
+    default_code = "locked"
+
+
+def start(request: HttpRequest, name: str) -> None:
+    """The user has named a passkey to add (after the step-up): registration may begin."""
+    request.session[PENDING] = {"name": name, "at": int(time.time())}
+
+
+def pending_name(request: HttpRequest) -> str | None:
+    pending = request.session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    name = pending.get("name")
+    return name if isinstance(name, str) else None
+
+
+class PortalWebAuthnHelper(WebAuthnHelper):
+    def create_credential(self, user: AbstractBaseUser, *args: Any) -> WebAuthnCredential:
+        device: WebAuthnCredential = super().create_credential(user, *args)
+        device.name = (pending_name(self.request) or "Passkey")[:64]
+        return device
+
+
+def _check_available() -> None:
+    if not second_factors.passkeys_available():
+        raise Unavailable()
+
+
+def _check_can_register(request: HttpRequest) -> None:
+    _check_available()
+    if pending_name(request) is None:
+        raise NotStarted()
+
+
+def _signed_in_user(request: HttpRequest) -> User | None:
+    return request.user if is_signed_in(request) else None
+
+
+def _check_not_locked(request: HttpRequest, user: User | None) -> None:
+    if throttle.is_locked(user.email if user else None, client_ip(request)):
+        raise Locked(detail=throttle.refusal())
+
+
+class BeginRegistration(BeginCredentialRegistrationView):
+    def check_can_register(self) -> None:
+        _check_can_register(self.request)
+
+
+class CompleteRegistration(CompleteCredentialRegistrationView):
+    def check_can_register(self) -> None:
+        _check_can_register(self.request)
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        request = self.request
+        was_verified = second_factors.is_verified(request)
+        with transaction.atomic():
+            response: HttpResponse = super().post(*args, **kwargs)
+            device = WebAuthnCredential.objects.get(pk=json.loads(response.content)["id"])
+            user = rules.passkey_added(device, request=request)
+        request.session.pop(PENDING, None)
+        second_factors.factors_changed(request, user)
+        if not was_verified:
+            second_factors.verified(request, device)
+        messages.success(request, f"Your passkey “{device.name}” has been added.")
+        return response
+
+
+class BeginAuthentication(BeginCredentialAuthenticationView):
+    def get_user(self) -> User | None:
+        return _signed_in_user(self.request)
+
+    def check_can_authenticate(self) -> None:
+        _check_available()
+        super().check_can_authenticate()
+        _check_not_locked(self.request, self.get_user())
+
+
+class CompleteAuthentication(CompleteCredentialAuthenticationView):
+    purpose = "sign-in"
+
+    def get_user(self) -> User | None:
+        return _signed_in_user(self.request)
+
+    def check_can_authenticate(self) -> None:
+        _check_available()
+        super().check_can_authenticate()
+        _check_not_locked(self.request, self.get_user())
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        request, user = self.request, self.get_user()
+        # Already verified: the check confirms an action (step-up), not a sign-in.
+        self.purpose = "confirm" if second_factors.is_verified(request) else "sign-in"
+        try:
+            response: HttpResponse = super().post(*args, **kwargs)
+        except exceptions.OTPWebAuthnApiError as error:
+            if not isinstance(error, Locked):
+                throttle.failed(user.email if user else None, client_ip(request))
+                if user is not None:
+                    rules.passkey_checked(user, None, request=request, purpose=self.purpose)
+                log.info("passkey check failed", extra={"fields": {"code": error.code}})
+            raise
+        return response
+
+    def complete_auth(self, device: WebAuthnCredential) -> None:
+        request = self.request
+        user: User = device.user
+        if not is_signed_in(request):
+            # "Sign in with a passkey": no email was typed, so the lock is checked now.
+            _check_not_locked(request, user)
+            signed_in = authenticate(request, webauthn_credential=device)
+            if signed_in is None:
+                raise exceptions.UserDisabled()
+            auth_login(request, signed_in)
+        throttle.succeeded(user.email)
+        second_factors.verified(request, device)
+        rules.passkey_checked(user, device, request=request, purpose=self.purpose)
+
+    def get_success_data(self, device: WebAuthnCredential) -> dict[str, Any]:
+        data: dict[str, Any] = super().get_success_data(device)
+        if self.purpose == "confirm":
+            data["redirect_url"] = ""  # the page resubmits the action it confirmed
+        return data

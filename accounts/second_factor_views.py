@@ -1,0 +1,467 @@
+"""The Two-Factor Authentication page (User window), adding and removing second factors,
+recovery codes, the second step after the password, the set-up the account's policy may
+require, and an Account Administrator's reset of a user's factors (the emergency path).
+
+Every change goes through accounts/rules.py, which logs it. Adding or removing a factor and
+new recovery codes are behind the step-up (accounts/reauth.py). A TOTP seed leaves the server
+only on its set-up page, recovery codes only on the page right after they are generated and
+in their download; those answers are not cached.
+"""
+
+import base64
+import logging
+from datetime import timedelta
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.mail import send_mail
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+from django_otp_webauthn.models import WebAuthnCredential
+
+from accounts import passkeys, rules, second_factors, second_step
+from accounts.forms import DeviceNameForm, SecondFactorCodeForm
+from accounts.guards import account_admin_required
+from accounts.http import AuthenticatedHttpRequest, is_signed_in
+from accounts.models import (
+    RECOVERY_CODE_COUNT,
+    RECOVERY_CODE_LENGTH,
+    RecoveryCode,
+    TOTPDevice,
+    User,
+    normalize_recovery_code,
+)
+from accounts.reauth import require_recent_auth
+from portal.lib.http import posted
+
+log = logging.getLogger(__name__)
+
+# An authenticator app must be confirmed within this long of being started.
+SETUP_WINDOW = timedelta(hours=1)
+KINDS = {"authenticator": TOTPDevice, "passkey": WebAuthnCredential}
+KIND_OF = {TOTPDevice: "authenticator", WebAuthnCredential: "passkey"}
+
+
+def _next(request: HttpRequest) -> str:
+    """A safe `next` carried through the set-up pages, or ""."""
+    value = request.POST.get("next") or request.GET.get("next") or ""
+    return value if second_step.is_safe_next(request, value) else ""
+
+
+def _with_next(url: str, next_url: str) -> str:
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def _done(request: HttpRequest, next_url: str) -> HttpResponse:
+    return redirect(next_url or "accounts:two_factor")
+
+
+def _add_forms() -> dict[str, DeviceNameForm]:
+    return {kind: DeviceNameForm(kind=kind) for kind in ("totp", "passkey")}
+
+
+def _devices(user: User) -> list[dict[str, object]]:
+    return [
+        {
+            "device": device,
+            "kind": rules.describe(device)["kind"],
+            "remove_url": reverse(
+                "accounts:device_remove", args=[KIND_OF[type(device)], device.pk]
+            ),
+        }
+        for device in rules.devices_of(user)
+    ]
+
+
+def _passkey_note() -> str:
+    if second_factors.passkeys_available():
+        return ""
+    return (
+        f"Passkeys need the portal to be opened by a host name, and this one is opened by an IP "
+        f"address ({settings.OTP_WEBAUTHN_RP_ID}). Set PORTAL_URL to a name such as "
+        "http://localhost:8000 (make run does) and open the portal there to add a passkey."
+    )
+
+
+@never_cache
+@login_required
+def two_factor(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The User window's Two-Factor Authentication page."""
+    user = request.user
+    devices = _devices(user)
+    context = {
+        "devices": devices,
+        "codes_left": RecoveryCode.objects.filter(codes__user=user).count(),
+        "code_count": RECOVERY_CODE_COUNT,
+        "required": second_factors.is_required(user),
+        "add_forms": _add_forms(),
+        "passkeys_available": second_factors.passkeys_available(),
+        "passkey_note": _passkey_note(),
+        "reauth_minutes": settings.REAUTH_SECONDS // 60,
+        "nav": "profile",
+        "section": "two_factor",
+    }
+    return render(request, "accounts/two_factor.html", context)
+
+
+@never_cache
+@login_required
+def setup(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Where the gate sends a user whom the account's policy requires to have a second factor
+    and who has none: they add one here before they can open any other page."""
+    next_url = _next(request)
+    if second_factors.pending_step(request) != "setup":
+        return _done(request, next_url)
+    context = {
+        "add_forms": _add_forms(),
+        "next": next_url,
+        "passkeys_available": second_factors.passkeys_available(),
+        "passkey_note": _passkey_note(),
+    }
+    return render(request, "accounts/two_factor_setup.html", context)
+
+
+def _add_page(
+    request: AuthenticatedHttpRequest, form: DeviceNameForm, next_url: str
+) -> HttpResponse:
+    """The page again with the name form's error, in the frame the user came from."""
+    forms = _add_forms()
+    forms[form.prefix or "totp"] = form
+    if second_factors.pending_step(request) == "setup":
+        context: dict[str, object] = {"add_forms": forms, "next": next_url}
+        template = "accounts/two_factor_setup.html"
+    else:
+        context = {
+            "devices": _devices(request.user),
+            "codes_left": RecoveryCode.objects.filter(codes__user=request.user).count(),
+            "code_count": RECOVERY_CODE_COUNT,
+            "required": second_factors.is_required(request.user),
+            "add_forms": forms,
+            "nav": "profile",
+            "section": "two_factor",
+        }
+        template = "accounts/two_factor.html"
+    context.update(
+        passkeys_available=second_factors.passkeys_available(), passkey_note=_passkey_note()
+    )
+    return render(request, template, context, status=400)
+
+
+@never_cache
+@login_required
+@require_POST
+@require_recent_auth(
+    reason="Adding a second factor needs a recent check that it is you.",
+    action="add an authenticator app",
+    button="Continue",
+    cancel="accounts:two_factor",
+)
+def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = DeviceNameForm(request.POST, kind="totp")
+    next_url = _next(request)
+    if not form.is_valid():
+        return _add_page(request, form, next_url)
+    device, _seed = rules.start_totp_device(request.user, form.cleaned_data["name"])
+    return redirect(_with_next(reverse("accounts:totp_confirm", args=[device.pk]), next_url))
+
+
+def _qr_svg(uri: str) -> SafeString:
+    svg: str = segno.make(uri, error="m").svg_inline(
+        scale=4, border=4, light="#ffffff", dark="#000000", svgclass="qr"
+    )
+    label = "QR code to scan with your authenticator app"
+    # segno's SVG has no style attribute or script: it is safe inline under the page's CSP.
+    return mark_safe(svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1))  # noqa: S308
+
+
+@sensitive_post_parameters()
+@sensitive_variables("seed", "secret", "uri")
+@never_cache
+@login_required
+def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The authenticator app's set-up: the QR code and the secret as text, then a code from
+    the app confirms it. The only page that ever shows the seed."""
+    device = get_object_or_404(
+        TOTPDevice,
+        pk=pk,
+        user=request.user,
+        confirmed=False,
+        created_at__gte=timezone.now() - SETUP_WINDOW,
+    )
+    next_url = _next(request)
+    form = SecondFactorCodeForm(posted(request), method="totp")
+    if form.is_bound and form.is_valid():
+        user = rules.confirm_totp_device(device, form.cleaned_data["code"], request=request)
+        if user is not None:
+            second_factors.factors_changed(request, user)
+            second_factors.verified(request, device)
+            _added_message(request, f"Your authenticator app “{device.name}” has been added.")
+            return _done(request, next_url)
+        device.refresh_from_db()
+        if device.confirmed:  # a double-submitted form: the first one confirmed it
+            return _done(request, next_url)
+        form.add_error("code", SecondFactorCodeForm.WRONG["totp"])
+    seed = device.seed()
+    secret = base64.b32encode(seed).decode().rstrip("=")
+    account_name = f"{settings.PORTAL_NAME}:{request.user.email}"
+    uri = (
+        f"otpauth://totp/{quote(account_name, safe='@')}?secret={secret}"
+        f"&issuer={quote(settings.PORTAL_NAME)}&algorithm=SHA1"
+        f"&digits={TOTPDevice.DIGITS}&period={TOTPDevice.STEP}"
+    )
+    context = {
+        "device": device,
+        "form": form,
+        "qr": _qr_svg(uri),
+        "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
+        "next": next_url,
+        "setup_mode": second_factors.pending_step(request) == "setup",
+        "nav": "profile",
+        "section": "two_factor",
+    }
+    return render(
+        request, "accounts/totp_confirm.html", context, status=400 if form.errors else 200
+    )
+
+
+def _added_message(request: AuthenticatedHttpRequest, text: str) -> None:
+    if RecoveryCode.objects.filter(codes__user=request.user).exists():
+        messages.success(request, text)
+    else:
+        messages.success(
+            request,
+            f"{text} Now generate recovery codes on the Two-Factor Authentication page: they "
+            "let you in if you lose your devices.",
+        )
+
+
+@never_cache
+@login_required
+@require_POST
+@require_recent_auth(
+    reason="Adding a second factor needs a recent check that it is you.",
+    action="add a passkey or security key",
+    button="Continue",
+    cancel="accounts:two_factor",
+)
+def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = DeviceNameForm(request.POST, kind="passkey")
+    next_url = _next(request)
+    if not second_factors.passkeys_available():
+        messages.error(request, _passkey_note())
+        return _done(request, next_url)
+    if not form.is_valid():
+        return _add_page(request, form, next_url)
+    passkeys.start(request, form.cleaned_data["name"])
+    return redirect(_with_next(reverse("accounts:passkey_register"), next_url))
+
+
+@never_cache
+@login_required
+def passkey_register(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The browser creates the passkey (django-otp-webauthn's script), then comes back."""
+    name = passkeys.pending_name(request)
+    next_url = _next(request)
+    if name is None or not second_factors.passkeys_available():
+        messages.info(request, "Name the passkey first, then create it.")
+        setup_mode = second_factors.pending_step(request) == "setup"
+        return redirect("accounts:two_factor_setup" if setup_mode else "accounts:two_factor")
+    context = {
+        "name": name,
+        "done_url": next_url or reverse("accounts:two_factor"),
+        "setup_mode": second_factors.pending_step(request) == "setup",
+        "nav": "profile",
+        "section": "two_factor",
+    }
+    return render(request, "accounts/passkey_register.html", context)
+
+
+@sensitive_variables("codes")
+@never_cache
+@login_required
+@require_POST
+@require_recent_auth(
+    reason="New recovery codes need a recent check that it is you.",
+    action="generate new recovery codes",
+    button="Generate recovery codes",
+    cancel="accounts:two_factor",
+)
+def recovery_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Generate a new set (the old one stops working) and show it, this once."""
+    if not second_factors.user_has_device(request.user):
+        messages.error(request, "Add an authenticator app or a passkey first.")
+        return redirect("accounts:two_factor")
+    codes = rules.generate_recovery_codes(request.user, request=request)
+    context = {"codes": codes, "nav": "profile", "section": "two_factor"}
+    return render(request, "accounts/recovery_codes.html", context)
+
+
+@sensitive_post_parameters()
+@sensitive_variables("codes")
+@never_cache
+@login_required
+@require_POST
+def recovery_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Download (.txt) of the codes on the page right after they were generated: the page
+    posts them back (they are never in a URL, and never stored in clear to serve later)."""
+    codes = request.POST.getlist("code")
+    well_formed = all(
+        len(normalize_recovery_code(code)) == RECOVERY_CODE_LENGTH and len(code) <= 20
+        for code in codes
+    )
+    if not codes or len(codes) > RECOVERY_CODE_COUNT or not well_formed:
+        raise Http404
+    body = render_to_string(
+        "accounts/recovery_codes.txt",
+        {"codes": codes, "user": request.user, "site_name": settings.PORTAL_NAME},
+    )
+    response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+    slug = settings.PORTAL_NAME.lower().replace(" ", "-")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-recovery-codes.txt"'
+    return response
+
+
+def _own_device(
+    request: AuthenticatedHttpRequest, kind: str, pk: int
+) -> TOTPDevice | WebAuthnCredential:
+    model = KINDS.get(kind)
+    if model is None:
+        raise Http404
+    filters = {"confirmed": True} if model is TOTPDevice else {}
+    device: TOTPDevice | WebAuthnCredential = get_object_or_404(
+        model, pk=pk, user=request.user, **filters
+    )
+    return device
+
+
+@login_required
+def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpResponse:
+    """Remove asks first on a page of its own, then asks for a second factor (step-up)."""
+    device = _own_device(request, kind, pk)
+    if request.method == "POST":
+        return _remove(request, kind, pk)
+    devices = rules.devices_of(request.user)
+    context = {
+        "device": device,
+        "kind": rules.describe(device)["kind"],
+        "last": len(devices) == 1,
+        "nav": "profile",
+        "section": "two_factor",
+    }
+    return render(request, "accounts/device_remove.html", context)
+
+
+@require_recent_auth(
+    reason="Removing a second factor needs a recent check that it is you.",
+    action="remove it",
+    button="Remove",
+    cancel="accounts:two_factor",
+)
+def _remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpResponse:
+    device = _own_device(request, kind, pk)
+    user = rules.remove_device(device, request=request)
+    if user is not None:
+        second_factors.factors_changed(request, user)
+        label = rules.describe(device)["kind"].lower()
+        text = f"The {label} “{device.name}” has been removed."
+        if not second_factors.has_device(request):
+            text += " Two-factor authentication is now off, and your recovery codes are void."
+        messages.success(request, text)
+    return redirect("accounts:two_factor")
+
+
+@sensitive_post_parameters()
+@never_cache
+def verify(request: HttpRequest) -> HttpResponse:
+    """After the password: a passkey, a code from an authenticator app, or a recovery code."""
+    if not is_signed_in(request):
+        return redirect("accounts:signin")
+    next_url = _next(request)
+    if second_factors.pending_step(request) != "verify":
+        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+    forms = second_step.forms_for(posted(request))
+    form = second_step.posted_form(forms)
+    if form is not None and second_step.check(request, form, purpose="sign-in"):
+        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+    context = {**second_step.context(request, forms), "next": next_url}
+    status = 400 if form is not None else 200
+    return render(request, "accounts/second_step.html", context, status=status)
+
+
+# --- Administration: the emergency reset -------------------------------------------------
+
+
+@account_admin_required
+def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
+    """An Account Administrator removes a user's second factors (a lost phone): confirmed on
+    a page of its own, then posted; logged, the user's sessions end, and they are emailed."""
+    target = get_object_or_404(User, account_id=request.user.account_id, pk=user_id)
+    name = target.get_full_name()
+    if target.pk == request.user.pk:
+        messages.error(
+            request,
+            "You cannot reset your own second factors: remove them on your Two-Factor "
+            "Authentication page, or ask another Account Administrator.",
+        )
+        return redirect("accounts:user_detail", target.pk)
+    if request.method != "POST":
+        action = {
+            "title": "Reset second factors",
+            "text": f"Reset the second factors of {name} ({target.email})? Their authenticator "
+            "apps, passkeys and recovery codes are removed, and their open sessions end. They "
+            "sign in with their password"
+            + (
+                " and must then add a new second factor, as the account's policy requires."
+                if second_factors.is_required(target)
+                else "; two-factor authentication is off for them until they add a factor."
+            )
+            + " They are emailed that you did this.",
+            "button": "Reset second factors",
+            "danger": True,
+        }
+        back = reverse("accounts:user_detail", args=[target.pk])
+        return render(
+            request,
+            "accounts/user_confirm.html",
+            {"target": target, "action": action, "back": back, "nav": "users"},
+        )
+    if not rules.reset_second_factors(target, actor=request.user, request=request):
+        messages.info(request, f"{name} has no second factors to reset.")
+        return redirect("accounts:user_detail", target.pk)
+    try:
+        _email_reset(target, request.user)
+    except Exception:  # noqa: BLE001 - a mail server down must not undo the reset
+        log.exception("two-factor reset email failed", extra={"user_id": target.pk})
+        messages.warning(
+            request, f"{name}'s second factors have been reset. The email to them failed."
+        )
+    else:
+        messages.success(
+            request,
+            f"{name}'s second factors have been reset, and {target.email} has been told.",
+        )
+    return redirect("accounts:user_detail", target.pk)
+
+
+def _email_reset(user: User, admin: User) -> None:
+    context = {
+        "user": user,
+        "admin": admin,
+        "site_name": settings.PORTAL_NAME,
+        "portal_url": settings.PORTAL_URL,
+        "when": timezone.localtime(timezone.now(), ZoneInfo(user.time_zone)),
+    }
+    subject = render_to_string("accounts/email/two_factor_reset_subject.txt", context).strip()
+    body = render_to_string("accounts/email/two_factor_reset.txt", context)
+    send_mail(subject, body, None, [user.email])

@@ -261,8 +261,8 @@ def expiry(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
 @login_required
 def edit(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     """A key's name and allowed addresses. Widening where it may be used from (more entries,
-    or none: anywhere) asks for the password first when the last check is old; renaming and
-    narrowing do not."""
+    or none: anywhere) asks again who the user is when the last check is old (their second
+    factor, or their password); renaming and narrowing do not."""
     api_key = _own_key(request, key)
     form = KeyEditForm(posted(request), key=api_key, policy=request.user.account)
     if request.method == "POST" and form.is_valid():
@@ -280,7 +280,7 @@ def _widens(old: list[str], new: list[str]) -> bool:
 
 
 @require_recent_auth(
-    reason="Letting a key be used from more places asks for your password first.",
+    reason="Where a key may be used from is widened only after a recent check that it is you.",
     action="change where this key may be used from",
     button="Save",
     cancel="apikeys:profile",
@@ -323,7 +323,7 @@ def roll(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
 
 @sensitive_variables("secret")
 @require_recent_auth(
-    reason="Rolling makes a new key, so it asks for your password first.",
+    reason="Rolling makes a new secret key, so it needs a recent check that it is you.",
     action="roll this API key",
     button="Roll API Key",
     cancel="apikeys:profile",

@@ -5,8 +5,8 @@ On every signed request the API calls `Source.of()` once the signature holds: th
 address (portal.lib.net.client_ip, which believes X-Forwarded-For only from TRUSTED_PROXIES)
 against the key's allowed addresses, which came with the key's one query. No query, a few
 microseconds (apikeys/addresses.py). A request that may go ahead is counted per address in
-the shared cache, riding the rate limit's round trip (ratelimit.Rider): with Redis, HINCRBY
-and EXPIRE on a hash per key in the same pipeline; with the local-memory cache, a dict.
+the shared cache, riding the rate limit's round trip (ratelimit.Rider): with Redis, one
+HINCRBY on a hash per key in the same pipeline; with the local-memory cache, a dict.
 
 About once a minute per key the last-used write (apikeys/lastused.py) calls `record_use()`:
 it drains those counts and folds them into the key's row, with its last-used time, in one
@@ -27,8 +27,8 @@ client looping on a 403 cannot flood the log.
 
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -53,6 +53,8 @@ COUNTS_SECONDS = 24 * 3600
 KNOWN_LIMIT = 50
 REFUSAL_LOG_SECONDS = 3600
 UNKNOWN = "unknown"
+# The field that keeps a drained hash (and its expiry) in being; never an address.
+_PLACEHOLDER = "-"
 
 # The local-memory cache keeps a dict per key: read, add, write back, one thread at a time.
 _local = threading.Lock()
@@ -62,8 +64,7 @@ def _counts_name(key_id: str) -> str:
     return f"keyaddrs:{key_id}"
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """The address a signed request came from, whether its key allows it, and the counting
     that rides the rate limit (none when the request will be refused)."""
 
@@ -92,9 +93,8 @@ def _counter(key_id: str, ip: str) -> ratelimit.Rider:
     name = _counts_name(key_id)
 
     def in_redis(pipe: redis.client.Pipeline) -> None:
-        stored = cache.make_key(name)
-        pipe.hincrby(stored, ip, 1)
-        pipe.expire(stored, COUNTS_SECONDS)
+        # One command: the hash's expiry is set when it is drained (see drain()).
+        pipe.hincrby(cache.make_key(name), ip, 1)
 
     def in_cache() -> None:
         try:
@@ -109,7 +109,15 @@ def _counter(key_id: str, ip: str) -> ratelimit.Rider:
 
 
 def drain(key_id: str) -> dict[str, int]:
-    """The requests per address counted since the last drain, now reset."""
+    """The requests per address counted since the last drain, now reset.
+
+    With Redis, atomically (MULTI): read the hash, empty it, and start it again with a
+    placeholder field and an expiry, so the counts that follow land in a hash that expires
+    if nothing drains it again (a key deleted right after use). The per-request HINCRBY then
+    needs no EXPIRE of its own. A hash made by HINCRBY alone (before a key's first write, or
+    after an expiry or eviction) has no expiry until the next drain, which that very request
+    usually is: a key's first use, and its first after a day idle, always write.
+    """
     name = _counts_name(key_id)
     try:
         client = ratelimit.shared_redis()
@@ -118,8 +126,10 @@ def drain(key_id: str) -> dict[str, int]:
             with client.pipeline(transaction=True) as pipe:
                 pipe.hgetall(stored)
                 pipe.delete(stored)
-                counted, _ = pipe.execute()
-            return {ip.decode(): int(n) for ip, n in counted.items()}
+                pipe.hset(stored, _PLACEHOLDER, "0")
+                pipe.expire(stored, COUNTS_SECONDS)
+                counted, *_ = pipe.execute()
+            return {ip.decode(): int(n) for ip, n in counted.items() if ip != _PLACEHOLDER.encode()}
         with _local:
             local: dict[str, int] = cache.get(name) or {}
             cache.delete(name)

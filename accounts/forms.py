@@ -110,7 +110,12 @@ class ProfileForm(forms.ModelForm[User]):
 
     class Meta:
         model = User
-        fields = ["first_name", "last_name", "phone", "time_zone"]
+        fields = ["first_name", "last_name", "phone", "time_zone", "notify_new_address"]
+        labels = {"notify_new_address": "Email me when one of my keys is used from a new address"}
+        help_texts = {
+            "notify_new_address": "Once per key and address, never for the first address a "
+            "new key is used from.",
+        }
 
 
 ROLE_ERRORS = {

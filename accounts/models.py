@@ -20,6 +20,8 @@ TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
 # Upper bound of the key policy: ten years keeps "months" meaningful and dates sane.
 POLICY_MAX_MONTHS = 120
+# "Retire keys unused for N days": 0 is off.
+RETIRE_CHOICES = [(0, "Off"), (30, "30 days"), (60, "60 days"), (90, "90 days"), (180, "180 days")]
 
 
 class TwoFactorPolicy(models.TextChoices):
@@ -48,6 +50,15 @@ class Account(models.Model):
         max_length=16,
         choices=TwoFactorPolicy.choices,
         default=TwoFactorPolicy.OFF,
+    )
+    require_allowed_ips = models.BooleanField(
+        "require allowed addresses on every key", default=False
+    )
+    # Normalised networks ("203.0.113.0/24", "2001:db8::/32"); every key's allowed addresses
+    # must fall within one of them. Empty: no bound.
+    allowed_ranges = models.JSONField("account-wide allowed ranges", default=list, blank=True)
+    retire_unused_days = models.PositiveSmallIntegerField(
+        "retire keys unused for", default=0, choices=RETIRE_CHOICES
     )
 
     def __str__(self) -> str:
@@ -99,6 +110,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
     api_access = models.BooleanField("API access", default=False)
+    notify_new_address = models.BooleanField(
+        "email me when one of my keys is used from a new address", default=True
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

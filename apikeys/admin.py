@@ -14,21 +14,35 @@ from portal.lib.admin import ReadOnlyAdmin
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdmin[ApiKey]):
-    list_display = ["key", "owner", "account", "created", "expires", "last_used_at", "status_label"]
+    list_display = [
+        "key",
+        "name",
+        "owner",
+        "account",
+        "created",
+        "expires",
+        "last_used_at",
+        "status_label",
+    ]
     list_filter = ["account", "deleted_at"]
-    search_fields = ["key", "owner__email"]
+    search_fields = ["key", "name", "owner__email"]
     list_select_related = ["owner", "account"]
     # Shown, and none of them editable.
     fields = readonly_fields = (
         "key",
+        "name",
         "account",
         "owner",
         "created",
         "expires",
+        "expiry_months",
+        "allowed_ips",
         "last_used_at",
         "last_used_ip",
+        "recent_addresses",
         "deleted_at",
         "deleted_by_email",
+        "ended_reason",
         "status_label",
     )
 

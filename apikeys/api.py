@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.http import AuthenticatedHttpRequest
-from apikeys import lastused, lookup, openapi, ratelimit, reads, signing
+from apikeys import lastused, lookup, openapi, ratelimit, reads, signing, sources
 from apikeys.models import ApiKey, Status
 from portal.lib.http import sessionless
 
@@ -152,8 +152,10 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
             window=ratelimit.peek(str(key.key)),
         )
 
+    # The address seen, and whether the key allows it: microseconds, no query.
+    source = sources.Source.of(key, request)
     # Counted only once the signature holds, so nobody can spend another's allowance.
-    window = ratelimit.hit(str(key.key))
+    window = ratelimit.hit(str(key.key), riders=source.riders)
     if window.exceeded:
         raise ApiError(
             429,
@@ -164,6 +166,16 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
             window=window,
         )
     refuse_unless_live(key, window)
+    if not source.allowed:
+        # Last, once everything else holds: only the key's holder learns of its addresses.
+        raise ApiError(
+            403,
+            "address_not_allowed",
+            source.refusal(key, request),
+            field="address",
+            window=window,
+            address=source.ip or sources.UNKNOWN,
+        )
     if read is not None and data is None and not lookup.single_statement():
         data = read.with_orm(key.owner.account_id)
     return Authenticated(key, window, data)

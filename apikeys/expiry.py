@@ -22,3 +22,30 @@ def expires_after(months: int, time_zone: str, now: datetime | None = None) -> d
     # keeps the same local hour.
     naive = add_months(local.replace(tzinfo=None), months)
     return naive.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
+
+
+def replacement_expiry(
+    *,
+    months: int | None,
+    expires: datetime | None,
+    created: datetime,
+    max_months: int,
+    allow_never: bool,
+    time_zone: str,
+    now: datetime,
+) -> tuple[int | None, datetime | None]:
+    """The months and expiry of a key that replaces one (Roll), as the policy allows today.
+
+    As many months as the old key was generated with; Never Expires stays never. What the
+    policy no longer allows is cut to its longest expiry. A key made before the months were
+    stored (months None, an expiry set) lasts as long as it was made to.
+    """
+    if months is None and expires is None:
+        if allow_never:
+            return None, None
+        months = max_months
+    if months is not None:
+        months = min(months, max_months)
+        return months, expires_after(months, time_zone, now)
+    assert expires is not None  # the only case left: an expiry without its months
+    return None, min(now + (expires - created), expires_after(max_months, time_zone, now))

@@ -1,25 +1,46 @@
-"""Each user's keys on the Users pages: how many, the next expiry, the last use.
+"""Each user's keys on the Users pages: how many, their names, the next expiry, the last use
+(when and from where).
 
 Registered with accounts/figures.py when the app starts (apikeys/apps.py).
 """
 
+from datetime import datetime
+from typing import Any
+
 import django_tables2 as tables
-from django.db.models import Count, F, Max, Min, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import formats, timezone
+from django.utils.html import format_html
 
 from accounts.figures import UserFigures
 from accounts.models import User
+from apikeys.models import ApiKey
 
 
 def annotate(users: QuerySet[User]) -> QuerySet[User]:
-    # One join and one GROUP BY for the whole page.
+    # One join and one GROUP BY for the whole page; a user holds two keys at most, so the
+    # smallest and largest name are all of them. The last-used address is the latest use's.
     now = timezone.now()
     kept = Q(api_keys__deleted_at__isnull=True)
+    named = kept & ~Q(api_keys__name="")
+    latest = (
+        ApiKey.objects.filter(owner=OuterRef("pk"), last_used_at__isnull=False)
+        .order_by("-last_used_at", "-pk")
+        .values("last_used_ip")[:1]
+    )
     return users.annotate(
         key_count=Count("api_keys", filter=kept),
         next_expiry=Min("api_keys__expires", filter=kept & Q(api_keys__expires__gt=now)),
         last_used=Max("api_keys__last_used_at"),
+        first_key_name=Min("api_keys__name", filter=named),
+        last_key_name=Max("api_keys__name", filter=named),
+        last_used_from=Subquery(latest),
     )
+
+
+def key_names(user: Any) -> list[str]:
+    names = [user.first_key_name, user.last_key_name]
+    return [name for i, name in enumerate(names) if name and name not in names[:i]]
 
 
 class NullsLastColumn(tables.DateTimeColumn):
@@ -31,9 +52,28 @@ class NullsLastColumn(tables.DateTimeColumn):
         return queryset.order_by(field, "last_name", "first_name", "pk"), True
 
 
+class LastUsedColumn(NullsLastColumn):
+    """When, and from which address."""
+
+    def render(self, value: datetime, record: Any) -> str:
+        when = formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+        if record.last_used_from:
+            return format_html("{} from {}", when, record.last_used_from)
+        return when
+
+
+class KeyNamesColumn(tables.Column):
+    def render(self, record: Any) -> str:
+        return ", ".join(key_names(record)) or "—"
+
+
 def columns() -> list[tuple[str, tables.Column]]:
     return [
         ("key_count", tables.Column(verbose_name="Keys", attrs={"td": {"class": "num"}})),
+        (
+            "key_names",
+            KeyNamesColumn(verbose_name="Key names", empty_values=(), orderable=False),
+        ),
         (
             "next_expiry",
             NullsLastColumn(
@@ -45,12 +85,7 @@ def columns() -> list[tuple[str, tables.Column]]:
         ),
         (
             "last_used",
-            NullsLastColumn(
-                accessor="last_used",
-                verbose_name="Last used",
-                format="DATETIME_FORMAT",
-                default="Never",
-            ),
+            LastUsedColumn(accessor="last_used", verbose_name="Last used", default="Never"),
         ),
     ]
 

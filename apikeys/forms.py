@@ -1,4 +1,4 @@
-"""The forms of the User window's key pages: Add API Key and shorten expiry."""
+"""The forms of the User window's key pages: Add API Key, Edit, Roll and shorten expiry."""
 
 import re
 import uuid
@@ -11,14 +11,85 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import Account
+from apikeys import addresses
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 
 MONTHS, NEVER = "months", "never"
 WHOLE_NUMBER = re.compile(r"\d{1,6}")
+# Far more than twenty entries can need: anything longer is not a list of addresses.
+ADDRESSES_TEXT_LIMIT = 4000
 
 
-class GenerateForm(forms.Form):
+class AddressListField(forms.Field):
+    """A textarea of addresses and ranges, one a line (commas also do), as a normalised list."""
+
+    widget = forms.Textarea(
+        attrs={"rows": 4, "cols": 40, "spellcheck": "false", "autocapitalize": "off"}
+    )
+
+    def __init__(self, *, limit: int = addresses.MAX_ENTRIES, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.limit = limit
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = "" if value in self.empty_values else str(value)
+        if len(text) > ADDRESSES_TEXT_LIMIT:
+            raise forms.ValidationError(f"Enter at most {self.limit} addresses or ranges.")
+        try:
+            return addresses.parse(text, limit=self.limit)
+        except addresses.Invalid as e:
+            raise forms.ValidationError(e.messages) from None
+
+
+NAME_HELP = "Optional: what the key is for, such as “certbot on web-1”. Up to 100 characters."
+
+
+def addresses_help(policy: Account) -> str:
+    what = (
+        "IPv4 or IPv6 addresses and ranges (CIDR, such as 203.0.113.0/24) the key may be "
+        f"used from, one a line, up to {addresses.MAX_ENTRIES}."
+    )
+    if policy.require_allowed_ips:
+        text = f"The {what} Your account's key policy requires at least one."
+    else:
+        text = f"Optional: the {what} Empty: anywhere."
+    if policy.allowed_ranges:
+        text += f" Each must fall within {', '.join(policy.allowed_ranges)}."
+    return text
+
+
+class KeyRestrictionsMixin:
+    """Name and allowed addresses, checked against the account's key policy."""
+
+    policy: Account
+    cleaned_data: dict[str, Any]
+
+    def _restriction_fields(self, fields: dict[str, forms.Field]) -> None:
+        fields["name"] = forms.CharField(
+            label="Name", max_length=100, required=False, help_text=NAME_HELP
+        )
+        fields["allowed_ips"] = AddressListField(
+            label="Allowed addresses", help_text=addresses_help(self.policy)
+        )
+
+    def clean_allowed_ips(self) -> list[str]:
+        entries: list[str] = self.cleaned_data["allowed_ips"]
+        problem = addresses.policy_problem(
+            entries,
+            required=self.policy.require_allowed_ips,
+            ranges=self.policy.allowed_ranges,
+        )
+        if problem:
+            raise forms.ValidationError(problem)
+        return entries
+
+
+class GenerateForm(KeyRestrictionsMixin, forms.Form):
     """Add API Key: a whole number of months, or Never Expires, as the account's policy allows.
 
     The hidden form_token is made when the form is shown; ApiKey.generate() makes at most one
@@ -45,6 +116,7 @@ class GenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["form_token"].error_messages["invalid"] = self.STALE
         self.policy = policy
+        self._restriction_fields(self.fields)
         choices = [(MONTHS, "A number of months")]
         if policy.allow_never_expires:
             choices.append((NEVER, "Never Expires"))
@@ -180,3 +252,45 @@ class ExpiryForm(forms.Form):
             )
         data["new_expiry"] = new
         return data
+
+
+class KeyEditForm(KeyRestrictionsMixin, forms.Form):
+    """A key's name and allowed addresses, changed after it was made."""
+
+    def __init__(self, *args: Any, key: ApiKey, policy: Account, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"name": key.name, "allowed_ips": key.allowed_ips})
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+        self._restriction_fields(self.fields)
+
+
+# Roll's grace periods: how long the old key keeps working beside its replacement.
+GRACE = {
+    "1h": (timedelta(hours=1), "In 1 hour"),
+    "24h": (timedelta(hours=24), "In 24 hours"),
+    "7d": (timedelta(days=7), "In 7 days"),
+    "now": (timedelta(0), "Now"),
+}
+
+
+class RollForm(forms.Form):
+    """Roll: when the old key stops working. A form token makes a resubmission harmless."""
+
+    grace = forms.ChoiceField(
+        label="The old key stops working",
+        widget=forms.RadioSelect,
+        choices=[(value, label) for value, (_, label) in GRACE.items()],
+        error_messages={
+            "required": "Choose when the old key should stop working.",
+            "invalid_choice": "Choose 1 hour, 24 hours, 7 days or now.",
+        },
+    )
+    form_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"grace": "24h", "form_token": uuid.uuid4()})
+        super().__init__(*args, **kwargs)
+
+    @property
+    def grace_period(self) -> timedelta:
+        return GRACE[self.cleaned_data["grace"]][0]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.mail import send_mail
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -26,6 +27,7 @@ from django.utils.html import format_html
 from accounts.guards import domain_admin_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, User
+from apikeys import addresses
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, ApiKeyQuerySet, Status
 from portal.lib.tables import paginate
@@ -33,6 +35,7 @@ from portal.lib.tables import paginate
 log = logging.getLogger(__name__)
 
 EXPIRING_DAYS = 30
+UNUSED_DAYS = 30
 PER_PAGE = 50
 
 
@@ -44,12 +47,17 @@ def policy_problem(key: ApiKey, account: Account, now: datetime) -> str:
     """
     if key.deleted_at or (key.expires is not None and key.expires <= now):
         return ""
+    problems = []
     if key.expires is None:
-        return "" if account.allow_never_expires else "Never expires: not allowed by the policy"
-    limit = expires_after(account.max_key_months, key.owner.time_zone, now)
-    if key.expires > limit:
-        return f"Expires after the policy's {account.max_key_months}-month limit"
-    return ""
+        if not account.allow_never_expires:
+            problems.append("Never expires: not allowed by the policy")
+    elif key.expires > expires_after(account.max_key_months, key.owner.time_zone, now):
+        problems.append(f"Expires after the policy's {account.max_key_months}-month limit")
+    if account.require_allowed_ips and not key.allowed_ips:
+        problems.append("No allowed addresses: the policy requires them")
+    if addresses.outside(key.allowed_ips, account.allowed_ranges):
+        problems.append("Allowed addresses outside the policy's ranges")
+    return "; ".join(problems)
 
 
 def _local(value: datetime) -> str:
@@ -66,9 +74,20 @@ class KeyFilter(django_filters.FilterSet):
         widget=forms.CheckboxInput,
     )
 
+    unrestricted = django_filters.BooleanFilter(
+        label="Unrestricted keys (usable from anywhere)",
+        method="filter_unrestricted",
+        widget=forms.CheckboxInput,
+    )
+    unused = django_filters.BooleanFilter(
+        label=f"Unused for {UNUSED_DAYS}+ days",
+        method="filter_unused",
+        widget=forms.CheckboxInput,
+    )
+
     class Meta:
         model = ApiKey
-        fields = ["status", "expiring"]
+        fields = ["status", "expiring", "unrestricted", "unused"]
 
     def filter_status(self, queryset: ApiKeyQuerySet, name: str, value: str) -> ApiKeyQuerySet:
         now = timezone.now()
@@ -93,12 +112,30 @@ class KeyFilter(django_filters.FilterSet):
             expires__gt=now, expires__lte=now + timedelta(days=EXPIRING_DAYS)
         )
 
+    def filter_unrestricted(
+        self, queryset: ApiKeyQuerySet, name: str, value: bool
+    ) -> ApiKeyQuerySet:
+        return queryset.not_deleted().filter(allowed_ips=[]) if value else queryset
+
+    def filter_unused(self, queryset: ApiKeyQuerySet, name: str, value: bool) -> ApiKeyQuerySet:
+        """Not used for UNUSED_DAYS days, or made that long ago and never used."""
+        if not value:
+            return queryset
+        since = timezone.now() - timedelta(days=UNUSED_DAYS)
+        return (
+            queryset.not_deleted()
+            .alias(idle_since=Coalesce("last_used_at", "created"))
+            .filter(idle_since__lte=since)
+        )
+
 
 class KeyTable(tables.Table):
     owner = tables.Column(order_by=("owner__last_name", "owner__first_name", "owner__email"))
+    name = tables.Column(verbose_name="Name", default="—")
     key = tables.Column(verbose_name="API key")
     created = tables.Column()
     expires = tables.Column(default="Never Expires")
+    allowed_ips = tables.Column(verbose_name="Allowed addresses", empty_values=(), orderable=False)
     last_used_at = tables.Column(verbose_name="Last used", default="Never used")
     status = tables.Column(empty_values=(), orderable=False)
     policy = tables.Column(empty_values=(), orderable=False, verbose_name="Policy")
@@ -106,7 +143,7 @@ class KeyTable(tables.Table):
 
     class Meta:
         model = ApiKey
-        fields = ["owner", "key", "created", "expires", "last_used_at"]
+        fields = ["owner", "name", "key", "created", "expires", "allowed_ips", "last_used_at"]
         attrs = {"class": "table"}
         empty_text = "No API keys match."
 
@@ -128,6 +165,18 @@ class KeyTable(tables.Table):
     def render_expires(self, value: datetime) -> str:
         return _local(value)
 
+    def render_allowed_ips(self, record: ApiKey) -> str:
+        entries = record.allowed_ips
+        if not entries:
+            return "Anywhere"
+        count = len(entries)
+        return format_html(
+            '<span title="{}">{} {}</span>',
+            ", ".join(entries),
+            count,
+            "address" if count == 1 else "addresses",
+        )
+
     def render_last_used_at(self, value: datetime, record: ApiKey) -> str:
         if record.last_used_ip:
             return format_html("{} from {}", _local(value), record.last_used_ip)
@@ -138,6 +187,13 @@ class KeyTable(tables.Table):
         if status == Status.DELETED and record.deleted_by_email:
             return format_html(
                 '<span class="status-deleted">Deleted</span> by {}', record.deleted_by_email
+            )
+        if record.ended_reason and status in (Status.LIVE, Status.EXPIRED):
+            return format_html(
+                '<span class="status-{}">{}</span><br>{}',
+                status.value,
+                status.label,
+                record.get_ended_reason_display(),
             )
         return format_html('<span class="status-{}">{}</span>', status.value, status.label)
 

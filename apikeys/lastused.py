@@ -3,7 +3,8 @@
 A busy client must not turn every read into a write. The row's own last_used_at, read by
 the request's key query anyway, answers "not yet" for nearly every request at no cost;
 only once it is due does a cache.add() gate let exactly one of the requests racing on
-the app servers through to a single UPDATE. If the cache is down, the row alone decides.
+the app servers through to a single UPDATE (of the last-used time and address, and the
+key's last five addresses: apikeys/sources.py). If the cache is down, the row alone decides.
 
 The write is bookkeeping, not a guard: if it fails (the database went away after the
 request's statement), the request is still answered and the next due request writes.
@@ -18,6 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apikeys import sources
 from apikeys.models import ApiKey
 from portal.lib.net import client_ip
 
@@ -39,10 +41,8 @@ def touch(key: ApiKey, request: HttpRequest) -> None:
     now = timezone.now()
     if not _due(key, now):
         return
-    ip = client_ip(request)
     try:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=ip)
+        # With where the key was used since the last write (apikeys/sources.py).
+        sources.record_use(key, client_ip(request), now)
     except (OperationalError, InterfaceError) as e:
         log.warning("last used not written: database unavailable (%s)", type(e).__name__)
-        return
-    key.last_used_at, key.last_used_ip = now, ip

@@ -47,6 +47,7 @@ _KEY_COLUMNS = (
     "expires",
     "last_used_at",
     "deleted_at",
+    "allowed_ips",  # checked against the request's address: no query of its own
 )
 _OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active")
 # How the statement names the owner's account, for the data selected beside the key.

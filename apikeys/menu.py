@@ -7,6 +7,7 @@ from django.conf import settings
 from accounts.models import User
 
 LIMIT_MESSAGE = "Two keys is the limit: delete one to generate another."
+ROLL_NEEDS_SLOT = "Roll needs a free slot: delete your other key first."
 
 
 class KeyMenu(TypedDict):

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, User
-from apikeys import crypto, tokens
+from apikeys import addresses, crypto, tokens
+from apikeys.expiry import replacement_expiry
 from audit.events import Entry, record_many
 from audit.models import Event
 
@@ -27,11 +28,26 @@ class ExpiryNotShorter(Exception):
     """A new expiry must come before the current one: shortening never extends a key."""
 
 
+class NotLive(Exception):
+    """The key has expired or been deleted (perhaps a moment ago): it cannot be rolled."""
+
+
+class PolicyRefuses(Exception):
+    """The account's key policy forbids what was asked; the message says why."""
+
+
 class Status(models.TextChoices):
     LIVE = "live", "Live"
     EXPIRED = "expired", "Expired"
     SUSPENDED = "suspended", "Suspended"
     DELETED = "deleted", "Deleted"
+
+
+class EndedReason(models.TextChoices):
+    """Why a key ends (or ended) other than by the expiry it was made with, or a delete."""
+
+    UNUSED = "unused", "Retired: unused"
+    ROLLED = "rolled", "Rolled: replaced by a new key"
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
@@ -67,6 +83,22 @@ class ApiKey(models.Model):
     form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     # Days-before-expiry (30, 7, 1, 0) for which a reminder has gone out.
     reminders_sent = models.JSONField(default=list, blank=True, editable=False)
+    # What the key is for, in its owner's words ("certbot on web-1").
+    name = models.CharField(max_length=100, blank=True)
+    # Normalised addresses and ranges the key may be used from (apikeys/addresses.py);
+    # empty: anywhere.
+    allowed_ips = models.JSONField("allowed addresses", default=list, blank=True)
+    # The last five distinct addresses it was used from, newest first:
+    # [{"ip", "first_seen", "last_seen", "requests"}] (apikeys/sources.py).
+    recent_addresses = models.JSONField(default=list, blank=True, editable=False)
+    # Addresses its owner knows it is used from (bounded): a use from any other emails them.
+    known_addresses = models.JSONField(default=list, blank=True, editable=False)
+    # The months chosen at Generate (None: Never Expires), so that Roll makes a key as long.
+    expiry_months = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # Why the key ends other than by its own expiry or a delete (rolled, retired unused).
+    ended_reason = models.CharField(max_length=20, choices=EndedReason.choices, blank=True)
+    # When its owner was warned that it is about to be retired for want of use.
+    idle_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -90,6 +122,10 @@ class ApiKey(models.Model):
             return Status.SUSPENDED
         return Status.LIVE
 
+    def recent(self) -> list[dict[str, Any]]:
+        """The last five addresses, newest first, with their times as datetimes."""
+        return addresses.shown_rows(self.recent_addresses)
+
     def reveal(self) -> str:
         """The secret in clear: only for its owner's own eyes, or to check a signature."""
         if self.secret_encrypted is None:
@@ -103,6 +139,9 @@ class ApiKey(models.Model):
         owner: User,
         expires: datetime | None,
         *,
+        name: str = "",
+        allowed_ips: list[str] | None = None,
+        expiry_months: int | None = None,
         form_token: uuid.UUID | None = None,
         request: HttpRequest | None = None,
     ) -> tuple["ApiKey", str | None]:
@@ -111,36 +150,171 @@ class ApiKey(models.Model):
         The owner's row is locked first, so racing requests count the keys one at a time.
         """
         with transaction.atomic():
-            locked = User.objects.select_for_update().only("api_access").get(pk=owner.pk)
-            if form_token:
-                done = cls.objects.filter(form_token=form_token).first()
-                if done is not None and done.owner_id == owner.pk:
-                    return done, None
-                if done is not None:
-                    # Someone else's token (only a deliberate replay could bring one): it
-                    # proves nothing about this user's form, so it is not kept.
-                    form_token = None
+            locked, done, form_token = cls._lock_owner(owner, form_token)
+            if done is not None:
+                return done, None
             if not locked.api_access:
                 raise NoApiAccess
             if cls.objects.filter(owner=owner).not_deleted().count() >= settings.MAX_KEYS_PER_USER:
                 raise KeyLimitReached
-            secret = tokens.new_secret()
-            key = cls(
-                account_id=owner.account_id,
-                owner=owner,
-                expires=expires,
+            key, secret = cls._make(
+                owner,
+                expires,
+                name=name,
+                allowed_ips=allowed_ips or [],
+                expiry_months=expiry_months,
                 form_token=form_token,
-                secret_hint=tokens.hint(secret),
             )
-            key.secret_encrypted = crypto.encrypt(secret, key.key)
-            key.save()
-            key.log(
-                Event.KEY_GENERATED,
-                actor=owner,
-                request=request,
-                details={"expires": expires.isoformat() if expires else "never"},
-            )
+            details: dict[str, Any] = {"expires": expires.isoformat() if expires else "never"}
+            if key.allowed_ips:
+                details["allowed_ips"] = key.allowed_ips
+            key.log(Event.KEY_GENERATED, actor=owner, request=request, details=details)
         return key, secret
+
+    @classmethod
+    def _lock_owner(
+        cls, owner: User, form_token: uuid.UUID | None
+    ) -> tuple[User, "ApiKey | None", uuid.UUID | None]:
+        """Lock the owner's row, so racing requests take turns; then the key this form made
+        already (if it was submitted before), and the token to keep on a new key."""
+        locked = User.objects.select_for_update().only("api_access", "time_zone").get(pk=owner.pk)
+        found = cls.objects.filter(form_token=form_token).first() if form_token else None
+        if found is None:
+            return locked, None, form_token
+        if found.owner_id == owner.pk:
+            return locked, found, form_token
+        # Someone else's token (only a deliberate replay could bring one): it proves nothing
+        # about this user's form, so it is not kept.
+        return locked, None, None
+
+    @classmethod
+    @sensitive_variables("secret")
+    def _make(
+        cls,
+        owner: User,
+        expires: datetime | None,
+        *,
+        form_token: uuid.UUID | None,
+        **fields: Any,
+    ) -> tuple["ApiKey", str]:
+        secret = tokens.new_secret()
+        key = cls(
+            account_id=owner.account_id,
+            owner=owner,
+            expires=expires,
+            form_token=form_token,
+            secret_hint=tokens.hint(secret),
+            **fields,
+        )
+        key.secret_encrypted = crypto.encrypt(secret, key.key)
+        key.save()
+        return key, secret
+
+    @sensitive_variables("secret")
+    def roll(
+        self,
+        grace: timedelta,
+        *,
+        actor: User,
+        grace_label: str = "",
+        form_token: uuid.UUID | None = None,
+        request: HttpRequest | None = None,
+    ) -> tuple["ApiKey", str | None]:
+        """Make this key's replacement in its owner's free slot; end this one after `grace`.
+
+        The replacement keeps the name, the allowed addresses (and the addresses its owner
+        already knows it is used from) and the expiry length, as the account's policy allows
+        today. This key then expires at now + grace, never later than it already did. Locks
+        the owner's row first, as generate() does, then this key's. Returns the new key and
+        its secret (None if this form was already submitted: the key it made then).
+        """
+        owner = self.owner
+        with transaction.atomic():
+            locked, done, form_token = ApiKey._lock_owner(owner, form_token)
+            if done is not None:
+                return done, None
+            old = ApiKey.objects.select_for_update().get(pk=self.pk)
+            now = timezone.now()
+            if not locked.api_access:
+                raise NoApiAccess
+            if old.deleted_at or (old.expires is not None and old.expires <= now):
+                raise NotLive
+            if ApiKey.objects.filter(owner=owner).not_deleted().count() >= (
+                settings.MAX_KEYS_PER_USER
+            ):
+                raise KeyLimitReached
+            account = Account.objects.get(pk=old.account_id)
+            problem = addresses.policy_problem(
+                old.allowed_ips, required=account.require_allowed_ips, ranges=account.allowed_ranges
+            )
+            if problem:
+                raise PolicyRefuses(problem)
+            months, expires = replacement_expiry(
+                months=old.expiry_months,
+                expires=old.expires,
+                created=old.created,
+                max_months=account.max_key_months,
+                allow_never=account.allow_never_expires,
+                time_zone=locked.time_zone,
+                now=now,
+            )
+            new, secret = ApiKey._make(
+                owner,
+                expires,
+                form_token=form_token,
+                name=old.name,
+                allowed_ips=list(old.allowed_ips),
+                known_addresses=list(old.known_addresses),
+                expiry_months=months,
+            )
+            ends = now + grace
+            if old.expires is None or ends < old.expires:
+                old.expires = ends
+            # Marked, so no expiry reminder nags about a key that was replaced on purpose.
+            old.ended_reason = EndedReason.ROLLED
+            old.save(update_fields=["expires", "ended_reason"])
+            self.ended_reason = old.ended_reason
+            self.expires = old.expires
+            self.name = old.name
+            self.log(
+                Event.KEY_ROLLED,
+                actor=actor,
+                request=request,
+                details={
+                    "new_key": str(new.key),
+                    "old_expires": old.expires.isoformat(),
+                    "grace": grace_label,
+                    "expires": expires.isoformat() if expires else "never",
+                },
+            )
+        return new, secret
+
+    def edit(
+        self, name: str, allowed_ips: list[str], actor: User, request: HttpRequest | None = None
+    ) -> bool:
+        """Rename the key and set its allowed addresses; False if that changes nothing."""
+        with transaction.atomic():
+            fresh = ApiKey.objects.select_for_update().get(pk=self.pk)
+            if fresh.deleted_at:
+                return False
+            old = {"name": fresh.name, "allowed_ips": fresh.allowed_ips}
+            new = {"name": name, "allowed_ips": allowed_ips}
+            changed = [field for field in new if old[field] != new[field]]
+            if not changed:
+                return False
+            fresh.name, fresh.allowed_ips = name, allowed_ips
+            fresh.save(update_fields=changed)
+            self.name, self.allowed_ips = name, allowed_ips
+            self.log(
+                Event.KEY_EDITED,
+                actor=actor,
+                request=request,
+                details={
+                    "old": {field: old[field] for field in changed},
+                    "new": {field: new[field] for field in changed},
+                },
+            )
+        return True
 
     @staticmethod
     @sensitive_variables()
@@ -161,11 +335,14 @@ class ApiKey(models.Model):
         self,
         event: Event,
         *,
-        actor: User,
+        actor: User | None,
         request: HttpRequest | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Record an event about this key, in the caller's transaction."""
+        """Record an event about this key, in the caller's transaction.
+
+        None as the actor is the portal itself (retirement, the API's refusals).
+        """
         record_many(
             self.account_id, [self.entry(event, actor=actor, request=request, details=details)]
         )
@@ -174,18 +351,22 @@ class ApiKey(models.Model):
         self,
         event: Event,
         *,
-        actor: User,
+        actor: User | None,
         request: HttpRequest | None = None,
         details: dict[str, Any] | None = None,
     ) -> Entry:
-        """An event about this key, for record_many() (several keys in one write)."""
+        """An event about this key, for record_many() (several keys in one write).
+
+        The details always carry the key's name as it is now: the Activity Log shows keys by
+        it.
+        """
         return {
             "event": event,
             "actor": actor,
             "request": request,
             "target": self.owner,
             "api_key": str(self.key),
-            "details": details,
+            "details": {"key_name": self.name, **(details or {})},
         }
 
     def shorten_expiry(

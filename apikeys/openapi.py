@@ -14,7 +14,9 @@ SIGNING = (
     "`x-cnsdns-requestDate` (the timestamp) and `x-cnsdns-hmac`. A timestamp more than "
     f"{settings.API_TIMESTAMP_TOLERANCE} seconds from the server's clock is refused. "
     "Every authenticated response carries X-RateLimit-Limit, X-RateLimit-Remaining and "
-    "X-RateLimit-Reset (seconds until the window resets); over the limit the answer is 429."
+    "X-RateLimit-Reset (seconds until the window resets); over the limit the answer is 429. "
+    "A key with allowed addresses answers 403 (address_not_allowed) to a request from "
+    "anywhere else."
 )
 
 _RATE_HEADERS = {
@@ -49,6 +51,11 @@ def _errors(version: int, *, detail: bool = False, page: bool = False) -> dict[s
             "Not authenticated: malformed credentials, unknown key, bad "
             "signature, stale timestamp (with serverTime), expired key "
             "(with expiredAt) or access removed. The `code` field says which.",
+        ),
+        "403": _error(
+            version,
+            "address_not_allowed: the key may not be used from the request's address (given in "
+            "`address`). Checked last, once the signature, rate limit, expiry and access hold.",
         ),
         "405": _error(version, "Only GET (and HEAD) are allowed."),
         "429": _error(version, "Over the key's rate limit; retry after X-RateLimit-Reset seconds."),
@@ -245,6 +252,11 @@ DOCUMENT: dict[str, Any] = {
                     "code": {"$ref": "#/components/schemas/ErrorCode"},
                     "serverTime": {"type": "integer", "description": "Server time, ms."},
                     "expiredAt": {"type": "string", "format": "date-time"},
+                    "address": {
+                        "type": "string",
+                        "description": "With address_not_allowed: the address the request "
+                        "came from, as the server saw it.",
+                    },
                 },
             },
             "V4Error": {
@@ -259,6 +271,11 @@ DOCUMENT: dict[str, Any] = {
                     "code": {"$ref": "#/components/schemas/ErrorCode"},
                     "serverTime": {"type": "integer", "description": "Server time, ms."},
                     "expiredAt": {"type": "string", "format": "date-time"},
+                    "address": {
+                        "type": "string",
+                        "description": "With address_not_allowed: the address the request "
+                        "came from, as the server saw it.",
+                    },
                 },
             },
             "ErrorCode": {
@@ -270,6 +287,7 @@ DOCUMENT: dict[str, Any] = {
                     "stale_timestamp",
                     "key_expired",
                     "access_removed",
+                    "address_not_allowed",
                     "rate_limited",
                     "not_found",
                     "invalid_page",

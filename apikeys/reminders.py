@@ -1,9 +1,18 @@
-"""Expiry reminders: owners are emailed 30, 7 and 1 days before a key expires, and on the day.
+"""The daily run: expiry reminders, and the retirement of keys nobody uses.
 
+Expiry reminders: owners are emailed 30, 7 and 1 days before a key expires, and on the day.
 Each reminder goes out once however many runs there are, even two at once: the thresholds
 already sent are stored on the key, under a row lock, in the transaction that sends the mail.
+
+Idle keys: where the account's key policy says "Retire keys unused for N days", a key not
+used for N days (counted from when it was made, if it never was) is retired: it expires
+now, with the reason "unused", the activity log records it and its owner is emailed. Its
+owner is warned 7 days before; a key is never retired sooner than 7 days after its warning
+(a policy switched on today warns first), and a key used after its warning needs a new one.
+Two runs at once are safe: each key is re-read under its row lock before anything is done.
 """
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,11 +20,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import Account, Role, User
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, EndedReason
+from audit.events import record_many
+from audit.models import Event
+
+log = logging.getLogger(__name__)
 
 # Days before expiry; 0 is the day the key expires.
 THRESHOLDS = (30, 7, 1, 0)
@@ -63,6 +78,7 @@ def send_due(now: datetime | None = None) -> Outcome:
 
 def _candidates(now: datetime) -> Iterator[ApiKey]:
     # A day either side of the window covers every time zone's idea of "today".
+    # A key rolled or retired ends on purpose: its owner knows, and needs no reminder.
     return (
         ApiKey.objects.not_deleted()
         .filter(
@@ -70,6 +86,7 @@ def _candidates(now: datetime) -> Iterator[ApiKey]:
             expires__lte=now + timedelta(days=THRESHOLDS[0] + 2),
             owner__is_active=True,
             owner__api_access=True,
+            ended_reason="",
         )
         .select_related("owner", "account")
         .order_by("pk")
@@ -82,7 +99,7 @@ def remind(key: ApiKey, now: datetime, admins: dict[int, list[str]]) -> int:
     with transaction.atomic():
         # A second run started at the same moment waits here, then sees this one's mark.
         fresh = ApiKey.objects.select_for_update().get(pk=key.pk)
-        if fresh.deleted_at or fresh.expires is None:
+        if fresh.deleted_at or fresh.expires is None or fresh.ended_reason:
             return 0
         days = days_left(fresh.expires, key.owner.time_zone, now)
         threshold = due_threshold(days)
@@ -133,3 +150,169 @@ def _admin_emails(account: Account, cache: dict[int, list[str]]) -> list[str]:
             .values_list("email", flat=True)
         )
     return cache[account.pk]
+
+
+# --- Idle keys ------------------------------------------------------------------------------
+
+IDLE_WARNING_DAYS = 7
+
+
+@dataclass
+class IdleOutcome:
+    warned: int = 0
+    retired: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def idle_since(key: ApiKey) -> datetime:
+    """When the key was last used, or made if it never was."""
+    return key.last_used_at or key.created
+
+
+def _warning_holds(key: ApiKey) -> bool:
+    # A warning is about the idle stretch it was sent in: a use since starts a new one.
+    return key.idle_warned_at is not None and key.idle_warned_at >= idle_since(key)
+
+
+def retire_at(key: ApiKey, days: int) -> datetime | None:
+    """When the key is to be retired: N days idle, and 7 days after its warning at the
+    earliest; None while it has not been warned."""
+    if not _warning_holds(key):
+        return None
+    assert key.idle_warned_at is not None  # _warning_holds says so
+    return max(idle_since(key) + timedelta(days=days), key.idle_warned_at + _warning())
+
+
+def _warning() -> timedelta:
+    return timedelta(days=IDLE_WARNING_DAYS)
+
+
+def _due_for_warning(key: ApiKey, days: int, now: datetime) -> bool:
+    return not _warning_holds(key) and now >= idle_since(key) + timedelta(days=days) - _warning()
+
+
+def _due_for_retirement(key: ApiKey, days: int, now: datetime) -> bool:
+    when = retire_at(key, days)
+    return when is not None and now >= when
+
+
+def _working(key: ApiKey, now: datetime) -> bool:
+    ending = key.deleted_at is not None or key.ended_reason
+    return not ending and (key.expires is None or key.expires > now)
+
+
+def retire_idle(now: datetime | None = None) -> IdleOutcome:
+    """Warn the owners of keys about to be retired, and retire those whose time has come."""
+    now = now or timezone.now()
+    outcome = IdleOutcome()
+    for account in Account.objects.filter(retire_unused_days__gt=0).order_by("pk"):
+        days = account.retire_unused_days
+        due: list[int] = []
+        for key in _idle_candidates(account, days, now):
+            if _due_for_retirement(key, days, now):
+                due.append(key.pk)
+            elif _due_for_warning(key, days, now):
+                try:
+                    outcome.warned += warn_idle(key, days, now)
+                except Exception as e:  # noqa: BLE001 - reported, and the next run retries
+                    outcome.failures.append(f"Idle warning for API key {key.key} failed: {e}")
+        if due:
+            retired = retire(account, due, now)
+            outcome.retired += len(retired)
+            for key in retired:
+                try:
+                    _idle_message(key, days, now, retired=True).send()
+                except Exception as e:  # noqa: BLE001 - the key is retired either way
+                    outcome.failures.append(
+                        f"Retirement email for API key {key.key} failed (not retried): {e}"
+                    )
+    return outcome
+
+
+def _idle_candidates(account: Account, days: int, now: datetime) -> Iterator[ApiKey]:
+    # Only working keys of owners who may use them: a suspended key cannot be used, and its
+    # owner hears of it once their access is back (and the key is still idle). A rolled key
+    # is ending already.
+    return (
+        ApiKey.objects.not_deleted()
+        .filter(Q(expires__isnull=True) | Q(expires__gt=now))
+        .filter(account=account, owner__is_active=True, owner__api_access=True, ended_reason="")
+        .alias(idle_since=Coalesce("last_used_at", "created"))
+        .filter(idle_since__lte=now - timedelta(days=days) + _warning())
+        .select_related("owner")
+        .order_by("pk")
+        .iterator()
+    )
+
+
+def warn_idle(key: ApiKey, days: int, now: datetime) -> int:
+    """Warn the owner that the key is about to be retired unless another run has; 1 if sent."""
+    with transaction.atomic():
+        fresh = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if not _working(fresh, now) or not _due_for_warning(fresh, days, now):
+            return 0
+        fresh.owner = key.owner
+        _idle_message(fresh, days, now, retired=False).send()
+        fresh.idle_warned_at = now
+        fresh.save(update_fields=["idle_warned_at"])
+    return 1
+
+
+def retire(account: Account, pks: list[int], now: datetime) -> list[ApiKey]:
+    """Retire the keys among `pks` still due under their row locks; the ones retired."""
+    with transaction.atomic():
+        locked = list(
+            ApiKey.objects.select_for_update(of=("self",))
+            .filter(pk__in=pks, account=account, owner__is_active=True, owner__api_access=True)
+            .select_related("owner")
+            .order_by("pk")
+        )
+        days = account.retire_unused_days
+        retired = [
+            key
+            for key in locked
+            if _working(key, now) and days and _due_for_retirement(key, days, now)
+        ]
+        for key in retired:
+            key.expires, key.ended_reason = now, EndedReason.UNUSED
+        ApiKey.objects.bulk_update(retired, ["expires", "ended_reason"])
+        # The account's entries in one write, in the transaction that retires the keys.
+        record_many(
+            account,
+            [
+                key.entry(
+                    Event.KEY_RETIRED,
+                    actor=None,
+                    details={
+                        "days": days,
+                        "last_used": key.last_used_at.isoformat() if key.last_used_at else "never",
+                    },
+                )
+                for key in retired
+            ],
+        )
+    return retired
+
+
+def _idle_message(key: ApiKey, days: int, now: datetime, *, retired: bool) -> EmailMessage:
+    owner = key.owner
+
+    def local(moment: datetime) -> str:
+        return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+    with timezone.override(owner.time_zone):
+        context = {
+            "key": key,
+            "owner": owner,
+            "days": days,
+            "last_used": local(key.last_used_at) if key.last_used_at else "",
+            "created": local(key.created),
+            "retire_on": local(max(idle_since(key) + timedelta(days=days), now + _warning())),
+            "when": local(now),
+            "portal_name": settings.PORTAL_NAME,
+            "portal_url": settings.PORTAL_URL,
+        }
+        name = "retired" if retired else "idle_warning"
+        subject = render_to_string(f"apikeys/email/{name}_subject.txt", context).strip()
+        body = render_to_string(f"apikeys/email/{name}.txt", context)
+    return EmailMessage(subject, body, to=[owner.email])

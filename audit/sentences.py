@@ -55,9 +55,54 @@ def _role(value: object) -> str:
     return dict(Role.choices).get(str(value), str(value))
 
 
+def _moment(value: object) -> str:
+    """An ISO 8601 moment from details as a date and time in the viewer's time zone."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def _addresses(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(entry) for entry in value) if value else "anywhere"
+    return str(value)
+
+
 def _generated(entry: Entry) -> str:
     expires = entry.details.get("expires")
-    return "Never Expires" if expires in (None, "never") else f"Expires {_day(expires)}"
+    text = "Never Expires" if expires in (None, "never") else f"Expires {_day(expires)}"
+    allowed = entry.details.get("allowed_ips")
+    return f"{text}; allowed from {_addresses(allowed)}" if allowed else text
+
+
+def _name(value: object) -> str:
+    return f"“{value}”" if value else "none"
+
+
+def _edited(entry: Entry) -> str:
+    old, new = entry.details.get("old"), entry.details.get("new")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return "Key edited"
+    changes = []
+    if "name" in new:
+        before, after = (_name(side.get("name")) for side in (old, new))
+        changes.append(f"Name: {before} → {after}")
+    if "allowed_ips" in new:
+        before, after = _addresses(old.get("allowed_ips")), _addresses(new.get("allowed_ips"))
+        changes.append(f"Allowed addresses: {before} → {after}")
+    return "; ".join(changes) or "Key edited"
+
+
+def _rolled(entry: Entry) -> str:
+    new_key = entry.text("new_key")[:8]
+    return f"Rolled to {new_key}…, old key expires {_moment(entry.details.get('old_expires'))}"
+
+
+def _retired(entry: Entry) -> str:
+    days = entry.details.get("days")
+    return f"Retired: unused for {days} days" if days else "Retired: unused"
 
 
 def _expiry_changed(entry: Entry) -> str:
@@ -75,7 +120,8 @@ def _policy_changed(entry: Entry) -> str:
     if not isinstance(old, dict) or not isinstance(new, dict):
         return "Key policy changed"
     changes = [
-        f"{_policy_label(name)}: {_policy_value(old.get(name))} → {_policy_value(new.get(name))}"
+        f"{_policy_label(name)}: {_policy_value(name, old.get(name))} → "
+        f"{_policy_value(name, new.get(name))}"
         for name in new
         if old.get(name) != new.get(name)
     ]
@@ -88,10 +134,13 @@ def _policy_label(name: str) -> str:
     return labels.get(name, name.replace("_", " ")).capitalize()
 
 
-def _policy_value(value: object) -> str:
+def _policy_value(name: str, value: object) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
-    return str(value)
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) if value else "none"
+    choices = {field.name: dict(field.choices or []) for field in Account._meta.fields}
+    return str(choices.get(name, {}).get(value, value))
 
 
 def _exported(entry: Entry) -> str:
@@ -156,6 +205,12 @@ SENTENCES: dict[Event, Callable[[Entry], str]] = {
     Event.KEY_VIEWED: _by("Secret key viewed"),
     Event.KEY_DELETED: _by("Deleted"),
     Event.KEY_EXPIRY_CHANGED: _expiry_changed,
+    Event.KEY_EDITED: _edited,
+    Event.KEY_ROLLED: _rolled,
+    Event.KEY_ADDRESS_REFUSED: lambda entry: (
+        f"Refused from {entry.text('address')}: not an allowed address"
+    ),
+    Event.KEY_RETIRED: _retired,
     Event.API_ACCESS_GRANTED: _by("Access granted"),
     Event.API_ACCESS_REMOVED: _by("Access removed"),
     Event.SIGNED_IN: _nothing,

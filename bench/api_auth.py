@@ -1,6 +1,6 @@
 """Benchmark: what request signing costs on GET /api/v4/domains.
 
-    DEBUG=true .venv/bin/python bench/api_auth.py [--requests 2000] [--no-gunicorn]
+    DEBUG=true .venv/bin/python bench/api_auth.py [--requests 2000] [--no-gunicorn] [--allowlist 20]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api DEBUG=true \
         .venv/bin/python bench/api_auth.py            # an existing, throw-away database
 
@@ -9,7 +9,9 @@ It migrates a throw-away database (default: a temporary SQLite file), makes one 
 both sides alike:
 
 - signed: GET /api/v4/domains with `Authorization: Bearer <api key>:<hmac>:<timestamp>`
-  (key lookup, decryption, HMAC, rate-limit counter, last used);
+  (key lookup, decryption, HMAC, rate-limit counter, allowed addresses, last used); with
+  --allowlist N the key has N allowed addresses and ranges, 127.0.0.1 (where the requests
+  come from) the last of them, so every request checks them all;
 - baseline: GET /api/bench-noauth/v4/domains, the same inner view with the same key object
   loaded once (bench/api_auth_urls.py), i.e. authentication switched off.
 
@@ -62,7 +64,15 @@ SIGNED, BASELINE = "/api/v4/domains", "/api/bench-noauth/v4/domains"
 BLOCK = 100
 
 
-def setup() -> tuple[ApiKey, str]:
+def allowlist(entries: int) -> list[str]:
+    """`entries` allowed addresses and ranges, the client's own address last."""
+    if entries <= 0:
+        return []
+    # All IPv4, so an IPv4 client is compared with every one of them.
+    return [*(f"10.{i}.0.0/16" for i in range(entries - 1)), "127.0.0.1"]
+
+
+def setup(entries: int = 0) -> tuple[ApiKey, str]:
     call_command("migrate", verbosity=0)
     account, _ = Account.objects.get_or_create(name="Bench Account")
     owner = User.objects.filter(email="bench@bench.example").first() or User.objects.create_user(
@@ -78,6 +88,9 @@ def setup() -> tuple[ApiKey, str]:
         Domain.objects.get_or_create(account=account, name=f"d{i:02}.bench.example")
     ApiKey.objects.filter(owner=owner).update(deleted_at=timezone.now(), secret_encrypted=None)
     key, secret = ApiKey.generate(owner, None)
+    if entries:
+        # Set directly, so the bench runs against a portal without allowed addresses too.
+        ApiKey.objects.filter(pk=key.pk).update(allowed_ips=allowlist(entries))
     os.environ["BENCH_API_KEY"] = str(key.key)
     return key, secret
 
@@ -204,12 +217,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="per side, per transport")
     parser.add_argument("--no-gunicorn", action="store_true")
+    parser.add_argument(
+        "--allowlist",
+        type=int,
+        default=0,
+        metavar="N",
+        help="give the key N allowed addresses and ranges (the client's own last)",
+    )
     args = parser.parse_args()
-    key, secret = setup()
+    key, secret = setup(args.allowlist)
     cache_backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     print(
         f"Database: {connection.vendor}; cache: {cache_backend}; DEBUG {settings.DEBUG}; "
-        f"{args.requests} requests per side."
+        f"{args.requests} requests per side; allowed addresses on the key: {args.allowlist}."
     )
     in_process(key, secret, args.requests)
     if not args.no_gunicorn:

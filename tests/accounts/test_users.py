@@ -159,6 +159,9 @@ def _add_users(account, count: int, start: int = 0) -> None:
             owner=person,
             secret_hint="mdns_…abcd",
             expires=timezone.now() + timedelta(days=n + 1),
+            name=f"key {n}",
+            last_used_at=timezone.now() - timedelta(minutes=n) if n % 2 else None,
+            last_used_ip="198.51.100.7" if n % 2 else None,
         )
         for n, person in enumerate(made[: count // 2])
     ]

@@ -296,6 +296,9 @@ def test_queries_do_not_grow_from_10_to_1000_users(
                 secret_hint="mdns_…abcd",
                 expires=None if i % 4 == 0 else now + timedelta(days=i - 20),
                 deleted_at=now if i % 7 == 0 else None,
+                name=f"key {i}" if i % 2 else "",
+                allowed_ips=["203.0.113.0/24", "198.51.100.7"] if i % 3 else [],
+                created=now - timedelta(days=i % 60),
             )
             for i in range(users * 2)
         )
@@ -304,8 +307,105 @@ def test_queries_do_not_grow_from_10_to_1000_users(
     with CaptureQueriesContext(connection) as small:
         assert client.get(INVENTORY).status_code == 200
     make(1000)
-    for query in ["", "?status=suspended", "?expiring=on&sort=owner"]:
+    for query in [
+        "",
+        "?status=suspended",
+        "?expiring=on&sort=owner",
+        "?unrestricted=on&unused=on&sort=-name",
+    ]:
         with django_assert_num_queries(len(small)):
             response = client.get(INVENTORY + query)
         assert response.status_code == 200
         assert "mdns_" not in response.content.decode()
+
+
+# --- Names, allowed addresses, idle keys --------------------------------------------------
+
+
+def test_names_allowed_addresses_and_the_last_used_address_are_listed(
+    client_for, domain_admin, user
+):
+    named, _ = ApiKey.generate(user, None, name="certbot on web-1", allowed_ips=["203.0.113.7"])
+    ApiKey.generate(user, None)
+    ApiKey.objects.filter(pk=named.pk).update(
+        last_used_at=timezone.now(), last_used_ip="203.0.113.7"
+    )
+    rows = rows_by_key(client_for(domain_admin).get(INVENTORY))
+    row = rows[str(named.key)]
+    assert "certbot on web-1" in row and "1 address" in row and 'title="203.0.113.7"' in row
+    assert "from 203.0.113.7" in row
+    [other] = [r for key, r in rows.items() if key != str(named.key)]
+    assert "Anywhere" in other and "Never used" in other
+
+
+def test_filters_for_unrestricted_and_unused_keys(client_for, domain_admin, user, domain_admin_key):
+    now = timezone.now()
+    fresh, _ = ApiKey.generate(user, None, allowed_ips=["203.0.113.7"])
+    old_unused, _ = ApiKey.generate(user, None)
+    ApiKey.objects.filter(pk=old_unused.pk).update(created=now - timedelta(days=45))
+    ApiKey.objects.filter(pk=domain_admin_key.pk).update(
+        created=now - timedelta(days=100), last_used_at=now - timedelta(days=31)
+    )
+    client = client_for(domain_admin)
+
+    def listed(query: str) -> set:
+        text = client.get(f"{INVENTORY}?{query}").content.decode()
+        return {k for k in (fresh, old_unused, domain_admin_key) if str(k.key) in text}
+
+    assert listed("unrestricted=on") == {old_unused, domain_admin_key}
+    assert listed("unused=on") == {old_unused, domain_admin_key}
+    assert listed("unused=on&unrestricted=on") == {old_unused, domain_admin_key}
+    ApiKey.objects.filter(pk=domain_admin_key.pk).update(last_used_at=now - timedelta(days=29))
+    assert listed("unused=on") == {old_unused}
+    page = client.get(INVENTORY).content.decode()
+    assert "Unrestricted keys" in page and "Unused for 30+ days" in page
+
+
+@pytest.fixture
+def domain_admin_key(domain_admin):
+    return ApiKey.generate(domain_admin, None)[0]
+
+
+def test_keys_breaking_the_address_policy_are_flagged_and_keep_working(
+    client, client_for, account_admin, user, domains
+):
+    from tests.apikeys.api_support import signed
+
+    anywhere, anywhere_secret = ApiKey.generate(user, None)
+    outside, _ = ApiKey.generate(user, None, allowed_ips=["198.51.100.7"])
+    admin = client_for(account_admin)
+    admin.post(
+        reverse("apikeys:policy"),
+        {
+            "max_key_months": "60",
+            "allow_never_expires": "on",
+            "require_allowed_ips": "on",
+            "allowed_ranges": "203.0.113.0/24",
+        },
+    )
+    rows = rows_by_key(admin.get(INVENTORY))
+    assert "No allowed addresses: the policy requires them" in rows[str(anywhere.key)]
+    assert "Allowed addresses outside the policy&#x27;s ranges" in rows[str(outside.key)]
+    response = client.get(
+        "/api/v1/domains", REMOTE_ADDR="192.0.2.1", **signed(anywhere.key, anywhere_secret)
+    )
+    assert response.status_code == 200
+
+
+def test_the_users_page_shows_key_names_and_the_last_used_address(client_for, domain_admin, user):
+    from datetime import UTC, datetime
+
+    first, _ = ApiKey.generate(user, None, name="certbot on web-1")
+    second, _ = ApiKey.generate(user, None, name="backup")
+    ApiKey.objects.filter(pk=first.pk).update(
+        last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
+    )
+    ApiKey.objects.filter(pk=second.pk).update(
+        last_used_at=datetime(2026, 3, 5, 5, 6, tzinfo=UTC), last_used_ip="2001:db8::7"
+    )
+    client = client_for(domain_admin)
+    page = client.get(reverse("accounts:users")).content.decode()
+    assert "Key names" in page and "backup, certbot on web-1" in page
+    assert "5 Mar 2026, 05:06 UTC from 2001:db8::7" in page
+    detail = client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
+    assert "backup, certbot on web-1" in detail and "from 2001:db8::7" in detail

@@ -34,18 +34,24 @@ def test_account_admin_sees_and_changes_the_policy_which_is_recorded(
     assert policy_of(account) == (12, False, True)
     entry = AuditEvent.objects.get(account=account, event=Event.POLICY_CHANGED)
     assert entry.actor_email == account_admin.email
+    unchanged = {
+        "require_two_factor": "off",
+        "require_allowed_ips": False,
+        "allowed_ranges": [],
+        "retire_unused_days": 0,
+    }
     assert entry.details == {
         "old": {
             "max_key_months": 60,
             "allow_never_expires": True,
             "remind_admins": False,
-            "require_two_factor": "off",
+            **unchanged,
         },
         "new": {
             "max_key_months": 12,
             "allow_never_expires": False,
             "remind_admins": True,
-            "require_two_factor": "off",
+            **unchanged,
         },
     }
 
@@ -112,3 +118,60 @@ def test_another_accounts_admin_changes_only_their_own(
     assert policy_of(account) == before
     assert policy_of(other_account) == (12, False, True)
     assert changes(account) == 0 and changes(other_account) == 1
+
+
+# --- Allowed addresses and idle keys -------------------------------------------------------
+
+ADDRESSES = {
+    "max_key_months": "60",
+    "allow_never_expires": "on",
+    "require_allowed_ips": "on",
+    "allowed_ranges": "203.0.113.0/24\n2001:DB8::/32",
+    "retire_unused_days": "90",
+}
+
+
+def test_address_rules_and_idle_retirement_are_saved_and_recorded_in_words(
+    client_for, account_admin, account
+):
+    client = client_for(account_admin)
+    page = client.get(POLICY).content.decode()
+    for label in (
+        "Require allowed addresses on every key",
+        "Account-wide allowed ranges",
+        "Retire keys unused for",
+    ):
+        assert label in page
+    client.post(POLICY, ADDRESSES)
+    account.refresh_from_db()
+    assert account.require_allowed_ips is True
+    assert account.allowed_ranges == ["203.0.113.0/24", "2001:db8::/32"]
+    assert account.retire_unused_days == 90
+    assert "203.0.113.0/24\n2001:db8::/32</textarea>" in client.get(POLICY).content.decode()
+    entry = AuditEvent.objects.get(account=account, event=Event.POLICY_CHANGED)
+    assert entry.details["new"]["allowed_ranges"] == ["203.0.113.0/24", "2001:db8::/32"]
+    log = client.get(reverse("audit:log")).content.decode()
+    assert "Require allowed addresses on every key: off → on" in log
+    assert "Account-wide allowed ranges: none → 203.0.113.0/24, 2001:db8::/32" in log
+    assert "Retire keys unused for: Off → 90 days" in log
+
+
+@pytest.mark.parametrize(
+    "ranges, message",
+    [
+        ("203.0.113.7/24", "203.0.113.7/24 has host bits set: did you mean 203.0.113.0/24?"),
+        ("0.0.0.0/0", "0.0.0.0/0 is too wide"),
+        ("intranet", "intranet is not an IPv4 or IPv6 address or range."),
+    ],
+)
+def test_bad_ranges_are_refused_by_name(client_for, account_admin, account, ranges, message):
+    response = client_for(account_admin).post(POLICY, {**ADDRESSES, "allowed_ranges": ranges})
+    assert message in response.content.decode()
+    assert 'id="id_allowed_ranges_error"' in response.content.decode()
+    assert changes(account) == 0
+
+
+def test_an_unknown_retirement_period_is_refused(client_for, account_admin, account):
+    response = client_for(account_admin).post(POLICY, {**ADDRESSES, "retire_unused_days": "7"})
+    assert "Choose Off, 30, 60, 90 or 180 days." in response.content.decode()
+    assert changes(account) == 0

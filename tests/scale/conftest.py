@@ -169,6 +169,8 @@ def stack() -> Iterator[Stack]:
         "SECURE_HSTS_SECONDS": "0",
         "API_RATE_LIMIT": "30",
         "API_RATE_WINDOW": "120",
+        # Short, so a test sees the last-used write (and its per-address counts) in seconds.
+        "API_LAST_USED_INTERVAL": "3",
         "LOG_LEVEL": "WARNING",
     }
     stack = Stack(env, pg_proxy, redis_proxy)

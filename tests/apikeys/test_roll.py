@@ -1,0 +1,247 @@
+"""Roll: the replacement in the free slot, the old key ending after a grace period."""
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from apikeys import tokens
+from apikeys.expiry import expires_after
+from apikeys.models import ApiKey, EndedReason, KeyLimitReached
+from audit.models import AuditEvent, Event
+from tests.apikeys.api_support import signed
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+
+
+def roll_url(key: ApiKey) -> str:
+    return reverse("apikeys:roll", args=[key.key])
+
+
+def make(owner, months: int | None = 5, **fields):
+    expires = None if months is None else expires_after(months, owner.time_zone)
+    key, secret = ApiKey.generate(owner, expires, expiry_months=months, **fields)
+    assert secret is not None
+    return key, secret
+
+
+def form(client, key: ApiKey) -> dict[str, str]:
+    page = client.get(roll_url(key)).content.decode()
+    token = page.split('name="form_token" value="', 1)[1].split('"', 1)[0]
+    return {"form_token": token}
+
+
+def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
+    old, _ = make(user, name="certbot on web-1", allowed_ips=["203.0.113.0/24"])
+    with time_machine.travel(NOW, tick=False):
+        page = signed_in.get(roll_url(old)).content.decode()
+        for text in ("Roll API Key", "certbot on web-1", "203.0.113.0/24", "In 24 hours", "Now"):
+            assert text in page
+        assert "(5 months, as this key was made)" in page
+        response = signed_in.post(roll_url(old), {**form(signed_in, old), "grace": "1h"})
+        assert response.status_code == 302 and response["Location"] == "/profile/"
+        shown = signed_in.get("/profile/")
+    new = ApiKey.objects.exclude(pk=old.pk).get(owner=user)
+    assert (new.name, new.allowed_ips, new.expiry_months) == (
+        "certbot on web-1",
+        ["203.0.113.0/24"],
+        5,
+    )
+    assert new.expires == expires_after(5, user.time_zone, NOW)
+    body = shown.content.decode()
+    [secret] = tokens.pattern().findall(body)
+    assert new.reveal() == secret
+    assert "Your new API key is ready." in body and "has been rolled" in body
+    assert "no-store" in shown["Cache-Control"]
+    assert tokens.pattern().findall(signed_in.get("/profile/").content.decode()) == []
+
+    old.refresh_from_db()
+    assert old.expires == NOW + timedelta(hours=1)
+    assert old.ended_reason == EndedReason.ROLLED
+    [entry] = AuditEvent.objects.filter(event=Event.KEY_ROLLED)
+    assert entry.api_key == str(old.key) and entry.actor_email == user.email
+    assert entry.details == {
+        "key_name": "certbot on web-1",
+        "new_key": str(new.key),
+        "old_expires": (NOW + timedelta(hours=1)).isoformat(),
+        "grace": "1h",
+        "expires": new.expires.isoformat(),
+    }
+    assert not AuditEvent.objects.filter(event=Event.KEY_GENERATED, api_key=str(new.key))
+
+
+@pytest.mark.parametrize(
+    "grace, after",
+    [
+        ("1h", timedelta(hours=1)),
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+        ("now", timedelta(0)),
+    ],
+)
+def test_each_grace_period(signed_in, user, grace, after):
+    old, _ = make(user)
+    with time_machine.travel(NOW, tick=False):
+        signed_in.post(roll_url(old), {**form(signed_in, old), "grace": grace})
+    old.refresh_from_db()
+    assert old.expires == NOW + after
+
+
+def test_the_grace_never_extends_the_old_key(signed_in, user):
+    old, _ = ApiKey.generate(user, NOW + timedelta(hours=3))
+    with time_machine.travel(NOW, tick=False):
+        signed_in.post(roll_url(old), {**form(signed_in, old), "grace": "7d"})
+    old.refresh_from_db()
+    assert old.expires == NOW + timedelta(hours=3)
+
+
+def test_never_expires_stays_never_and_the_policy_of_today_applies(signed_in, user, account):
+    never, _ = make(user, months=None)
+    with time_machine.travel(NOW, tick=False):
+        signed_in.post(roll_url(never), {**form(signed_in, never), "grace": "now"})
+    new = ApiKey.objects.filter(owner=user).order_by("-pk").first()
+    assert new.expires is None and new.expiry_months is None
+    never.delete_by(user)
+
+    account.allow_never_expires, account.max_key_months = False, 3
+    account.save()
+    with time_machine.travel(NOW, tick=False):
+        page = signed_in.get(roll_url(new)).content.decode()
+        assert "3 months, the longest your account's key policy allows" in page
+        signed_in.post(roll_url(new), {**form(signed_in, new), "grace": "now"})
+    newest = ApiKey.objects.filter(owner=user).order_by("-pk").first()
+    assert newest.expiry_months == 3
+    assert newest.expires == expires_after(3, user.time_zone, NOW)
+
+
+def test_a_key_made_before_months_were_stored_lasts_as_long(user):
+    with time_machine.travel(NOW - timedelta(days=10), tick=False):
+        old, _ = ApiKey.generate(user, NOW + timedelta(days=20))  # 30 days, no months
+    with time_machine.travel(NOW, tick=False):
+        new, _ = old.roll(timedelta(hours=1), actor=user)
+    assert new.expires == NOW + timedelta(days=30) and new.expiry_months is None
+
+
+def test_roll_needs_a_free_slot_and_says_so(signed_in, user):
+    old, _ = make(user)
+    make(user)
+    page = signed_in.get(roll_url(old))
+    assert "Roll needs a free slot: delete your other key first." in page.content.decode()
+    assert 'name="grace"' not in page.content.decode()
+    response = signed_in.post(roll_url(old), {"form_token": str(uuid.uuid4()), "grace": "1h"})
+    assert response.status_code == 409
+    assert "Roll needs a free slot" in response.content.decode()
+    assert ApiKey.objects.filter(owner=user).count() == 2
+    old.refresh_from_db()
+    assert old.ended_reason == "" and not AuditEvent.objects.filter(event=Event.KEY_ROLLED)
+
+
+def test_only_live_keys_roll(signed_in, user):
+    expired, _ = ApiKey.generate(user, timezone.now() - timedelta(days=1))
+    page = signed_in.get(roll_url(expired)).content.decode()
+    assert "Only a live key can be rolled" in page
+    profile = signed_in.get("/profile/").content.decode()
+    assert roll_url(expired) not in profile
+    live, _ = make(user)
+    assert roll_url(live) in signed_in.get("/profile/").content.decode()
+
+
+def test_the_policy_must_allow_the_keys_addresses(signed_in, user, account):
+    old, _ = make(user)
+    account.require_allowed_ips = True
+    account.save()
+    page = signed_in.get(roll_url(old)).content.decode()
+    assert "requires allowed addresses on every key" in page and "(Edit)" in page
+    response = signed_in.post(roll_url(old), {"form_token": str(uuid.uuid4()), "grace": "1h"})
+    assert response.status_code == 409
+    assert ApiKey.objects.filter(owner=user).count() == 1
+
+
+def test_a_resubmitted_roll_makes_no_second_key(signed_in, user):
+    old, _ = make(user)
+    data = {**form(signed_in, old), "grace": "24h"}
+    signed_in.post(roll_url(old), data)
+    response = signed_in.post(roll_url(old), data, follow=True)
+    assert "already submitted" in response.content.decode()
+    assert ApiKey.objects.filter(owner=user).count() == 2
+    assert AuditEvent.objects.filter(event=Event.KEY_ROLLED).count() == 1
+
+
+def test_roll_asks_for_the_password_when_the_last_check_is_old(signed_in, user, settings):
+    old, _ = make(user)
+    data = {**form(signed_in, old), "grace": "1h"}
+    settings.REAUTH_SECONDS = -1
+    page = signed_in.post(roll_url(old), data)
+    assert "Confirm your password" in page.content.decode()
+    assert ApiKey.objects.filter(owner=user).count() == 1
+    response = signed_in.post(roll_url(old), {**data, "password": "correct-horse-battery-staple"})
+    assert response.status_code == 302
+    assert ApiKey.objects.filter(owner=user).count() == 2
+
+
+def test_someone_elses_key_is_not_found(client_for, other_user, user):
+    theirs, _ = make(other_user)
+    client = client_for(user)
+    assert client.get(roll_url(theirs)).status_code == 404
+    assert client.post(roll_url(theirs), {"grace": "now"}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.ended_reason == ""
+
+
+def test_the_old_key_works_through_its_grace_then_is_refused_as_expired(client, user, domains):
+    old, old_secret = make(user)
+    with time_machine.travel(NOW, tick=False):
+        new, new_secret = old.roll(timedelta(hours=1), actor=user)
+    for when, expected in [
+        (NOW + timedelta(minutes=59), 200),
+        (NOW + timedelta(hours=1, seconds=1), 401),
+    ]:
+        with time_machine.travel(when, tick=False):
+            response = client.get("/api/v1/domains", **signed(old.key, old_secret))
+            assert response.status_code == expected
+            assert client.get("/api/v1/domains", **signed(new.key, new_secret)).status_code == 200
+    assert response.json()["code"] == "key_expired"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_rolls_of_both_keys_leave_one_replacement(user):
+    first, _ = make(user)
+    second, _ = make(user)
+    first.delete_by(user)
+    third, _ = make(user)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def roll(key: ApiKey) -> None:
+        try:
+            barrier.wait()
+            key.roll(timedelta(hours=1), actor=user)
+            outcomes.append("rolled")
+        except KeyLimitReached:
+            outcomes.append("limit")
+        finally:
+            connection.close()
+
+    # Both slots taken: both are refused.
+    threads = [threading.Thread(target=roll, args=(key,)) for key in (second, third)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["limit", "limit"]
+    third.delete_by(user)
+    outcomes.clear()
+    threads = [threading.Thread(target=roll, args=(second,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["limit", "rolled"]
+    assert ApiKey.objects.filter(owner=user).not_deleted().count() == 2

@@ -1,0 +1,92 @@
+"""Allowed addresses and the last five across two app servers sharing one Redis: requests per
+address counted in the rate limit's pipeline on either server add up at the last-used write,
+and a refusal is logged once however many servers see it."""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import time
+
+import pytest
+
+from tests.scale.conftest import PASSWORD, Stack
+
+pytestmark = pytest.mark.scale
+
+EMAIL = "roamer@scale.example"
+
+
+@pytest.fixture(scope="module")
+def pair(stack: Stack) -> tuple[str, str]:
+    out = stack.shell(
+        "from accounts.models import Account, Domain, User\n"
+        "from apikeys.models import ApiKey\n"
+        "a = Account.objects.create(name='Roamers Ltd')\n"
+        f"u = User.objects.create_user('{EMAIL}', '{PASSWORD}', account=a, first_name='R',"
+        " last_name='Oamer', api_access=True)\n"
+        "Domain.objects.create(account=a, name='roam.example')\n"
+        "k, s = ApiKey.generate(u, None, name='roamer', allowed_ips=['127.0.0.1', '127.0.0.2'])\n"
+        "print(k.key, s)\n"
+    )
+    api_key, secret = out.split()[-2:]
+    return api_key, secret
+
+
+def _get(port: int, source: str, api_key: str, secret: str) -> tuple[int, dict]:
+    stamp = str(int(time.time() * 1000))
+    mac = base64.b64encode(hmac.new(secret.encode(), stamp.encode(), hashlib.sha1).digest())
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request(
+            "GET",
+            "/api/v1/domains",
+            headers={"Authorization": f"Bearer {api_key}:{mac.decode()}:{stamp}"},
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def _stored(stack: Stack, api_key: str, code: str) -> str:
+    return (
+        stack.shell(
+            "from apikeys.models import ApiKey\n"
+            "from audit.models import AuditEvent\n"
+            f"k = ApiKey.objects.get(key='{api_key}')\n"
+            f"{code}\n"
+        )
+        .strip()
+        .splitlines()[-1]
+    )  # the shell may say something of its own first
+
+
+def test_counts_from_both_servers_add_up_and_a_refusal_is_logged_once(stack, pair):
+    api_key, secret = pair
+    one, other = (server.port for server in stack.servers)
+    assert _get(one, "127.0.0.1", api_key, secret)[0] == 200  # the first use writes at once
+    for i in range(6):
+        assert _get((one, other)[i % 2], "127.0.0.2", api_key, secret)[0] == 200
+    for port in (one, other, one):
+        assert _get(port, "127.0.0.1", api_key, secret)[0] == 200
+    for port in (one, other, other):
+        status, body = _get(port, "127.0.0.3", api_key, secret)
+        assert (status, body["code"], body["address"]) == (403, "address_not_allowed", "127.0.0.3")
+    time.sleep(3.5)  # API_LAST_USED_INTERVAL in the stack
+    assert _get(other, "127.0.0.1", api_key, secret)[0] == 200  # this one writes
+
+    recent = json.loads(
+        _stored(stack, api_key, "import json; print(json.dumps(k.recent_addresses))")
+    )
+    assert {row["ip"]: row["requests"] for row in recent} == {"127.0.0.1": 5, "127.0.0.2": 6}
+    assert recent[0]["ip"] == "127.0.0.1"
+    refused = _stored(
+        stack,
+        api_key,
+        "print(AuditEvent.objects.filter(event='key.address_refused', api_key=str(k.key)).count())",
+    )
+    assert refused == "1"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection
 import time_machine
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
 
 from apikeys import sources

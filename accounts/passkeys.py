@@ -31,6 +31,7 @@ from django_otp_webauthn import exceptions
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.views import (
+    AuthenticationCeremonyMixin,
     BeginCredentialAuthenticationView,
     BeginCredentialRegistrationView,
     CompleteCredentialAuthenticationView,
@@ -133,7 +134,12 @@ class CompleteRegistration(CompleteCredentialRegistrationView):
         return response
 
 
-class BeginAuthentication(BeginCredentialAuthenticationView):
+class _Checked(AuthenticationCeremonyMixin):
+    """Both halves of a passkey check: the signed-in user if any, passkeys available, and
+    the throttle's lock respected."""
+
+    request: HttpRequest
+
     def get_user(self) -> User | None:
         return _signed_in_user(self.request)
 
@@ -143,16 +149,12 @@ class BeginAuthentication(BeginCredentialAuthenticationView):
         _check_not_locked(self.request, self.get_user())
 
 
-class CompleteAuthentication(CompleteCredentialAuthenticationView):
+class BeginAuthentication(_Checked, BeginCredentialAuthenticationView):
+    pass
+
+
+class CompleteAuthentication(_Checked, CompleteCredentialAuthenticationView):
     purpose = "sign-in"
-
-    def get_user(self) -> User | None:
-        return _signed_in_user(self.request)
-
-    def check_can_authenticate(self) -> None:
-        _check_available()
-        super().check_can_authenticate()
-        _check_not_locked(self.request, self.get_user())
 
     def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
         request, user = self.request, self.get_user()

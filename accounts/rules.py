@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.dispatch import Signal
 from django.http import HttpRequest
+from django_otp.models import Device
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts import signals
@@ -333,12 +334,6 @@ def check_code(
         else:
             devices = list(RecoveryCodes.objects.select_for_update().filter(user=user))
         device = next((d for d in devices if d.verify_token(code)), None)
-        details = {"method": method, "purpose": purpose}
-        if device is None:
-            signals.second_step_failed.send(
-                User, request=request, actor=user, target=user, details=details
-            )
-            return None
         if isinstance(device, RecoveryCodes):
             signals.recovery_code_used.send(
                 User,
@@ -347,13 +342,7 @@ def check_code(
                 target=user,
                 details={"left": device.codes.count()},
             )
-        signals.second_step_passed.send(
-            User,
-            request=request,
-            actor=user,
-            target=user,
-            details={**details, "device": device.name},
-        )
+        _second_step(user, device, {"method": method, "purpose": purpose}, request=request)
     return device
 
 
@@ -361,7 +350,13 @@ def passkey_checked(
     user: User, device: WebAuthnCredential | None, *, request: HttpRequest, purpose: str
 ) -> None:
     """Log a passkey check of a known user: passed (with the passkey) or failed."""
-    details = {"method": "passkey", "purpose": purpose}
+    _second_step(user, device, {"method": "passkey", "purpose": purpose}, request=request)
+
+
+def _second_step(
+    user: User, device: Device | None, details: dict[str, str], *, request: HttpRequest
+) -> None:
+    """Announce a check of a second factor: passed (naming the device) or failed."""
     if device is None:
         signals.second_step_failed.send(
             User, request=request, actor=user, target=user, details=details

@@ -52,6 +52,13 @@ SETUP_WINDOW = timedelta(hours=1)
 KINDS = {"authenticator": TOTPDevice, "passkey": WebAuthnCredential}
 KIND_OF = {TOTPDevice: "authenticator", WebAuthnCredential: "passkey"}
 
+# Otherwise a stolen session could add its own factor, then pass every later step-up.
+ADDING_A_FACTOR = {
+    "reason": "Adding a second factor needs a recent check that it is you.",
+    "button": "Continue",
+    "cancel": "accounts:two_factor",
+}
+
 
 def _next(request: HttpRequest) -> str:
     """A safe `next` carried through the set-up pages, or ""."""
@@ -161,12 +168,7 @@ def _add_page(
 @never_cache
 @login_required
 @require_POST
-@require_recent_auth(
-    reason="Adding a second factor needs a recent check that it is you.",
-    action="add an authenticator app",
-    button="Continue",
-    cancel="accounts:two_factor",
-)
+@require_recent_auth(action="add an authenticator app", **ADDING_A_FACTOR)
 def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="totp")
     next_url = _next(request)
@@ -249,12 +251,7 @@ def _added_message(request: AuthenticatedHttpRequest, text: str) -> None:
 @never_cache
 @login_required
 @require_POST
-@require_recent_auth(
-    reason="Adding a second factor needs a recent check that it is you.",
-    action="add a passkey or security key",
-    button="Continue",
-    cancel="accounts:two_factor",
-)
+@require_recent_auth(action="add a passkey or security key", **ADDING_A_FACTOR)
 def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="passkey")
     next_url = _next(request)

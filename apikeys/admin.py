@@ -52,4 +52,8 @@ class ApiKeyAdmin(ReadOnlyAdmin[ApiKey]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
         # The ciphertext is not even loaded, so no admin code path can hand it out.
-        return super().get_queryset(request).defer("secret_encrypted", "secret_hint", "form_token")
+        return (
+            super()
+            .get_queryset(request)
+            .defer("secret_encrypted", "secret_fingerprint", "secret_hint", "form_token")
+        )

@@ -32,9 +32,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.http import AuthenticatedHttpRequest
-from apikeys import lastused, lookup, openapi, ratelimit, reads, signing, sources
+from apikeys import lastused, lookup, openapi, ratelimit, reads, revocation, signing, sources
 from apikeys.models import ApiKey, Status
 from portal.lib.http import sessionless
+from portal.lib.net import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,14 @@ def refuse_unless_live(key: ApiKey, window: ratelimit.Window) -> None:
             window=window,
             expiredAt=_iso(key.expires),
         )
+    if status == Status.REVOKED:
+        raise ApiError(
+            401,
+            "key_revoked",
+            "This API key was revoked: its secret was reported leaked. Generate a new key on "
+            "your profile page, and remove the old secret from wherever it was published.",
+            window=window,
+        )
     if status != Status.LIVE:
         raise ApiError(
             401,
@@ -340,6 +349,56 @@ def v4_domains(request: HttpRequest, auth: Authenticated) -> HttpResponse:
 @signed_api(4, _one_domain)
 def v4_domain(request: HttpRequest, auth: Authenticated, pk: int) -> HttpResponse:
     return json_answer(f'{{"data":{_domain(auth, pk)}}}')
+
+
+@sessionless
+@csrf_exempt
+def revoke_credentials(request: HttpRequest) -> JsonResponse:
+    """POST /api/credentials/revoke: leaked secrets reported, their keys revoked
+    (apikeys/revocation.py). The same 202 whether or not anything matched."""
+    if request.method != "POST":
+        response = error_response(1, 405, "method_not_allowed", "Use POST.", field="method")
+        response["Allow"] = "POST"
+        return response
+    if not revocation.admitted(client_ip(request)):
+        response = error_response(
+            1,
+            429,
+            "rate_limited",
+            f"Too many reports from this address: at most {settings.REVOCATION_RATE_LIMIT} "
+            "a minute. Try again in a minute.",
+        )
+        response["Retry-After"] = str(revocation.WINDOW_SECONDS)
+        return response
+    try:
+        body = _body(request, revocation.MAX_BODY)
+        if body is None:
+            return error_response(
+                1, 413, "too_large", "The body is over 1 MB: send at most 1,000 credentials."
+            )
+        revocation.revoke_leaked(revocation.parse(body), request)
+    except revocation.Malformed as e:
+        return error_response(1, 400, "invalid_body", str(e), field="credentials")
+    except Exception as e:  # noqa: BLE001
+        return failure(request, 1, e)
+    response = JsonResponse(
+        {"message": "Received. Every live key among these credentials is now revoked."},
+        status=202,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _body(request: HttpRequest, limit: int) -> bytes | None:
+    """The request's body, or None when it is over `limit` bytes (read no further)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
 
 
 def _version(request: HttpRequest) -> int:

@@ -16,6 +16,8 @@ urlpatterns = [
     path("v4/domains/", api.v4_domains),
     path("v4/domains/<int:pk>", api.v4_domain, name="v4-domain"),
     path("v4/domains/<int:pk>/", api.v4_domain),
+    path("credentials/revoke", api.revoke_credentials, name="revoke-credentials"),
+    path("credentials/revoke/", api.revoke_credentials),
     path("openapi.json", api.openapi_document, name="openapi"),
     re_path(r"^.*$", api.not_found),
 ]

@@ -19,17 +19,19 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from accounts.guards import domain_admin_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, User
 from apikeys import addresses
 from apikeys.expiry import expires_after
-from apikeys.models import ApiKey, ApiKeyQuerySet, Status
+from apikeys.models import ApiKey, ApiKeyQuerySet, EndedReason, Status
 from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 EXPIRING_DAYS = 30
 UNUSED_DAYS = 30
 PER_PAGE = 50
+# Revoke selected: at most a page of keys at once; the form's id, which each checkbox names.
+MAX_BULK = PER_PAGE
+BULK_FORM = "bulk-revoke"
 
 
 def policy_problem(key: ApiKey, account: Account, now: datetime) -> str:
@@ -95,7 +100,13 @@ class KeyFilter(django_filters.FilterSet):
         if value == Status.LIVE:
             return queryset.live(now)
         if value == Status.EXPIRED:
-            return queryset.not_deleted().filter(expires__lte=now)
+            return (
+                queryset.not_deleted()
+                .filter(expires__lte=now)
+                .exclude(ended_reason=EndedReason.LEAKED)
+            )
+        if value == Status.REVOKED:
+            return queryset.not_deleted().filter(ended_reason=EndedReason.LEAKED)
         if value == Status.SUSPENDED:
             return (
                 queryset.not_deleted()
@@ -130,6 +141,9 @@ class KeyFilter(django_filters.FilterSet):
 
 
 class KeyTable(tables.Table):
+    # Ticked boxes belong to the bulk-revoke form below the table (the HTML form
+    # attribute), as the filter form already wraps nothing and forms cannot nest.
+    select = tables.Column(empty_values=(), orderable=False, verbose_name="Select")
     owner = tables.Column(order_by=("owner__last_name", "owner__first_name", "owner__email"))
     name = tables.Column(verbose_name="Name", default="—")
     key = tables.Column(verbose_name="API key")
@@ -150,6 +164,17 @@ class KeyTable(tables.Table):
     def __init__(self, *args: Any, account: Account, now: datetime, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.account, self.now = account, now
+
+    def render_select(self, record: ApiKey) -> str:
+        if record.deleted_at:
+            return ""
+        return format_html(
+            '<input type="checkbox" name="keys" value="{}" form="{}" '
+            'aria-label="Select API key {}">',
+            record.key,
+            BULK_FORM,
+            record.name or record.key,
+        )
 
     def render_owner(self, value: User) -> str:
         return format_html(
@@ -188,7 +213,7 @@ class KeyTable(tables.Table):
             return format_html(
                 '<span class="status-deleted">Deleted</span> by {}', record.deleted_by_email
             )
-        if record.ended_reason and status in (Status.LIVE, Status.EXPIRED):
+        if record.ended_reason and status in (Status.LIVE, Status.EXPIRED, Status.REVOKED):
             return format_html(
                 '<span class="status-{}">{}</span><br>{}',
                 status.value,
@@ -222,6 +247,47 @@ def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "apikeys/inventory.html",
         {"filter": key_filter, "table": table, "nav": "inventory"},
     )
+
+
+@domain_admin_required
+@require_POST
+def revoke_many(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Revoke (delete) the keys ticked in the inventory, after one confirmation."""
+    chosen = set()
+    for value in request.POST.getlist("keys")[:MAX_BULK]:
+        try:
+            chosen.add(uuid.UUID(value))
+        except ValueError:
+            continue
+    keys = list(
+        ApiKey.objects.filter(account=request.user.account, key__in=chosen, deleted_at__isnull=True)
+        .select_related("owner")
+        .order_by("owner__email", "created")
+    )
+    if not keys:
+        messages.error(request, "Tick the API keys to revoke first (deleted keys cannot be).")
+        return redirect("apikeys:inventory")
+    if request.POST.get("confirmed") != "yes":
+        return render(
+            request, "apikeys/inventory_revoke_many.html", {"keys": keys, "nav": "inventory"}
+        )
+    revoked = ApiKey.delete_many([key.pk for key in keys], request.user, request)
+    skipped = len(keys) - len(revoked)
+    messages.success(
+        request,
+        f"{len(revoked)} API key{pluralize(len(revoked))} revoked."
+        + (f" {skipped} had been deleted meanwhile." if skipped else ""),
+    )
+    unsent = [
+        key.owner.email
+        for key in revoked
+        if key.owner.is_active and not _email_owner(key, request.user)
+    ]
+    if unsent:
+        messages.warning(
+            request, f"The email telling {', '.join(sorted(set(unsent)))} could not be sent."
+        )
+    return redirect("apikeys:inventory")
 
 
 def _email_owner(key: ApiKey, admin: User) -> bool:

@@ -40,6 +40,7 @@ class Status(models.TextChoices):
     LIVE = "live", "Live"
     EXPIRED = "expired", "Expired"
     SUSPENDED = "suspended", "Suspended"
+    REVOKED = "revoked", "Revoked"
     DELETED = "deleted", "Deleted"
 
 
@@ -48,6 +49,7 @@ class EndedReason(models.TextChoices):
 
     UNUSED = "unused", "Retired: unused"
     ROLLED = "rolled", "Rolled: replaced by a new key"
+    LEAKED = "leaked", "Reported leaked"
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
@@ -71,6 +73,9 @@ class ApiKey(models.Model):
     key = models.UUIDField("API key", default=uuid.uuid4, unique=True, editable=False)
     secret_encrypted = models.BinaryField(null=True, editable=False)
     secret_hint = models.CharField(max_length=16, editable=False)
+    # HMAC-SHA256 of the secret (apikeys/crypto.py), so that a leaked secret someone
+    # reports is found by an indexed lookup (apikeys/revocation.py). Erased with the secret.
+    secret_fingerprint = models.BinaryField(max_length=32, null=True, editable=False, db_index=True)
     created = models.DateTimeField(default=timezone.now)
     expires = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -117,7 +122,10 @@ class ApiKey(models.Model):
         if self.deleted_at:
             return Status.DELETED
         if self.expires is not None and self.expires <= now:
-            return Status.EXPIRED
+            # Revocation ends a key by setting its expiry to that moment, so every query
+            # for live keys already leaves it out. Asked only here: the API's key lookup
+            # does not load ended_reason for a key that has not ended.
+            return Status.REVOKED if self.ended_reason == EndedReason.LEAKED else Status.EXPIRED
         if not (self.owner.api_access and self.owner.is_active):
             return Status.SUSPENDED
         return Status.LIVE
@@ -207,6 +215,7 @@ class ApiKey(models.Model):
             **fields,
         )
         key.secret_encrypted = crypto.encrypt(secret, key.key)
+        key.secret_fingerprint = crypto.fingerprint(secret)
         key.save()
         return key, secret
 
@@ -391,21 +400,39 @@ class ApiKey(models.Model):
 
     def delete_by(self, actor: User, request: HttpRequest | None = None) -> bool:
         """Erase the secret and keep the metadata; False if it was already deleted."""
+        deleted = ApiKey.delete_many([self.pk], actor, request)
+        if deleted:
+            self.deleted_at, self.secret_encrypted = deleted[0].deleted_at, None
+        return bool(deleted)
+
+    @classmethod
+    def delete_many(
+        cls, pks: list[int], actor: User, request: HttpRequest | None = None
+    ) -> list["ApiKey"]:
+        """Delete the keys (of one account) not deleted yet among `pks`, rows locked so that
+        a race deletes each once: erase their secrets, keep their metadata, one "Key deleted"
+        event each in one write. The keys deleted, with their owners."""
         with transaction.atomic():
-            fresh = ApiKey.objects.select_for_update().get(pk=self.pk)
-            if fresh.deleted_at:
-                return False
-            fresh.deleted_at = timezone.now()
-            fresh.deleted_by_id, fresh.deleted_by_email = actor.pk, actor.email
-            fresh.secret_encrypted = None
-            fresh.save(
-                update_fields=[
-                    "deleted_at",
-                    "deleted_by_id",
-                    "deleted_by_email",
-                    "secret_encrypted",
-                ]
+            keys = list(
+                cls.objects.select_for_update(of=("self",))
+                .select_related("owner")
+                .filter(pk__in=pks, deleted_at__isnull=True)
             )
-            self.log(Event.KEY_DELETED, actor=actor, request=request)
-        self.deleted_at, self.secret_encrypted = fresh.deleted_at, None
-        return True
+            if not keys:
+                return []
+            now = timezone.now()
+            cls.objects.filter(pk__in=[key.pk for key in keys]).update(
+                deleted_at=now,
+                deleted_by_id=actor.pk,
+                deleted_by_email=actor.email,
+                secret_encrypted=None,
+                secret_fingerprint=None,
+            )
+            for key in keys:
+                key.deleted_at, key.deleted_by_id, key.deleted_by_email = now, actor.pk, actor.email
+                key.secret_encrypted = key.secret_fingerprint = None
+            record_many(
+                keys[0].account_id,
+                [key.entry(Event.KEY_DELETED, actor=actor, request=request) for key in keys],
+            )
+        return keys

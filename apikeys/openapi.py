@@ -50,7 +50,8 @@ def _errors(version: int, *, detail: bool = False, page: bool = False) -> dict[s
             version,
             "Not authenticated: malformed credentials, unknown key, bad "
             "signature, stale timestamp (with serverTime), expired key "
-            "(with expiredAt) or access removed. The `code` field says which.",
+            "(with expiredAt), key revoked (reported leaked) or access removed. The `code` "
+            "field says which.",
         ),
         "403": _error(
             version,
@@ -89,6 +90,73 @@ _SECURITY: list[dict[str, list[str]]] = [
     {"cnsdnsApiKey": [], "cnsdnsRequestDate": [], "cnsdnsHmac": []},
 ]
 _SLASH_NOTE = " The path also answers with a trailing slash, without a redirect."
+
+# What a secret scanner matches, and how it checks a match before reporting it.
+SECRET_PATTERN = r"mdns_[0-9A-Za-z]{38}"
+CHECKSUM = (
+    "A secret is `mdns_`, 32 random base62 characters (0-9, A-Z, a-z, in that order) and a "
+    "6-character checksum: CRC-32 (zlib.crc32, as in zip and PNG) of the first 37 characters, "
+    "written as a 6-digit base62 number, most significant digit first, zero-padded with `0`."
+)
+_REVOKE_MESSAGE = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}},
+}
+
+
+def _revoke_error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V1Error"}}},
+    }
+
+
+_REVOKE = {
+    "post": {
+        "operationId": "revokeCredentials",
+        "summary": "Report leaked secret keys: each live key among them is revoked at once.",
+        "description": (
+            "For secret scanners and anyone who finds a secret key where it should not be. "
+            "No authentication. Secrets match `" + SECRET_PATTERN + "`. " + CHECKSUM + " "
+            "Entries that fail the checksum are dropped unread. Each live key whose secret is "
+            "posted is revoked (status Revoked, reason reported leaked), its owner and the "
+            "account's administrators are emailed, and the activity log records the report "
+            "with the reporter's address. The answer is 202 whether or not anything matched. "
+            "At most 1,000 credentials and 1 MB per request; "
+            f"{settings.REVOCATION_RATE_LIMIT} requests a minute per address."
+        ),
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["credentials"],
+                        "properties": {
+                            "credentials": {
+                                "type": "array",
+                                "maxItems": 1000,
+                                "items": {"type": "string", "pattern": SECRET_PATTERN},
+                            }
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "202": {
+                "description": "Received; the same answer whether or not anything matched.",
+                "content": {"application/json": {"schema": _REVOKE_MESSAGE}},
+            },
+            "400": _revoke_error("invalid_body: not the JSON shape above, or over 1,000 entries."),
+            "405": _revoke_error("Only POST is allowed."),
+            "413": _revoke_error("too_large: the body is over 1 MB."),
+            "429": _revoke_error("rate_limited: too many reports from this address this minute."),
+        },
+    }
+}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -170,6 +238,7 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/credentials/revoke": _REVOKE,
         "/openapi.json": {
             "get": {
                 "operationId": "openapiDocument",
@@ -286,11 +355,14 @@ DOCUMENT: dict[str, Any] = {
                     "bad_signature",
                     "stale_timestamp",
                     "key_expired",
+                    "key_revoked",
                     "access_removed",
                     "address_not_allowed",
                     "rate_limited",
                     "not_found",
                     "invalid_page",
+                    "invalid_body",
+                    "too_large",
                     "method_not_allowed",
                     "unavailable",
                     "server_error",

@@ -17,5 +17,6 @@ urlpatterns = [
     path("profile/api/", api_help, name="api_help"),
     path("keys/", inventory.key_list, name="inventory"),
     path("keys/<uuid:key>/revoke/", inventory.revoke, name="revoke"),
+    path("keys/revoke/", inventory.revoke_many, name="revoke-many"),
     path("keys/policy/", policy.policy, name="policy"),
 ]

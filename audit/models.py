@@ -16,6 +16,7 @@ class Event(models.TextChoices):
     KEY_ROLLED = "key.rolled", "Key rolled"
     KEY_ADDRESS_REFUSED = "key.address_refused", "Key refused (address)"
     KEY_RETIRED = "key.retired", "Key retired"
+    KEY_REVOKED = "key.revoked", "Key revoked (reported leaked)"
     API_ACCESS_GRANTED = "api_access.granted", "API access granted"
     API_ACCESS_REMOVED = "api_access.removed", "API access removed"
     SIGNED_IN = "user.signed_in", "Signed in"

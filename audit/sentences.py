@@ -211,6 +211,9 @@ SENTENCES: dict[Event, Callable[[Entry], str]] = {
         f"Refused from {entry.text('address')}: not an allowed address"
     ),
     Event.KEY_RETIRED: _retired,
+    Event.KEY_REVOKED: lambda entry: (
+        f"Reported leaked from {entry.text('reporter_address')}: revoked"
+    ),
     Event.API_ACCESS_GRANTED: _by("Access granted"),
     Event.API_ACCESS_REMOVED: _by("Access removed"),
     Event.SIGNED_IN: _nothing,

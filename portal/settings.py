@@ -295,6 +295,8 @@ API_TIMESTAMP_TOLERANCE = env.int("API_TIMESTAMP_TOLERANCE", default=300)
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=120)
 API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)
 API_LAST_USED_INTERVAL = env.int("API_LAST_USED_INTERVAL", default=60)
+# POST /api/credentials/revoke: reports per source address per minute.
+REVOCATION_RATE_LIMIT = env.int("REVOCATION_RATE_LIMIT", default=10)
 API_PAGE_SIZE = 50
 # The API's one statement runs as a prepared statement (PostgreSQL plans it once per
 # connection). Turn off behind a pooler in transaction mode that cannot keep prepared

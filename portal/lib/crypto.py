@@ -11,6 +11,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -49,6 +50,23 @@ def _parse(encoded: tuple[str, ...]) -> list[tuple[bytes, AESGCM]]:
 
 def _keys() -> list[tuple[bytes, AESGCM]]:
     return _parse(tuple(settings.KEY_ENCRYPTION_KEYS))
+
+
+@functools.cache
+def _derived(encoded: tuple[str, ...], purpose: bytes) -> tuple[bytes, ...]:
+    _parse(encoded)  # the same checks, the same errors
+    raws = [base64.b64decode(item.strip(), validate=True) for item in encoded]
+    return tuple(hmac.new(raw, b"portal-derived-key:" + purpose, "sha256").digest() for raw in raws)
+
+
+def derived_keys(purpose: bytes) -> tuple[bytes, ...]:
+    """A key for `purpose` from each key-encryption key, the first key's first.
+
+    For keyed hashes of secrets (a fingerprint to find a leaked secret by): like the
+    ciphertexts they rotate with KEY_ENCRYPTION_KEYS, and like them they are worthless to
+    whoever has the database but not the environment.
+    """
+    return _derived(tuple(settings.KEY_ENCRYPTION_KEYS), purpose)
 
 
 def new_key() -> str:

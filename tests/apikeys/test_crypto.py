@@ -72,12 +72,12 @@ def test_rotation_then_removing_the_old_key_still_decrypts(settings, user, other
 
     out = StringIO()
     call_command("rotate_key_encryption", "--batch-size", "2", stdout=out)
-    assert "2/3 re-encrypted" in out.getvalue()
-    assert "3/3 re-encrypted" in out.getvalue()
+    assert "2/3 secret keys re-encrypted" in out.getvalue()
+    assert "3/3 secret keys re-encrypted" in out.getvalue()
 
     again = StringIO()
     call_command("rotate_key_encryption", stdout=again)
-    assert "0/3 re-encrypted (3 already current)" in again.getvalue()
+    assert "0/3 secret keys re-encrypted (3 already current)" in again.getvalue()
 
     settings.KEY_ENCRYPTION_KEYS = [new_kek]
     for key, secret in pairs:

@@ -5,6 +5,7 @@ The prefix lets secret scanners find leaked keys; the checksum lets them (and th
 reject a mistyped or made-up secret without a database lookup.
 """
 
+import functools
 import re
 import secrets
 import zlib
@@ -35,8 +36,12 @@ def new_secret() -> str:
 
 
 def pattern() -> re.Pattern[str]:
-    prefix = re.escape(settings.API_SECRET_PREFIX)
-    return re.compile(rf"{prefix}[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}")
+    return _pattern(settings.API_SECRET_PREFIX)
+
+
+@functools.cache
+def _pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(prefix)}[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}")
 
 
 def is_well_formed(secret: str) -> bool:

@@ -409,3 +409,69 @@ class ApiKey(models.Model):
             self.log(Event.KEY_DELETED, actor=actor, request=request)
         self.deleted_at, self.secret_encrypted = fresh.deleted_at, None
         return True
+
+
+class UsageCounts(models.Model):
+    """A key's requests in one period, by outcome (apikeys/usage.py counts and folds them).
+
+    Signed numbers, not positive ones: a 429's count moves from its first outcome to
+    rate_limited in a second step, which a fold may take apart for a moment.
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    answered = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    address = models.BigIntegerField(default=0)
+    expiry = models.BigIntegerField(default=0)
+    access = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def refused(self) -> int:
+        return self.rate_limited + self.address + self.expiry + self.access
+
+
+class HourlyUsage(UsageCounts):
+    """Requests per key per UTC hour, kept 48 hours."""
+
+    hour = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "hour"], name="hourly_usage_key_hour")
+        ]
+        # The unique index serves one key's hours; this one the prune.
+        indexes = [models.Index(fields=["hour"], name="hourly_usage_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} at {self.hour:%Y-%m-%d %H}:00 UTC"
+
+
+class DailyUsage(UsageCounts):
+    """Requests per key per UTC day, kept 90 days."""
+
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "day"], name="daily_usage_key_day")
+        ]
+        # (key, day) serves a key's last 30 days and the inventory's per-key totals; (day)
+        # serves every key's totals since a day, and the prune.
+        indexes = [models.Index(fields=["day"], name="daily_usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} on {self.day}"
+
+
+class UsageFold(models.Model):
+    """A claimed hash of counts that a fold has added to the tables: the ledger that makes
+    folding exactly-once (apikeys/usage.py)."""
+
+    claim = models.CharField(max_length=200, unique=True)
+    folded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.claim

@@ -116,6 +116,11 @@ def _hash_name(hour: int) -> str:
     return cache.make_key(f"keyusage:{_label(hour)}")
 
 
+def _claims_name() -> str:
+    # The claims made and not yet forgotten: in flight, or left by a crashed fold.
+    return cache.make_key("keyusage:claims")
+
+
 def counter(key_pk: int, counted_as: str, hour: int) -> ratelimit.Rider:
     """One request of the key, counted under `counted_as` in `hour`."""
     field = f"{key_pk}:{counted_as}"
@@ -176,7 +181,7 @@ def fold(now: datetime | None = None) -> Folded:
     client = ratelimit.shared_redis()
     if client is not None:
         hour = int(now.timestamp() // 3600)
-        claims = cache.make_key("keyusage:claims")
+        claims = _claims_name()
         _claim_hours(client, range(hour - LOOKBACK_HOURS, hour + 2), claims)
         counted: set[int] = set()
         for claim in sorted(name.decode() for name in _run(client, "smembers", claims)):
@@ -241,7 +246,12 @@ def _fold_claim(
                     folded.skipped += n
     elif counts:
         folded.already += 1
-    # Deleted only now: until the commit, the claim is what a crash would leave to fold.
+    _forget(client, claim, claims)
+
+
+def _forget(client: redis.Redis, claim: str, claims: str) -> None:
+    # Only once its counts are committed (or were before): until then a claim is what a
+    # crash leaves for the next fold.
     with client.pipeline(transaction=True) as pipe:
         pipe.delete(claim)
         pipe.srem(claims, claim)

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -14,6 +14,9 @@ from apikeys import addresses, crypto, tokens
 from apikeys.expiry import replacement_expiry
 from audit.events import Entry, record_many
 from audit.models import Event
+
+if TYPE_CHECKING:
+    from apikeys.charts import Chart
 
 
 class KeyLimitReached(Exception):
@@ -104,6 +107,8 @@ class ApiKey(models.Model):
 
     # Not stored: the User window sets it on the keys it lists, the secret or None (masked).
     shown_secret: str | None
+    # Not stored: the User window sets it too, the key's last 30 days (apikeys/charts.py).
+    usage: "Chart"
 
     class Meta:
         ordering = ["created", "id"]

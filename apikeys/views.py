@@ -25,6 +25,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.reauth import require_recent_auth
 from apikeys import addresses
+from apikeys.charts import last_days, utc_today
 from apikeys.expiry import replacement_expiry
 from apikeys.forms import GRACE, ExpiryForm, GenerateForm, KeyEditForm, RollForm
 from apikeys.menu import LIMIT_MESSAGE, ROLL_NEEDS_SLOT, access_message, key_menu
@@ -66,8 +67,10 @@ def _profile_page(
 ) -> HttpResponse:
     user = request.user
     revealed = revealed or {}
+    charts = last_days(keys, utc_today())  # one query for every key's last 30 days
     for key in keys:
         key.shown_secret = revealed.get(key.key)
+        key.usage = charts[key.pk]
     has_keys = bool(keys) or (not user.api_access and ApiKey.objects.filter(owner=user).exists())
     context = {
         "form": form or ProfileForm(instance=user),

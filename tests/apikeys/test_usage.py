@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from apikeys import usage
@@ -143,3 +145,52 @@ def test_counts_of_an_hour_keep_arriving_after_a_fold(client, user, domains, cou
         get(client, key, secret)
         assert counted(key) == {"answered": 4}
     assert list(HourlyUsage.objects.order_by("hour").values_list("answered", flat=True)) == [3, 1]
+
+
+# --- On the profile page -------------------------------------------------------------------
+
+
+def days_of_use(key: ApiKey, today, days: int, answered: int = 10, address: int = 0) -> None:
+    DailyUsage.objects.bulk_create(
+        DailyUsage(api_key=key, day=today - timedelta(days=i), answered=answered, address=address)
+        for i in range(days)
+    )
+
+
+def usage_cell(page: str, key: ApiKey) -> str:
+    row = page[page.index(f'<tr data-key="{key.key}">') :]
+    cell = row[row.index('<td class="usage">') :]
+    return cell[: cell.index("</td>")]
+
+
+def test_the_profile_shows_each_keys_last_30_days_with_totals(signed_in, user):
+    busy, _ = new_key(user)
+    quiet, _ = new_key(user)
+    today = datetime.now(UTC).date()
+    days_of_use(busy, today, 3, answered=407, address=4)
+    days_of_use(busy, today - timedelta(days=30), 2, answered=99)  # before the 30 days
+    days_of_use(quiet, today - timedelta(days=30), 5)
+    page = signed_in.get("/profile/").content.decode()
+    cell = usage_cell(page, busy)
+    assert "1,233 requests in the last 30 days, 12 refused" in cell
+    assert 'role="img"' in cell and f'aria-labelledby="usage-title-{busy.key}"' in cell
+    assert "<title" in cell and "<desc" in cell
+    assert "made on 3 of 30 days" in cell
+    assert "style=" not in cell  # the CSP allows no inline style
+    assert "No requests in the last 30 days" in usage_cell(page, quiet)
+    assert "<svg" not in usage_cell(page, quiet)
+
+
+def test_profile_queries_do_not_grow_with_days_of_use(signed_in, user, django_assert_num_queries):
+    key, _ = new_key(user)
+    today = datetime.now(UTC).date()
+    days_of_use(key, today, 1)
+    signed_in.get("/profile/")
+    with CaptureQueriesContext(connection) as one_day:
+        signed_in.get("/profile/")
+    other, _ = new_key(user)
+    DailyUsage.objects.all().delete()
+    days_of_use(key, today, 30)
+    days_of_use(other, today, 30)
+    with django_assert_num_queries(len(one_day)):
+        assert signed_in.get("/profile/").status_code == 200

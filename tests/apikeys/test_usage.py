@@ -194,3 +194,34 @@ def test_profile_queries_do_not_grow_with_days_of_use(signed_in, user, django_as
     days_of_use(other, today, 30)
     with django_assert_num_queries(len(one_day)):
         assert signed_in.get("/profile/").status_code == 200
+
+
+# --- In the API Keys inventory -------------------------------------------------------------
+
+
+def listed(page: str, keys: list[ApiKey]) -> list[ApiKey]:
+    """The keys in the order the inventory lists them."""
+    return sorted(keys, key=lambda key: page.index(f"<code>{key.key}</code>"))
+
+
+def test_the_inventory_shows_and_sorts_by_requests_in_the_last_30_days(
+    client_for, domain_admin, user, django_assert_num_queries
+):
+    busy, _ = new_key(user)
+    quiet, _ = new_key(user)
+    some, _ = new_key(domain_admin)
+    today = datetime.now(UTC).date()
+    days_of_use(busy, today, 30, answered=41, address=1)  # 1,260
+    days_of_use(some, today, 2, answered=5)
+    days_of_use(quiet, today - timedelta(days=30), 10, answered=1000)  # too long ago
+    client = client_for(domain_admin)
+    client.get("/keys/")
+    with CaptureQueriesContext(connection) as unsorted:
+        page = client.get("/keys/").content.decode()
+    assert "Requests (30 days)" in page
+    assert '<td class="num">1,260</td>' in page and '<td class="num">10</td>' in page
+    with django_assert_num_queries(len(unsorted)):
+        page = client.get("/keys/?sort=-requests").content.decode()
+    assert listed(page, [quiet, some, busy]) == [busy, some, quiet]
+    page = client.get("/keys/?sort=requests").content.decode()
+    assert listed(page, [quiet, some, busy]) == [quiet, some, busy]

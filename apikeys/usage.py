@@ -157,8 +157,8 @@ def _write_through(key_pk: int, counts: Mapping[str, int], hour: int) -> None:
     # hour's row counted without its day's is the worst a failure between them can do.
     try:
         _add({(key_pk, hour): counts})
-    except Exception:  # noqa: BLE001 - the request it rides on must not fail for it
-        log.exception("usage of key %s not written", key_pk)
+    except Exception as e:  # noqa: BLE001 - the request it rides on must not fail for it
+        log.warning("usage of key %s not written (%s)", key_pk, type(e).__name__)
 
 
 # --- Folding ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ and prunes rows past their keeping (hourly after 48 hours, daily after 90 days).
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+import redis
+from django.core.management.base import BaseCommand, CommandError
 
 from apikeys import usage
 
@@ -17,7 +18,11 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        folded = usage.fold()
+        try:
+            folded = usage.fold()
+        except redis.exceptions.ConnectionError as e:
+            # Nothing is lost: the counts wait in Redis (or a claim does) for the next run.
+            raise CommandError(f"Redis unreachable ({e}): nothing folded this time.") from e
         self.stdout.write(
             f"Folded {folded.requests} request(s) of {folded.keys} key(s) "
             f"from {folded.claims} hourly count(s)."

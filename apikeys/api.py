@@ -32,7 +32,17 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.http import AuthenticatedHttpRequest
-from apikeys import lastused, lookup, openapi, ratelimit, reads, revocation, signing, sources
+from apikeys import (
+    lastused,
+    lookup,
+    openapi,
+    ratelimit,
+    reads,
+    revocation,
+    signing,
+    sources,
+    usage,
+)
 from apikeys.models import ApiKey, Status
 from portal.lib.http import sessionless
 from portal.lib.net import client_ip
@@ -155,9 +165,11 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
 
     # The address seen, and whether the key allows it: microseconds, no query.
     source = sources.Source.of(key, request)
-    # Counted only once the signature holds, so nobody can spend another's allowance.
+    # Counted only once the signature holds, so nobody can spend another's allowance (or
+    # fill its usage chart); the request's usage rides the same pipeline (apikeys/usage.py).
     window = ratelimit.hit(str(key.key), riders=source.riders)
     if window.exceeded:
+        usage.rate_limited(key.pk, source.outcome, source.hour)
         raise ApiError(
             429,
             "rate_limited",

@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from apikeys import sources
+from apikeys import sources, usage
 from apikeys.models import ApiKey
 from portal.lib.net import client_ip
 
@@ -44,5 +44,6 @@ def touch(key: ApiKey, request: HttpRequest) -> None:
     try:
         # With where the key was used since the last write (apikeys/sources.py).
         sources.record_use(key, client_ip(request), now)
+        usage.flush_local()  # without Redis, what this process counted reaches the tables
     except (OperationalError, InterfaceError) as e:
         log.warning("last used not written: database unavailable (%s)", type(e).__name__)

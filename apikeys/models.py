@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -14,6 +14,9 @@ from apikeys import addresses, crypto, tokens
 from apikeys.expiry import replacement_expiry
 from audit.events import Entry, record_many
 from audit.models import Event
+
+if TYPE_CHECKING:
+    from apikeys.charts import Chart
 
 
 class KeyLimitReached(Exception):
@@ -109,6 +112,8 @@ class ApiKey(models.Model):
 
     # Not stored: the User window sets it on the keys it lists, the secret or None (masked).
     shown_secret: str | None
+    # Not stored: the User window sets it too, the key's last 30 days (apikeys/charts.py).
+    usage: "Chart"
 
     class Meta:
         ordering = ["created", "id"]
@@ -436,3 +441,69 @@ class ApiKey(models.Model):
                 [key.entry(Event.KEY_DELETED, actor=actor, request=request) for key in keys],
             )
         return keys
+
+
+class UsageCounts(models.Model):
+    """A key's requests in one period, by outcome (apikeys/usage.py counts and folds them).
+
+    Signed numbers, not positive ones: a 429's count moves from its first outcome to
+    rate_limited in a second step, which a fold may take apart for a moment.
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    answered = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    address = models.BigIntegerField(default=0)
+    expiry = models.BigIntegerField(default=0)
+    access = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def refused(self) -> int:
+        return self.rate_limited + self.address + self.expiry + self.access
+
+
+class HourlyUsage(UsageCounts):
+    """Requests per key per UTC hour, kept 48 hours."""
+
+    hour = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "hour"], name="hourly_usage_key_hour")
+        ]
+        # The unique index serves one key's hours; this one the prune.
+        indexes = [models.Index(fields=["hour"], name="hourly_usage_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} at {self.hour:%Y-%m-%d %H}:00 UTC"
+
+
+class DailyUsage(UsageCounts):
+    """Requests per key per UTC day, kept 90 days."""
+
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "day"], name="daily_usage_key_day")
+        ]
+        # (key, day) serves a key's last 30 days and the inventory's per-key totals; (day)
+        # serves every key's totals since a day, and the prune.
+        indexes = [models.Index(fields=["day"], name="daily_usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} on {self.day}"
+
+
+class UsageFold(models.Model):
+    """A claimed hash of counts that a fold has added to the tables: the ledger that makes
+    folding exactly-once (apikeys/usage.py)."""
+
+    claim = models.CharField(max_length=200, unique=True)
+    folded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.claim

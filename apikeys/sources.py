@@ -4,9 +4,10 @@ five addresses, the email about a new address, and the log of refusals.
 On every signed request the API calls `Source.of()` once the signature holds: the request's
 address (portal.lib.net.client_ip, which believes X-Forwarded-For only from TRUSTED_PROXIES)
 against the key's allowed addresses, which came with the key's one query. No query, a few
-microseconds (apikeys/addresses.py). A request that may go ahead is counted per address in
-the shared cache, riding the rate limit's round trip (ratelimit.Rider): with Redis, one
-HINCRBY on a hash per key in the same pipeline; with the local-memory cache, a dict.
+microseconds (apikeys/addresses.py). Every such request is counted per key and outcome
+(apikeys/usage.py); one that may go ahead is also counted per address in the shared cache.
+Both ride the rate limit's round trip (ratelimit.Rider): with Redis, one HINCRBY each in
+the same pipeline; with the local-memory cache, a dict (and, for usage, the database).
 
 About once a minute per key the last-used write (apikeys/lastused.py) calls `record_use()`:
 it drains those counts and folds them into the key's row, with its last-used time, in one
@@ -39,8 +40,8 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import User
-from apikeys import addresses, ratelimit
-from apikeys.models import ApiKey, Status
+from apikeys import addresses, ratelimit, usage
+from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from portal.lib.net import client_ip
 
@@ -65,18 +66,25 @@ def _counts_name(key_id: str) -> str:
 
 class Source(NamedTuple):
     """The address a signed request came from, whether its key allows it, and the counting
-    that rides the rate limit (none when the request will be refused)."""
+    that rides the rate limit: the request's usage (apikeys/usage.py), counted under the
+    outcome known so far in `hour`, and its address when it may go ahead."""
 
     ip: str | None
     allowed: bool
     riders: tuple[ratelimit.Rider, ...]
+    outcome: str
+    hour: int
 
     @classmethod
     def of(cls, key: ApiKey, request: HttpRequest) -> "Source":
         ip = client_ip(request)
         allowed = addresses.permits(addresses.allowlist(tuple(key.allowed_ips)), ip)
-        counted = allowed and ip is not None and key.status() == Status.LIVE
-        return cls(ip, allowed, (_counter(str(key.key), ip),) if counted and ip else ())
+        outcome = usage.outcome(key.status(), allowed)
+        hour = usage.hour_now()
+        used = usage.counter(key.pk, outcome, hour)
+        if outcome == usage.ANSWERED and ip is not None:
+            return cls(ip, allowed, (used, _counter(str(key.key), ip)), outcome, hour)
+        return cls(ip, allowed, (used,), outcome, hour)
 
     def refusal(self, key: ApiKey, request: HttpRequest) -> str:
         """The 403's words; the refusal is logged at most once an hour per key and address."""

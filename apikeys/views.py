@@ -24,7 +24,8 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.reauth import require_recent_auth
-from apikeys import addresses
+from apikeys import addresses, usage
+from apikeys.charts import last_days, utc_today
 from apikeys.expiry import replacement_expiry
 from apikeys.forms import GRACE, ExpiryForm, GenerateForm, KeyEditForm, RollForm
 from apikeys.menu import LIMIT_MESSAGE, ROLL_NEEDS_SLOT, access_message, key_menu
@@ -66,8 +67,11 @@ def _profile_page(
 ) -> HttpResponse:
     user = request.user
     revealed = revealed or {}
+    usage.flush_local()  # without Redis: what this process counted, written first
+    charts = last_days(keys, utc_today())  # one query for every key's last 30 days
     for key in keys:
         key.shown_secret = revealed.get(key.key)
+        key.usage = charts[key.pk]
     has_keys = bool(keys) or (not user.api_access and ApiKey.objects.filter(owner=user).exists())
     context = {
         "form": form or ProfileForm(instance=user),

@@ -19,7 +19,7 @@ def fingerprint_stored_secrets(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apikeys', '0002_names_addresses_roll_retirement'),
+        ('apikeys', '0003_usage'),
     ]
 
     operations = [

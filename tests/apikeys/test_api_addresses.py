@@ -231,10 +231,11 @@ def test_the_check_costs_no_query(client, user, domains, django_assert_num_queri
     key, secret = restricted(user, twenty)
     get(client, key, secret, "198.51.100.7")  # the first use writes last used
     # As many queries as any request (one statement on PostgreSQL; on SQLite the key, then
-    # the domains): the list rides in the key's row.
+    # the domains): the list rides in the key's row. (And the usage, written through here.)
     reads = 1 if connection.vendor == "postgresql" else 2
     with django_assert_num_queries(reads):
         assert get(client, key, secret, "198.51.100.7").status_code == 200
     get(client, key, secret, "203.0.113.9")  # the first refusal is logged
-    with django_assert_num_queries(1):  # the key; the refusal is not logged again
+    # The key, and the refusal's usage; the refusal is not logged again.
+    with django_assert_num_queries(1):
         assert get(client, key, secret, "203.0.113.9").status_code == 403

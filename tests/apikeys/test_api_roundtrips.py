@@ -6,8 +6,6 @@ ORM) the first two tests assert that path's queries instead, so they run on both
 the retry tests are PostgreSQL's alone.
 """
 
-import socket
-import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -15,44 +13,17 @@ import psycopg
 import pytest
 import time_machine
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Domain
 from apikeys import lookup
 from tests.apikeys.api_support import new_key, signed
-from tests.conftest import unavailable
 from tests.roundtrips import count_redis_round_trips, count_round_trips, requires_postgresql
 
 pytestmark = pytest.mark.django_db
 
 POSTGRESQL = connection.vendor == "postgresql"
 START = datetime(2030, 1, 1, 9, 0, 0, tzinfo=UTC)
-
-
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def redis_cache():
-    """The cache in the local Redis, as production counts, inside this test only (a
-    prefix of its own, never flushed: the suite's cache.clear() runs outside it)."""
-    if not _redis_reachable():
-        unavailable("Redis not reachable on 127.0.0.1:6379", "REQUIRE_SCALE")
-    caches = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/12",
-            "KEY_PREFIX": f"roundtrips-{uuid.uuid4()}",
-        }
-    }
-    with override_settings(CACHES=caches):
-        yield
 
 
 @pytest.fixture

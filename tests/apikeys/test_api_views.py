@@ -391,6 +391,7 @@ def test_queries_per_request_stay_constant(client, account, pair, django_assert_
     get(client, V1, *pair)  # last used is written once, then not again this minute
     # PostgreSQL: the key with its owner's flags and the view's data, in one statement.
     # Elsewhere: the key; then the domains (v1), the count and the page (v4), or the domain.
+    # And the usage written through, as there is no Redis here.
     with django_assert_num_queries(1 if ONE_STATEMENT else 2):
         assert get(client, V1, *pair).status_code == 200
     with django_assert_num_queries(1 if ONE_STATEMENT else 3):

@@ -1,0 +1,104 @@
+"""Usage per key across two app servers sharing one Redis: requests counted on either
+server's rate-limit pipeline add up, and two folds started together (two processes, as two
+cron hosts would) add them to PostgreSQL exactly once."""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.scale.conftest import PASSWORD, ROOT, Browser, Stack
+
+pytestmark = pytest.mark.scale
+
+EMAIL = "counter@scale.example"
+
+
+@pytest.fixture(scope="module")
+def pair(stack: Stack) -> tuple[str, str]:
+    out = stack.shell(
+        "from accounts.models import Account, Domain, User\n"
+        "from apikeys.models import ApiKey\n"
+        "a = Account.objects.create(name='Counters Ltd')\n"
+        f"u = User.objects.create_user('{EMAIL}', '{PASSWORD}', account=a, first_name='C',"
+        " last_name='Ounter', api_access=True)\n"
+        "Domain.objects.create(account=a, name='count.example')\n"
+        "k, s = ApiKey.generate(u, None, name='counter', allowed_ips=['127.0.0.1'])\n"
+        "print(k.key, s)\n"
+    )
+    api_key, secret = out.split()[-2:]
+    return api_key, secret
+
+
+def _get(port: int, source: str, api_key: str, secret: str) -> int:
+    stamp = str(int(time.time() * 1000))
+    mac = base64.b64encode(hmac.new(secret.encode(), stamp.encode(), hashlib.sha1).digest())
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request(
+            "GET",
+            "/api/v1/domains",
+            headers={"Authorization": f"Bearer {api_key}:{mac.decode()}:{stamp}"},
+        )
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def _counted(stack: Stack, api_key: str) -> dict[str, int]:
+    out = stack.shell(
+        "import json\n"
+        "from django.db.models import Sum\n"
+        "from apikeys.models import DailyUsage\n"
+        "from apikeys.usage import OUTCOMES\n"
+        f"rows = DailyUsage.objects.filter(api_key__key='{api_key}')\n"
+        "print(json.dumps(rows.aggregate(**{o: Sum(o) for o in OUTCOMES})))\n"
+    )
+    totals = json.loads(out.strip().splitlines()[-1])
+    return {outcome: n for outcome, n in totals.items() if n}
+
+
+def test_usage_from_both_servers_is_folded_once_by_two_folds_at_once(stack, pair):
+    api_key, secret = pair
+    one, other = (server.port for server in stack.servers)
+    for i in range(10):
+        assert _get((one, other)[i % 2], "127.0.0.1", api_key, secret) == 200
+    for port in (one, other, other):
+        assert _get(port, "127.0.0.2", api_key, secret) == 403
+
+    folds = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "fold_key_usage"],
+            cwd=ROOT,
+            env=stack.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [fold.communicate(timeout=120) for fold in folds]
+    assert [fold.returncode for fold in folds] == [0, 0], outputs
+    assert _counted(stack, api_key) == {"answered": 10, "address": 3}
+    # Once more, with nothing new: nothing is added.
+    result = stack.manage("fold_key_usage")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Folded 0 request(s)")
+    assert _counted(stack, api_key) == {"answered": 10, "address": 3}
+
+    # The key's owner sees them on the profile page, from either server.
+    browser = Browser()
+    browser.sign_in(stack.servers[1].url, EMAIL)
+    status, body, _ = browser.request(f"{stack.servers[1].url}/profile/")
+    assert status == 200
+    assert "13 requests in the last 30 days, 3 refused" in body

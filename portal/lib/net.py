@@ -1,3 +1,4 @@
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -25,7 +26,9 @@ def client_ip(request: HttpRequest) -> str | None:
     return peer
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid_ip(value: str) -> str | None:
+    # Cached: a busy client sends from the same few addresses on every request.
     # A link-local IPv6 peer comes with its zone ("fe80::1%eth0"), which the database's
     # address types refuse; the zone says nothing about who the client is.
     try:

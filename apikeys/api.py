@@ -372,15 +372,16 @@ def revoke_credentials(request: HttpRequest) -> JsonResponse:
         response = error_response(1, 405, "method_not_allowed", "Use POST.", field="method")
         response["Allow"] = "POST"
         return response
-    if not revocation.admitted(client_ip(request)):
+    admitted, reset = revocation.admitted(client_ip(request))
+    if not admitted:
         response = error_response(
             1,
             429,
             "rate_limited",
             f"Too many reports from this address: at most {settings.REVOCATION_RATE_LIMIT} "
-            "a minute. Try again in a minute.",
+            f"a minute. Try again in {reset} seconds.",
         )
-        response["Retry-After"] = str(revocation.WINDOW_SECONDS)
+        response["Retry-After"] = str(reset)
         return response
     try:
         body = _body(request, revocation.MAX_BODY)

@@ -106,9 +106,12 @@ def _chart(first: date, per_day: list[tuple[int, int]]) -> Chart:
     most = max((answered + refused for answered, refused in per_day), default=0) or 1
     bars = []
     for i, (answered, refused) in enumerate(per_day):
-        # The stack is as tall as the day's total; refused takes at least a pixel of it.
+        # The stack is as tall as the day's total, split in proportion; each part that is
+        # not zero keeps at least a pixel when the stack has two to give.
         total = _pixels(answered + refused, most)
-        answered_height = min(_pixels(answered, most), total - 1 if refused > 0 else total)
+        answered_height = round(total * answered / (answered + refused)) if total else 0
+        if refused and answered and total >= 2:
+            answered_height = min(max(answered_height, 1), total - 1)
         bars.append(
             Bar(
                 day=first + timedelta(days=i),

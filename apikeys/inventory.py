@@ -145,10 +145,12 @@ class KeyTable(tables.Table):
     # attribute), as the filter form already wraps nothing and forms cannot nest.
     select = tables.Column(empty_values=(), orderable=False, verbose_name="Select")
     owner = tables.Column(order_by=("owner__last_name", "owner__first_name", "owner__email"))
-    name = tables.Column(verbose_name="Name", default="—")
-    key = tables.Column(verbose_name="API key")
-    created = tables.Column()
-    expires = tables.Column(default="Never Expires")
+    # Name and API key in one column, the created time under the expiry, the policy's flag
+    # under the status: the table fits beside the menu at 1280 pixels.
+    name = tables.Column(
+        verbose_name="Name and API key", empty_values=(), attrs={"td": {"class": "key-ids"}}
+    )
+    expires = tables.Column(verbose_name="Expires", empty_values=())
     allowed_ips = tables.Column(verbose_name="Allowed addresses", empty_values=(), orderable=False)
     last_used_at = tables.Column(verbose_name="Last used", default="Never used")
     requests = tables.Column(
@@ -156,14 +158,14 @@ class KeyTable(tables.Table):
         accessor="requests",
         attrs={"td": {"class": "num"}},
     )
-    status = tables.Column(empty_values=(), orderable=False)
-    policy = tables.Column(empty_values=(), orderable=False, verbose_name="Policy")
+    status = tables.Column(verbose_name="Status and policy", empty_values=(), orderable=False)
     revoke = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
         model = ApiKey
-        fields = ["owner", "name", "key", "created", "expires", "allowed_ips", "last_used_at"]
-        attrs = {"class": "table"}
+        fields = ["owner", "name", "expires", "allowed_ips", "last_used_at"]
+        sequence = ("select", "owner", "name", "expires", "...")
+        attrs = {"class": "table compact"}
         empty_text = "No API keys match."
 
     def __init__(self, *args: Any, account: Account, now: datetime, **kwargs: Any) -> None:
@@ -186,14 +188,18 @@ class KeyTable(tables.Table):
             '{}<br><span class="muted">{}</span>', value.get_full_name(), value.email
         )
 
-    def render_key(self, value: object) -> str:
-        return format_html("<code>{}</code>", value)
+    def render_name(self, record: ApiKey) -> str:
+        if record.name:
+            return format_html(
+                '<strong class="key-name">{}</strong><br><code>{}</code>', record.name, record.key
+            )
+        return format_html("<code>{}</code>", record.key)
 
-    def render_created(self, value: datetime) -> str:
-        return _local(value)
-
-    def render_expires(self, value: datetime) -> str:
-        return _local(value)
+    def render_expires(self, record: ApiKey) -> str:
+        expires = _local(record.expires) if record.expires else "Never Expires"
+        return format_html(
+            '{}<br><span class="muted">Created {}</span>', expires, _local(record.created)
+        )
 
     def render_allowed_ips(self, record: ApiKey) -> str:
         entries = record.allowed_ips
@@ -218,21 +224,22 @@ class KeyTable(tables.Table):
     def render_status(self, record: ApiKey) -> str:
         status = record.status(self.now)
         if status == Status.DELETED and record.deleted_by_email:
-            return format_html(
+            shown = format_html(
                 '<span class="status-deleted">Deleted</span> by {}', record.deleted_by_email
             )
-        if record.ended_reason and status in (Status.LIVE, Status.EXPIRED, Status.REVOKED):
-            return format_html(
+        elif record.ended_reason and status in (Status.LIVE, Status.EXPIRED, Status.REVOKED):
+            shown = format_html(
                 '<span class="status-{}">{}</span><br>{}',
                 status.value,
                 status.label,
                 record.get_ended_reason_display(),
             )
-        return format_html('<span class="status-{}">{}</span>', status.value, status.label)
-
-    def render_policy(self, record: ApiKey) -> str:
+        else:
+            shown = format_html('<span class="status-{}">{}</span>', status.value, status.label)
         problem = policy_problem(record, self.account, self.now)
-        return format_html('<strong class="policy-flag">{}</strong>', problem) if problem else ""
+        if problem:
+            return format_html('{}<br><strong class="policy-flag">{}</strong>', shown, problem)
+        return shown
 
     def render_revoke(self, record: ApiKey) -> str:
         if record.deleted_at:
@@ -263,7 +270,8 @@ def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     usage.flush_local()  # without Redis: what this process counted, written first
     keys = with_requests(ApiKey.objects.filter(account=account).select_related("owner"))
     key_filter = KeyFilter(request.GET or None, queryset=keys)
-    table = KeyTable(key_filter.qs, account=account, now=timezone.now(), order_by="-created")
+    # Newest first until a column is chosen.
+    table = KeyTable(key_filter.qs.order_by("-created", "-id"), account=account, now=timezone.now())
     paginate(request, table, per_page=PER_PAGE)
     return render(
         request,
@@ -288,11 +296,18 @@ def revoke_many(request: AuthenticatedHttpRequest) -> HttpResponse:
         .order_by("owner__email", "created")
     )
     if not keys:
-        messages.error(request, "Tick the API keys to revoke first (deleted keys cannot be).")
+        if chosen:
+            messages.info(request, "Those API keys were revoked already. Nothing was changed.")
+        else:
+            messages.error(request, "Tick the API keys to revoke first.")
         return redirect("apikeys:inventory")
     if request.POST.get("confirmed") != "yes":
+        now = timezone.now()
+        rows = [(key, key.status(now)) for key in keys]
         return render(
-            request, "apikeys/inventory_revoke_many.html", {"keys": keys, "nav": "inventory"}
+            request,
+            "apikeys/inventory_revoke_many.html",
+            {"keys": keys, "rows": rows, "nav": "inventory"},
         )
     revoked = ApiKey.delete_many([key.pk for key in keys], request.user, request)
     skipped = len(keys) - len(revoked)

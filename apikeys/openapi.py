@@ -123,8 +123,9 @@ _REVOKE = {
             "posted is revoked (status Revoked, reason reported leaked), its owner and the "
             "account's administrators are emailed, and the activity log records the report "
             "with the reporter's address. The answer is 202 whether or not anything matched. "
-            "At most 1,000 credentials and 1 MB per request; "
-            f"{settings.REVOCATION_RATE_LIMIT} requests a minute per address."
+            "At most 1,000 credentials and 1 MB per request, sent with a Content-Length; "
+            f"{settings.REVOCATION_RATE_LIMIT} requests a minute per address (per /64 for "
+            "IPv6)."
         ),
         "security": [],
         "requestBody": {
@@ -138,7 +139,9 @@ _REVOKE = {
                             "credentials": {
                                 "type": "array",
                                 "maxItems": 1000,
-                                "items": {"type": "string", "pattern": SECRET_PATTERN},
+                                # Any strings: those not matching SECRET_PATTERN (or
+                                # failing the checksum) are dropped, not refused.
+                                "items": {"type": "string"},
                             }
                         },
                     }

@@ -22,8 +22,11 @@ hash chain (one write per account), and its owner and the account's administrato
 emailed, once each, once that has committed.
 """
 
+import ipaddress
 import json
 import logging
+import math
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -56,28 +59,42 @@ class Malformed(Exception):
     """The body is not the documented shape; the message says what is wrong."""
 
 
-def admitted(ip: str | None) -> bool:
-    """Count this report against its address's minute; False once over the limit.
+def admitted(ip: str | None) -> tuple[bool, int]:
+    """Count this report against its address's minute: whether it may go ahead, and the
+    seconds until the minute ends.
 
-    With the cache down, reports go through: the checksum and the one indexed query keep
-    them cheap, and a leaked key must still be switchable off.
+    An IPv6 address counts for its whole /64, which one host can usually draw addresses
+    from at will. With the cache down, reports go through: the checksum and the one indexed
+    query keep them cheap, and a leaked key must still be switchable off.
     """
-    name = f"revoke:{ip or '-'}:{int(time.time() // WINDOW_SECONDS)}"
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+    name = f"revoke:{_source(ip)}:{window}"
     try:
         cache.add(name, 0, timeout=WINDOW_SECONDS + 5)
         used: int = cache.incr(name)
         limit: int = settings.REVOCATION_RATE_LIMIT
-        return used <= limit
+        return used <= limit, reset
     except Exception as e:  # noqa: BLE001
         log.warning("revocation rate limit not counted: cache unavailable (%s)", type(e).__name__)
-        return True
+        return True, reset
+
+
+def _source(ip: str | None) -> str:
+    if ip is None:
+        return "-"
+    address = ipaddress.ip_address(ip)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return ip
 
 
 def parse(body: bytes) -> list[str]:
     """The credentials posted, or Malformed saying what is wrong with the body."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or text, numbers past int's limit, nesting
         raise Malformed('The body must be JSON: {"credentials": ["mdns_...", ...]}.') from None
     if not isinstance(document, dict) or "credentials" not in document:
         raise Malformed('The body must be a JSON object with a "credentials" list.')
@@ -131,11 +148,11 @@ def revoke_leaked(credentials: list[str], request: HttpRequest) -> list[ApiKey]:
         for account_id, entries in by_account.items():
             record_many(account_id, entries)
     # Once committed: an email never announces a revocation that rolled back.
-    _tell(keys, reporter, now)
+    _send_later(_messages(keys, reporter, now))
     return keys
 
 
-def _tell(keys: list[ApiKey], reporter: str, now: datetime) -> None:
+def _messages(keys: list[ApiKey], reporter: str, now: datetime) -> list[EmailMessage]:
     """One email to each owner and account administrator, naming their keys revoked."""
     admins = User.objects.filter(
         account_id__in={key.account_id for key in keys}, role=Role.ACCOUNT_ADMIN, is_active=True
@@ -148,11 +165,31 @@ def _tell(keys: list[ApiKey], reporter: str, now: datetime) -> None:
         mine = [key for key in keys if key.account_id == admin.account_id]
         own = readers.setdefault(admin.pk, (admin, []))[1]
         own.extend(key for key in mine if key not in own)
-    messages = [_message(user, told, reporter, now) for user, told in readers.values()]
-    try:
-        get_connection().send_messages(messages)
-    except Exception:  # noqa: BLE001 - the keys are revoked either way
-        log.exception("revocation emails failed for %d keys", len(keys))
+    return [_message(user, told, reporter, now) for user, told in readers.values()]
+
+
+# Emails in flight (tests wait for them: wait_for_emails()).
+_sending: list[threading.Thread] = []
+
+
+def _send_later(messages: list[EmailMessage]) -> None:
+    """Send on a thread of its own, so the reporter's answer never waits on the mail server
+    (nor takes longer, by much, when a key matched)."""
+
+    def send() -> None:
+        try:
+            get_connection().send_messages(messages)
+        except Exception:  # noqa: BLE001 - the keys are revoked either way
+            log.exception("revocation emails failed (%d messages)", len(messages))
+
+    thread = threading.Thread(target=send, name="revocation-emails", daemon=True)
+    _sending[:] = [t for t in _sending if t.is_alive()] + [thread]
+    thread.start()
+
+
+def wait_for_emails(timeout: float = 30) -> None:
+    for thread in list(_sending):
+        thread.join(timeout)
 
 
 def _message(user: User, keys: list[ApiKey], reporter: str, now: datetime) -> EmailMessage:
@@ -160,6 +197,7 @@ def _message(user: User, keys: list[ApiKey], reporter: str, now: datetime) -> Em
         context = {
             "user": user,
             "keys": keys,
+            "owns": any(key.owner_id == user.pk for key in keys),
             "reporter": reporter,
             "when": formats.date_format(timezone.localtime(now), "DATETIME_FORMAT"),
             "portal_name": settings.PORTAL_NAME,

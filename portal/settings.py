@@ -155,6 +155,9 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://portal")}
 
 vars().update(env.email("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+# A mail server that accepts a connection and never answers must not hold a request (or a
+# worker) for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 AUTH_USER_MODEL = "accounts.User"
 # Loads the signed-in user with their account in one query (every page shows the account).

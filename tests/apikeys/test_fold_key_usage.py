@@ -203,13 +203,23 @@ def test_two_folds_at_once_fold_every_count_exactly_once(user, redis_cache, monk
 
 
 @pytest.mark.django_db
-def test_without_redis_requests_are_written_at_once_and_the_fold_adds_nothing(
-    user, client, domains
+def test_without_redis_counts_wait_in_the_process_until_something_reads_them(
+    user, client, client_for, domains
 ):
     key, secret = new_key(user)
+    # The first request is the key's last-used write, which writes what was counted.
     assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
     assert answered(key) == 1
-    assert fold_command().splitlines()[0] == (
-        "Folded 0 request(s) of 0 key(s) from 0 hourly count(s)."
-    )
+    # The next, within the minute, waits in the process's cache: no query of its own.
+    assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
     assert answered(key) == 1
+
+    page = client_for(user).get("/profile/").content.decode()
+
+    assert "2 requests in the last 30 days" in page
+    assert answered(key) == 2
+    assert fold_command().splitlines()[0] == (
+        "No Redis (CACHE_URL): each app process writes what it counted itself; "
+        "this run only prunes."
+    )
+    assert answered(key) == 2

@@ -83,7 +83,7 @@ def test_confirming_twice_revokes_once(client_for, account_admin, three):
     client.post(REVOKE_MANY, data)
     again = client.post(REVOKE_MANY, data, follow=True)
 
-    assert "Tick the API keys to revoke first" in again.content.decode()
+    assert "Those API keys were revoked already. Nothing was changed." in again.content.decode()
     assert AuditEvent.objects.filter(event=Event.KEY_DELETED).count() == 1
 
 

@@ -226,3 +226,17 @@ def test_the_inventory_shows_and_sorts_by_requests_in_the_last_30_days(
     assert listed(page, [quiet, some, busy]) == [busy, some, quiet]
     page = client.get("/keys/?sort=requests").content.decode()
     assert listed(page, [quiet, some, busy]) == [quiet, some, busy]
+
+
+def test_a_small_day_with_refusals_shows_both_parts_beside_a_busy_day():
+    from datetime import date
+
+    from apikeys.charts import _chart
+
+    chart = _chart(date(2030, 1, 1), [(1000, 0), (50, 15), (0, 3), (7, 0)])
+
+    busy, small, refused_only, answered_only = chart.bars[:4]
+    assert busy.refused_height == 0 and busy.answered_height > 0
+    assert small.answered_height >= 1 and small.refused_height >= 1
+    assert refused_only.answered_height == 0 and refused_only.refused_height >= 1
+    assert answered_only.refused_height == 0 and answered_only.answered_height >= 1

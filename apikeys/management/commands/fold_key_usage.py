@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
-from apikeys import usage
+from apikeys import ratelimit, usage
 
 
 class Command(BaseCommand):
@@ -18,6 +18,11 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if ratelimit.shared_redis() is None:
+            self.stdout.write(
+                "No Redis (CACHE_URL): each app process writes what it counted itself; "
+                "this run only prunes."
+            )
         try:
             folded = usage.fold()
         except redis.exceptions.ConnectionError as e:

@@ -175,12 +175,14 @@ class KeyTable(tables.Table):
     def render_select(self, record: ApiKey) -> str:
         if record.deleted_at:
             return ""
+        # The name when there is one, and always the key: two keys may share a name.
+        label = f"{record.name} ({record.key})" if record.name else str(record.key)
         return format_html(
             '<input type="checkbox" name="keys" value="{}" form="{}" '
             'aria-label="Select API key {}">',
             record.key,
             BULK_FORM,
-            record.name or record.key,
+            label,
         )
 
     def render_owner(self, value: User) -> str:

@@ -35,8 +35,8 @@ def test_each_live_key_row_has_a_labelled_checkbox_for_the_bulk_form(
 
     assert 'id="bulk-revoke"' in page
     assert (
-        f'value="{three[0].key}" form="bulk-revoke" aria-label="Select API key certbot on web-1"'
-        in page
+        f'value="{three[0].key}" form="bulk-revoke" '
+        f'aria-label="Select API key certbot on web-1 ({three[0].key})"' in page
     )
     assert f'aria-label="Select API key {three[1].key}"' in page
     assert "Revoke selected" in page

@@ -16,6 +16,7 @@ contain their secrets, so the sweep cannot pass by capturing nothing.
 """
 
 import base64
+import json
 import logging
 import re
 import time
@@ -32,8 +33,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from accounts.models import TOTPDevice, User
-from apikeys import tokens
-from apikeys.models import ApiKey
+from apikeys import revocation, tokens
+from apikeys.models import ApiKey, EndedReason
 from portal.logs import KeyValueFormatter
 from tests.accounts.two_factor_support import code_for
 from tests.apikeys.api_support import signed_headers
@@ -157,7 +158,10 @@ def database_texts() -> list[tuple[str, str]]:
 
 def email_texts() -> list[tuple[str, str]]:
     return [
-        (f"email {m.subject!r} to {m.to}", m.message().as_string() + repr(m.alternatives))
+        (
+            f"email {m.subject!r} to {m.to}",
+            m.message().as_string() + repr(getattr(m, "alternatives", [])),
+        )
         for m in mail.outbox
     ]
 
@@ -370,7 +374,8 @@ def domain_admin_walkthrough(page, user: User) -> None:
     expect(page.get_by_text("API access granted to")).to_be_visible()
 
     menu_link(page, "API Keys")
-    never = ApiKey.objects.get(owner=user, expires__isnull=True, deleted_at__isnull=True)
+    # The key reported leaked a moment ago: an administrator deletes it for good.
+    never = ApiKey.objects.get(owner=user, ended_reason=EndedReason.LEAKED, deleted_at=None)
     page.get_by_role("link", name=f"Revoke API key {never.key}").click()
     page.get_by_role("button", name="Revoke key").click()
     expect(page.get_by_text(f"API key {never.key} has been revoked.")).to_be_visible()
@@ -438,6 +443,20 @@ def test_no_secret_anywhere_but_its_owners_own_pages(
         ),
     ]
     assert [status for _, (status, _) in api] == [200, 401]
+    # Then someone reports that secret as leaked (their request holds it; nothing after may):
+    # the key is revoked, its owner and the administrators emailed, the report logged.
+    reported = urllib.request.Request(
+        f"{live_server.url}/api/credentials/revoke",
+        data=json.dumps({"credentials": [secrets[1]]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(reported, timeout=10) as response:
+        api.append(("leaked report's answer", f"{dict(response.headers)}\n{response.read()}"))
+    revocation.wait_for_emails()
+    api.append(
+        ("API after the report", api_get(live_server.url, signed_headers(live.key, secrets[1])))
+    )
+    assert api[-1][1][0] == 401 and "key_revoked" in api[-1][1][1]
 
     admin_page = new_page(capture, "domain admin")
     browser_sign_in(admin_page, domain_admin.email)
@@ -495,6 +514,7 @@ def test_no_secret_anywhere_but_its_owners_own_pages(
     assert len(responses) > 60 and len(capture.requests) > 60
     assert {subject for subject, _ in emails if "invit" in subject.lower()}
     assert any("revoked" in text for _, text in emails)
+    assert any("reported leaked" in subject for subject, _ in emails)
     assert any("path=/profile/keys/view/" in text for _, text in logs)
     assert any(w.startswith("db apikeys_apikey.") for w, _ in rows)
     assert any(w.startswith("db accounts_totpdevice.") for w, _ in rows)

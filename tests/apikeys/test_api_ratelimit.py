@@ -135,26 +135,13 @@ def test_window_arithmetic():
     assert ratelimit.Window(limit=3, used=3, reset=7).exceeded is False
 
 
-def test_the_redis_counter_is_one_round_trip_and_reads_back_through_the_cache():
+def test_the_redis_counter_is_one_round_trip_and_reads_back_through_the_cache(redis_cache):
     """Against the local Redis, as production counts: one pipeline, visible to cache.get()."""
     from django.core.cache import cache
-    from django.test import override_settings
 
-    redis_cache = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/12",
-            "KEY_PREFIX": f"rl-test-{uuid.uuid4()}",
-        }
-    }
     key = str(uuid.uuid4())
-    # Inside the block only, so the suite's cache.clear() never flushes a shared Redis db.
-    with override_settings(CACHES=redis_cache):
-        try:
-            assert [ratelimit.hit(key, now=1000.0).used for _ in range(3)] == [1, 2, 3]
-            assert ratelimit.peek(key, now=1000.0).used == 3
-            assert ratelimit.hit(key, now=1060.0 + 60).used == 1
-            ttl = ratelimit._redis().ttl(cache.make_key(f"ratelimit:{key}:16"))
-            assert 0 < ttl <= 65
-        finally:
-            cache.delete_many([f"ratelimit:{key}:16", f"ratelimit:{key}:18"])
+    assert [ratelimit.hit(key, now=1000.0).used for _ in range(3)] == [1, 2, 3]
+    assert ratelimit.peek(key, now=1000.0).used == 3
+    assert ratelimit.hit(key, now=1060.0 + 60).used == 1
+    ttl = ratelimit._redis().ttl(cache.make_key(f"ratelimit:{key}:16"))
+    assert 0 < ttl <= 65

@@ -212,7 +212,11 @@ def browser_sign_in(page, email: str, password: str = PASSWORD) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On SQLite, leave out the PostgreSQL-only tests: CI runs the suite on both databases."""
+    """Mark the tests that count in the local Redis (so a skip says which they are); on
+    SQLite, leave out the PostgreSQL-only tests: CI runs the suite on both databases."""
+    for item in items:
+        if "redis_cache" in getattr(item, "fixturenames", ()):
+            item.add_marker("redis")
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
     left_out = [item for item in items if item.get_closest_marker("postgresql")]
@@ -221,7 +225,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
 
 
-SKIPPED_KINDS = (("browser", "browser test"), ("scale", "scale-out test"))
+SKIPPED_KINDS = (
+    ("browser", "browser test"),
+    ("scale", "scale-out test"),
+    ("redis", "Redis test"),
+)
 
 
 def skipped_line(reports: Sequence[pytest.TestReport | pytest.CollectReport]) -> str:

@@ -43,6 +43,12 @@ def test_each_kind_is_counted_with_its_reason_once() -> None:
     )
 
 
+def test_tests_that_count_in_redis_are_named_as_such() -> None:
+    reason = "Redis not reachable on 127.0.0.1:6379"
+    reports = [skipped("test_one_round_trip", "redis", reason)] * 2
+    assert skipped_line(reports) == f"Skipped: 2 Redis tests ({reason})"
+
+
 def test_any_other_skip_is_named_too() -> None:
     reports = [skipped("test_on_windows", "django_db", "needs a POSIX shell")]
     assert skipped_line(reports) == "Skipped: 1 other test (needs a POSIX shell)"

@@ -11,10 +11,11 @@ limit's pipeline, so they cost no round trip of their own.
 import functools
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import redis
 from django.conf import settings
@@ -60,11 +61,37 @@ class Rider(NamedTuple):
     fallback: Callable[[], object]
 
 
-def _window(now: float) -> tuple[str, int]:
-    size = settings.API_RATE_WINDOW
+def fixed_window(now: float, size: int) -> tuple[int, int]:
+    """The `size`-second window `now` falls in (its index) and the seconds until the next."""
     index = int(now // size)
-    reset = max(1, math.ceil((index + 1) * size - now))
+    return index, max(1, math.ceil((index + 1) * size - now))
+
+
+def _window(now: float) -> tuple[str, int]:
+    index, reset = fixed_window(now, settings.API_RATE_WINDOW)
     return str(index), reset
+
+
+# Without Redis, riders count into dictionaries kept in the local-memory cache: read, add,
+# write back, one thread at a time (the cache pickles, so no two threads share a dict).
+_local = threading.Lock()
+
+
+def tally_locally(name: str, counts: Mapping[Hashable, int], timeout: int | None) -> None:
+    """Add `counts` to the dictionary `name` in the local cache."""
+    with _local:
+        tally: dict[Any, int] = cache.get(name) or {}
+        for field, n in counts.items():
+            tally[field] = tally.get(field, 0) + n
+        cache.set(name, tally, timeout)
+
+
+def take_locally(name: str) -> dict[Any, int]:
+    """The dictionary `name` in the local cache, now emptied."""
+    with _local:
+        tally: dict[Any, int] = cache.get(name) or {}
+        cache.delete(name)
+    return tally
 
 
 def hit(api_key: str, now: float | None = None, riders: Sequence[Rider] = ()) -> Window:

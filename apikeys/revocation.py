@@ -25,7 +25,6 @@ emailed, once each, once that has committed.
 import ipaddress
 import json
 import logging
-import math
 import threading
 import time
 from collections import defaultdict
@@ -41,7 +40,7 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import Role, User
-from apikeys import crypto, tokens
+from apikeys import crypto, ratelimit, tokens
 from apikeys.models import ApiKey, EndedReason
 from audit.events import Entry, record_many
 from audit.models import Event
@@ -67,9 +66,7 @@ def admitted(ip: str | None) -> tuple[bool, int]:
     from at will. With the cache down, reports go through: the checksum and the one indexed
     query keep them cheap, and a leaked key must still be switchable off.
     """
-    now = time.time()
-    window = int(now // WINDOW_SECONDS)
-    reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+    window, reset = ratelimit.fixed_window(time.time(), WINDOW_SECONDS)
     name = f"revoke:{_source(ip)}:{window}"
     try:
         cache.add(name, 0, timeout=WINDOW_SECONDS + 5)

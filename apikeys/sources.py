@@ -27,7 +27,6 @@ client looping on a 403 cannot flood the log.
 """
 
 import logging
-import threading
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -55,9 +54,6 @@ REFUSAL_LOG_SECONDS = 3600
 UNKNOWN = "unknown"
 # The field that keeps a drained hash (and its expiry) in being; never an address.
 _PLACEHOLDER = "-"
-
-# The local-memory cache keeps a dict per key: read, add, write back, one thread at a time.
-_local = threading.Lock()
 
 
 def _counts_name(key_id: str) -> str:
@@ -105,10 +101,7 @@ def _counter(key_id: str, ip: str) -> ratelimit.Rider:
 
     def in_cache() -> None:
         try:
-            with _local:
-                counts = cache.get(name) or {}
-                counts[ip] = counts.get(ip, 0) + 1
-                cache.set(name, counts, COUNTS_SECONDS)
+            ratelimit.tally_locally(name, {ip: 1}, COUNTS_SECONDS)
         except Exception as e:  # noqa: BLE001 - counts are a courtesy; the request goes on
             log.warning("address not counted: cache unavailable (%s)", type(e).__name__)
 
@@ -137,10 +130,7 @@ def drain(key_id: str) -> dict[str, int]:
                 pipe.expire(stored, COUNTS_SECONDS)
                 counted, *_ = pipe.execute()
             return {ip.decode(): int(n) for ip, n in counted.items() if ip != _PLACEHOLDER.encode()}
-        with _local:
-            local: dict[str, int] = cache.get(name) or {}
-            cache.delete(name)
-        return local
+        return ratelimit.take_locally(name)
     except Exception as e:  # noqa: BLE001
         log.warning("address counts not read: cache unavailable (%s)", type(e).__name__)
         return {}

@@ -50,7 +50,6 @@ import calendar
 import functools
 import logging
 import re
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -157,19 +156,15 @@ def rate_limited(key_pk: int, counted_as: str, hour: int) -> None:
 
 
 _LOCAL = "keyusage:local"
-_local = threading.Lock()
 
 
 def _count_locally(key_pk: int, counts: Mapping[str, int], hour: int) -> None:
     # In the process's local-memory cache (cleared with it, as the tests clear it), not a
-    # module global: {(key pk, hour): {outcome: n}}.
+    # module global: {(key pk, hour, outcome): n}.
     try:
-        with _local:
-            pending = cache.get(_LOCAL) or {}
-            row = pending.setdefault((key_pk, hour), {})
-            for name, n in counts.items():
-                row[name] = row.get(name, 0) + n
-            cache.set(_LOCAL, pending, None)
+        ratelimit.tally_locally(
+            _LOCAL, {(key_pk, hour, name): n for name, n in counts.items()}, None
+        )
     except Exception as e:  # noqa: BLE001 - the request it rides on must not fail for it
         log.warning("usage not counted: cache unavailable (%s)", type(e).__name__)
 
@@ -179,12 +174,12 @@ def flush_local() -> None:
     (nothing is pending) it costs a dictionary lookup."""
     if ratelimit.shared_redis() is not None:
         return
-    with _local:
-        pending: dict[tuple[int, int], dict[str, int]] = cache.get(_LOCAL) or {}
-        cache.delete(_LOCAL)
-    if not pending:
-        return
+    pending: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
     try:
+        for (pk, hour, name), n in ratelimit.take_locally(_LOCAL).items():
+            pending[pk, hour][name] = n
+        if not pending:
+            return
         known = set(
             ApiKey.objects.filter(pk__in={pk for pk, _ in pending}).values_list("pk", flat=True)
         )

@@ -69,12 +69,9 @@ CONFIGS = {
 
 
 def constellix_token(api_key: str, secret: str) -> str:
-    import hashlib
-    import hmac
+    from apikeys.signing import now_ms, token
 
-    stamp = str(int(time.time() * 1000))
-    mac = base64.b64encode(hmac.new(secret.encode(), stamp.encode(), hashlib.sha1).digest())
-    return f"Bearer {api_key}:{mac.decode()}:{stamp}"
+    return "Bearer " + token(api_key, secret, now_ms())
 
 
 # --- Set-up: one database, three projects --------------------------------------------------

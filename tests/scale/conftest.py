@@ -2,6 +2,7 @@
 throwaway PostgreSQL database and Redis, reached through proxies the tests can cut."""
 
 import base64
+import http.client
 import http.cookiejar
 import json
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from apikeys import signing
 from tests.conftest import unavailable
 from tests.scale.proxy import Proxy
 
@@ -231,3 +233,39 @@ def _tail(stream) -> bytes:
 
 def json_of(body: str) -> dict:
     return json.loads(body)
+
+
+def new_key(
+    stack: Stack, email: str, account: str, domain: str, name: str, allowed_ips: list[str]
+) -> tuple[str, str]:
+    """A user of a new account with one domain, and a key of theirs: (API key, secret)."""
+    first, last = email[0].upper(), email.split("@")[0][1:].title()
+    out = stack.shell(
+        "from accounts.models import Account, Domain, User\n"
+        "from apikeys.models import ApiKey\n"
+        f"a = Account.objects.create(name={account!r})\n"
+        f"u = User.objects.create_user({email!r}, {PASSWORD!r}, account=a, first_name={first!r},"
+        f" last_name={last!r}, api_access=True)\n"
+        f"Domain.objects.create(account=a, name={domain!r})\n"
+        f"k, s = ApiKey.generate(u, None, name={name!r}, allowed_ips={allowed_ips!r})\n"
+        "print(k.key, s)\n"
+    )
+    api_key, secret = out.split()[-2:]
+    return api_key, secret
+
+
+def signed_headers(api_key: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + signing.token(api_key, secret, signing.now_ms())}
+
+
+def signed_get(port: int, source: str, api_key: str, secret: str) -> tuple[int, bytes]:
+    """GET /api/v1/domains on a server's port, signed, from the loopback address `source`."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request("GET", "/api/v1/domains", headers=signed_headers(api_key, secret))
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()

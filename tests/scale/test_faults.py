@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from tests.scale.conftest import PASSWORD, Browser, Stack, json_of
-from tests.scale.test_scale_out import _sign
+from tests.scale.conftest import PASSWORD, Browser, Stack, json_of, signed_headers
 
 pytestmark = pytest.mark.scale
 
@@ -94,7 +93,7 @@ def test_a_database_restart_under_load_costs_no_failed_api_request(stack: Stack,
         for n in range(requests_per_key):
             server = stack.servers[(i + n) % 2]
             status, body, _ = Browser().request(
-                f"{server.url}/api/v4/domains", headers=_sign(api_key, secret)
+                f"{server.url}/api/v4/domains", headers=signed_headers(api_key, secret)
             )
             with lock:
                 statuses.append((status, body if status != 200 else ""))
@@ -121,14 +120,14 @@ def test_a_redis_outage_still_serves_the_api_from_the_database(stack: Stack, api
     stack.redis_proxy.stop()
     try:
         status, body, headers = Browser().request(
-            f"{server.url}/api/v4/domains", headers=_sign(api_key, secret)
+            f"{server.url}/api/v4/domains", headers=signed_headers(api_key, secret)
         )
         assert status == 200
         assert [d["name"] for d in json_of(body)["data"]] == ["faults.example"]
         # Not counted while Redis is away: the window reads as unused.
         assert headers["X-RateLimit-Remaining"] == headers["X-RateLimit-Limit"]
         status, body, _ = Browser().request(
-            f"{server.url}/api/v4/domains", headers=_sign(api_key, secret + "x")
+            f"{server.url}/api/v4/domains", headers=signed_headers(api_key, secret + "x")
         )
         assert (status, json_of(body)["code"]) == (401, "bad_signature")
     finally:

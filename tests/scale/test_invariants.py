@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from tests.scale.conftest import PASSWORD, Browser, Stack, json_of
-from tests.scale.test_scale_out import _sign
+from tests.scale.conftest import PASSWORD, Browser, Stack, json_of, signed_headers
 
 pytestmark = pytest.mark.scale
 
@@ -61,7 +60,7 @@ def _owner_with_key(stack: Stack, email: str, expires_in: float | None = None) -
 
 def _api(stack: Stack, server: int, api_key: str, secret: str) -> tuple[int, dict]:
     status, body, _ = Browser().request(
-        f"{stack.servers[server].url}/api/v4/domains", headers=_sign(api_key, secret)
+        f"{stack.servers[server].url}/api/v4/domains", headers=signed_headers(api_key, secret)
     )
     return status, json_of(body)
 

@@ -1,15 +1,12 @@
 """The portal's guarantees across two app servers sharing one PostgreSQL and one Redis."""
 
-import base64
-import hashlib
-import hmac
 import re
 import threading
 import time
 
 import pytest
 
-from tests.scale.conftest import PASSWORD, Browser, Stack, json_of
+from tests.scale.conftest import PASSWORD, Browser, Stack, json_of, signed_headers
 
 pytestmark = pytest.mark.scale
 
@@ -54,12 +51,6 @@ def _generate_form(browser: Browser, base: str) -> dict:
     }
 
 
-def _sign(api_key: str, secret: str) -> dict[str, str]:
-    stamp = str(int(time.time() * 1000))
-    mac = base64.b64encode(hmac.new(secret.encode(), stamp.encode(), hashlib.sha1).digest())
-    return {"Authorization": f"Bearer {api_key}:{mac.decode()}:{stamp}"}
-
-
 def _view_secrets(browser: Browser, base: str) -> dict[str, str]:
     form = browser.csrf(f"{base}/profile/")
     status, body, _ = browser.request(
@@ -97,20 +88,20 @@ def test_b_the_rate_limit_is_counted_across_both_servers(stack, racer):
     # A wrongly signed request shows the window without counting; start in a fresh one if
     # this one ends before the test could finish.
     _, _, peek = racer.request(
-        f"{stack.servers[0].url}/api/v4/domains", headers=_sign(api_key, secret + "x")
+        f"{stack.servers[0].url}/api/v4/domains", headers=signed_headers(api_key, secret + "x")
     )
     if int(peek["X-RateLimit-Reset"]) < 15:
         time.sleep(int(peek["X-RateLimit-Reset"]) + 1)
     remaining = []
     for i in range(limit):
         status, _, headers = racer.request(
-            f"{stack.servers[i % 2].url}/api/v4/domains", headers=_sign(api_key, secret)
+            f"{stack.servers[i % 2].url}/api/v4/domains", headers=signed_headers(api_key, secret)
         )
         assert status == 200, (i, status)
         remaining.append(int(headers["X-RateLimit-Remaining"]))
     assert remaining == list(range(limit - 1, -1, -1))
     status, body, headers = racer.request(
-        f"{stack.servers[limit % 2].url}/api/v4/domains", headers=_sign(api_key, secret)
+        f"{stack.servers[limit % 2].url}/api/v4/domains", headers=signed_headers(api_key, secret)
     )
     assert status == 429 and json_of(body)["code"] == "rate_limited"
     assert int(headers["X-RateLimit-Reset"]) > 0
@@ -154,7 +145,9 @@ def test_d_a_key_deleted_on_one_server_is_refused_by_the_other(stack, racer):
     one, other = stack.servers
     secrets_by_key = _view_secrets(racer, one.url)
     api_key, secret = sorted(secrets_by_key.items())[-1]
-    assert racer.request(f"{other.url}/api/v1/domains", headers=_sign(api_key, secret))[0] in (
+    assert racer.request(f"{other.url}/api/v1/domains", headers=signed_headers(api_key, secret))[
+        0
+    ] in (
         200,
         429,
     )
@@ -165,5 +158,7 @@ def test_d_a_key_deleted_on_one_server_is_refused_by_the_other(stack, racer):
         {"Referer": one.url},
     )[0]
     assert status == 302
-    status, body, _ = racer.request(f"{other.url}/api/v1/domains", headers=_sign(api_key, secret))
+    status, body, _ = racer.request(
+        f"{other.url}/api/v1/domains", headers=signed_headers(api_key, secret)
+    )
     assert status == 401 and json_of(body)["code"] == "unknown_key"

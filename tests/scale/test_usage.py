@@ -2,18 +2,13 @@
 server's rate-limit pipeline add up, and two folds started together (two processes, as two
 cron hosts would) add them to PostgreSQL exactly once."""
 
-import base64
-import hashlib
-import hmac
-import http.client
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.scale.conftest import PASSWORD, ROOT, Browser, Stack
+from tests.scale.conftest import ROOT, Browser, Stack, new_key, signed_get
 
 pytestmark = pytest.mark.scale
 
@@ -22,37 +17,11 @@ EMAIL = "counter@scale.example"
 
 @pytest.fixture(scope="module")
 def pair(stack: Stack) -> tuple[str, str]:
-    out = stack.shell(
-        "from accounts.models import Account, Domain, User\n"
-        "from apikeys.models import ApiKey\n"
-        "a = Account.objects.create(name='Counters Ltd')\n"
-        f"u = User.objects.create_user('{EMAIL}', '{PASSWORD}', account=a, first_name='C',"
-        " last_name='Ounter', api_access=True)\n"
-        "Domain.objects.create(account=a, name='count.example')\n"
-        "k, s = ApiKey.generate(u, None, name='counter', allowed_ips=['127.0.0.1'])\n"
-        "print(k.key, s)\n"
-    )
-    api_key, secret = out.split()[-2:]
-    return api_key, secret
+    return new_key(stack, EMAIL, "Counters Ltd", "count.example", "counter", ["127.0.0.1"])
 
 
 def _get(port: int, source: str, api_key: str, secret: str) -> int:
-    stamp = str(int(time.time() * 1000))
-    mac = base64.b64encode(hmac.new(secret.encode(), stamp.encode(), hashlib.sha1).digest())
-    connection = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=10, source_address=(source, 0)
-    )
-    try:
-        connection.request(
-            "GET",
-            "/api/v1/domains",
-            headers={"Authorization": f"Bearer {api_key}:{mac.decode()}:{stamp}"},
-        )
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
+    return signed_get(port, source, api_key, secret)[0]
 
 
 def _counted(stack: Stack, api_key: str) -> dict[str, int]:

@@ -2,16 +2,12 @@
 address counted in the rate limit's pipeline on either server add up at the last-used write,
 and a refusal is logged once however many servers see it."""
 
-import base64
-import hashlib
-import hmac
-import http.client
 import json
 import time
 
 import pytest
 
-from tests.scale.conftest import PASSWORD, Stack
+from tests.scale.conftest import Stack, new_key, signed_get
 
 pytestmark = pytest.mark.scale
 
@@ -20,36 +16,14 @@ EMAIL = "roamer@scale.example"
 
 @pytest.fixture(scope="module")
 def pair(stack: Stack) -> tuple[str, str]:
-    out = stack.shell(
-        "from accounts.models import Account, Domain, User\n"
-        "from apikeys.models import ApiKey\n"
-        "a = Account.objects.create(name='Roamers Ltd')\n"
-        f"u = User.objects.create_user('{EMAIL}', '{PASSWORD}', account=a, first_name='R',"
-        " last_name='Oamer', api_access=True)\n"
-        "Domain.objects.create(account=a, name='roam.example')\n"
-        "k, s = ApiKey.generate(u, None, name='roamer', allowed_ips=['127.0.0.1', '127.0.0.2'])\n"
-        "print(k.key, s)\n"
+    return new_key(
+        stack, EMAIL, "Roamers Ltd", "roam.example", "roamer", ["127.0.0.1", "127.0.0.2"]
     )
-    api_key, secret = out.split()[-2:]
-    return api_key, secret
 
 
 def _get(port: int, source: str, api_key: str, secret: str) -> tuple[int, dict]:
-    stamp = str(int(time.time() * 1000))
-    mac = base64.b64encode(hmac.new(secret.encode(), stamp.encode(), hashlib.sha1).digest())
-    connection = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=10, source_address=(source, 0)
-    )
-    try:
-        connection.request(
-            "GET",
-            "/api/v1/domains",
-            headers={"Authorization": f"Bearer {api_key}:{mac.decode()}:{stamp}"},
-        )
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
+    status, body = signed_get(port, source, api_key, secret)
+    return status, json.loads(body)
 
 
 def _stored(stack: Stack, api_key: str, code: str) -> str:

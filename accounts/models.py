@@ -217,7 +217,7 @@ class TOTPDevice(TimestampMixin, Device):
 
     @classmethod
     def new(cls, user: "User", name: str) -> "tuple[TOTPDevice, bytes]":
-        """An unconfirmed device with a fresh seed (saved); the seed is returned to show."""
+        """An unconfirmed device with a fresh seed (saved); the seed too, for tests and fixtures."""
         device = cls(user=user, name=name, confirmed=False)
         seed = secrets.token_bytes(cls.SEED_BYTES)
         device.seed_encrypted = crypto.encrypt(seed, device.associated_data())
@@ -236,7 +236,8 @@ class TOTPDevice(TimestampMixin, Device):
     def verify_token(self, token: object) -> bool:
         """Check a code; on success remember its time step. The caller locks the row."""
         code = "".join(str(token).split())
-        if len(code) != self.DIGITS or not code.isdigit():
+        # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+        if len(code) != self.DIGITS or not (code.isascii() and code.isdigit()):
             return False
         totp = TOTP(self.seed(), step=self.STEP, digits=self.DIGITS)
         if not totp.verify(int(code), tolerance=self.TOLERANCE, min_t=self.last_t + 1):

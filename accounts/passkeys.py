@@ -21,6 +21,7 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
@@ -46,9 +47,9 @@ from portal.lib.net import client_ip
 
 log = logging.getLogger(__name__)
 
-# The name the user gave the passkey they are adding, and when (set after the step-up).
+# The name the user gave the passkey they are adding, and when (set after the step-up; it
+# lasts as long as the step-up does).
 PENDING = "passkey_pending"
-PENDING_SECONDS = 15 * 60
 
 
 class Unavailable(exceptions.OTPWebAuthnApiError):
@@ -77,7 +78,10 @@ def start(request: HttpRequest, name: str) -> None:
 
 def pending_name(request: HttpRequest) -> str | None:
     pending = request.session.get(PENDING)
-    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+    if (
+        not isinstance(pending, dict)
+        or time.time() - pending.get("at", 0) > settings.REAUTH_SECONDS
+    ):
         return None
     name = pending.get("name")
     return name if isinstance(name, str) else None

@@ -250,12 +250,14 @@ def _announce_added(user: User, device: SecondFactor, *, first: bool, request: H
         )
 
 
-def start_totp_device(user: User, name: str) -> tuple[TOTPDevice, bytes]:
+def start_totp_device(user: User, name: str) -> TOTPDevice:
     """A new authenticator app, not yet counting: it counts once a code confirms it. Other
-    unconfirmed ones of the user are dropped (one set-up at a time)."""
+    unconfirmed ones of the user are dropped (one set-up at a time). The seed is not handed
+    back: only the set-up page decrypts it, to show it."""
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        return TOTPDevice.new(user, name)
+        device, _ = TOTPDevice.new(user, name)
+        return device
 
 
 def confirm_totp_device(device: TOTPDevice, code: str, *, request: HttpRequest) -> User | None:

@@ -47,8 +47,6 @@ from portal.lib.http import posted
 
 log = logging.getLogger(__name__)
 
-# An authenticator app must be confirmed within this long of being started.
-SETUP_WINDOW = timedelta(hours=1)
 KINDS = {"authenticator": TOTPDevice, "passkey": WebAuthnCredential}
 KIND_OF = {TOTPDevice: "authenticator", WebAuthnCredential: "passkey"}
 
@@ -174,7 +172,7 @@ def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     next_url = _next(request)
     if not form.is_valid():
         return _add_page(request, form, next_url)
-    device, _seed = rules.start_totp_device(request.user, form.cleaned_data["name"])
+    device = rules.start_totp_device(request.user, form.cleaned_data["name"])
     return redirect(_with_next(reverse("accounts:totp_confirm", args=[device.pk]), next_url))
 
 
@@ -199,15 +197,21 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         pk=pk,
         user=request.user,
         confirmed=False,
-        created_at__gte=timezone.now() - SETUP_WINDOW,
+        # Within the step-up window that let it be started: an abandoned set-up cannot be
+        # finished later by whoever holds the session, without a check.
+        created_at__gte=timezone.now() - timedelta(seconds=settings.REAUTH_SECONDS),
     )
     next_url = _next(request)
     form = SecondFactorCodeForm(posted(request), method="totp")
     if form.is_bound and form.is_valid():
         user = rules.confirm_totp_device(device, form.cleaned_data["code"], request=request)
         if user is not None:
+            was_verified = second_factors.is_verified(request)
             second_factors.factors_changed(request, user)
-            second_factors.verified(request, device)
+            # Only a session not yet past its second step (setting up a required factor) is
+            # verified by it: adding a factor must not renew the step-up check.
+            if not was_verified:
+                second_factors.verified(request, device)
             _added_message(request, f"Your authenticator app “{device.name}” has been added.")
             return _done(request, next_url)
         device.refresh_from_db()

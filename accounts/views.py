@@ -67,6 +67,7 @@ class SignInView(auth_views.LoginView):
 
 
 ADMIN_PREFIX = "/admin/"
+ADMIN_REFUSAL_LOGGED = "admin_refusal_logged"
 
 
 @never_cache
@@ -82,7 +83,11 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     if user.is_active and user.is_staff and second_factors.is_verified(request):
         return redirect(next_url)
     reason = "not staff" if not user.is_staff else "no second factor"
-    rules.admin_login_refused(user, reason=reason, request=request)
+    # Logged once per session and reason: a plain GET (an image on any page can make one)
+    # must not write to the activity log every time.
+    if request.session.get(ADMIN_REFUSAL_LOGGED) != reason:
+        rules.admin_login_refused(user, reason=reason, request=request)
+        request.session[ADMIN_REFUSAL_LOGGED] = reason
     context = {"reason": reason}
     return render(request, "accounts/admin_refused.html", context, status=403)
 

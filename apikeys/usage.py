@@ -291,7 +291,7 @@ def _parse(stored: Mapping[bytes, bytes]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for field, value in stored.items():
         pk, _, counted_as = field.decode().partition(":")
-        if counted_as in OUTCOMES and pk.isdigit():
+        if counted_as in OUTCOMES and pk.isascii() and pk.isdigit():
             counts[int(pk)][counted_as] = int(value)
         elif field != _PLACEHOLDER.encode():
             log.warning("usage: unknown field %r left out", field)

@@ -74,6 +74,6 @@ def read_csv(lines: Iterable[str]) -> Iterator[list[str]]:
             raise CsvFormatError(
                 f"Line {number} has {len(row)} cells, not {len(chain.CSV_COLUMNS)}."
             )
-        if not row[0].isdigit():
+        if not (row[0].isascii() and row[0].isdigit()):
             raise CsvFormatError(f"Line {number}: the sequence {row[0]!r} is not a number.")
         yield [chain.unneutralise(cell) for cell in row]

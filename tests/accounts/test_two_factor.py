@@ -349,3 +349,45 @@ def test_codes_are_not_checked_while_failures_cannot_be_counted(client, user, mo
     refused = client.post(where, {"second_factor_method": "totp", "totp-code": code_for(seed)})
     assert refused.status_code == 400 and "cannot be checked just now" in refused.content.decode()
     assert client.get("/profile/")["Location"].startswith(VERIFY)
+
+
+def test_a_code_of_digits_that_are_not_ascii_is_wrong_not_an_error(client, user):
+    give_authenticator(user)
+    where = password_step(client, user.email)
+
+    refused = client.post(where, {"second_factor_method": "totp", "totp-code": "12345²"})
+
+    assert refused.status_code == 400
+    assert "That code is not right" in refused.content.decode()
+    assert len(events(Event.SECOND_STEP_FAILED)) == 1
+
+
+def test_an_abandoned_set_up_cannot_be_finished_after_the_step_up_window(
+    client_for, user, settings
+):
+    client = client_for(user)
+    now = time.time()
+    with time_machine.travel(now, tick=False):
+        started = client.post(reverse("accounts:totp_add"), {"totp-name": "Phone"})
+        confirm = started["Location"]
+        assert client.get(confirm).status_code == 200
+    with time_machine.travel(now + settings.REAUTH_SECONDS + 60, tick=False):
+        assert client.get(confirm).status_code == 404
+    assert not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def test_adding_an_app_does_not_renew_the_step_up_check(client, user, settings):
+    key, secret = make_key(user)
+    _, seed = give_authenticator(user, "Phone")
+    now = time.time()
+    with time_machine.travel(now, tick=False):
+        where = password_step(client, user.email)
+        client.post(where, {"second_factor_method": "totp", "totp-code": code_for(seed)})
+        confirm = client.post(reverse("accounts:totp_add"), {"totp-name": "Tablet"})["Location"]
+    with time_machine.travel(now + settings.REAUTH_SECONDS - 60, tick=False):
+        tablet = TOTPDevice.objects.get(user=user, name="Tablet")
+        added = client.post(confirm, {"totp-code": code_for(tablet.seed())})
+        assert added.status_code == 302
+    with time_machine.travel(now + settings.REAUTH_SECONDS + 60, tick=False):
+        asked = client.post("/profile/keys/view/", {"key": str(key.key)}).content.decode()
+        assert "Confirm it is you" in asked and secret not in asked

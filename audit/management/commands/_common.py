@@ -6,7 +6,7 @@ from accounts.models import Account
 def find_account(value: str) -> Account:
     """An account by its id or its exact name."""
     account = None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         account = Account.objects.filter(pk=int(value)).first()
     if account is None:
         matches = list(Account.objects.filter(name=value)[:2])

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             self._write(rows, stdout)
 
     def _user_id(self, account_id: int, value: str) -> str:
-        if not value or value.isdigit():
+        if not value or (value.isascii() and value.isdigit()):
             return value
         user = User.objects.filter(account_id=account_id, email__iexact=value).first()
         if user is None:

@@ -56,4 +56,4 @@ bench: $(BIN)/.bench-installed
 	$(BIN)/python bench/peers.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .venv-* staticfiles test-artifacts
+	rm -rf $(VENV) .venv-* staticfiles test-artifacts

@@ -53,18 +53,11 @@ AUTOCOMMIT_TRIES = 3
 APPEND_SQL = (
     "SELECT appended, head_seq, head_hash, ids FROM audit_append(%s, %s, %s, %s, %s, %s::jsonb)"
 )
-# What audit_append() takes of each entry; it numbers them and links prev_hash itself.
+# What audit_append() takes of each entry: every hashed field but those it sets itself (it
+# numbers the entries, times them and links prev_hash), and the hash. Derived from the
+# chain's fields, so a field added there cannot be stored on SQLite and dropped here.
 _SENT_FIELDS = (
-    "event",
-    "actor_id",
-    "actor_email",
-    "actor_role",
-    "target_user_id",
-    "target_email",
-    "api_key",
-    "ip",
-    "user_agent",
-    "details",
+    *(name for name in chain.ENTRY_FIELDS if name not in ("seq", "time", "prev_hash")),
     "hash",
 )
 _ATTNAMES = [f.attname for f in AuditEvent._meta.concrete_fields]

@@ -30,7 +30,7 @@ class DateInput(forms.DateInput):
 API_KEY_LENGTH = 36
 # A whole API key (a UUID) or its start: 4 or more of its characters.
 API_KEY_START = RegexValidator(
-    r"^\s*[0-9a-fA-F][0-9a-fA-F-]{3,35}\s*$",
+    r"^[0-9a-fA-F][0-9a-fA-F-]{3,35}$",
     "Enter an API key as shown on the profile page, or at least its first 4 characters.",
 )
 
@@ -95,7 +95,7 @@ class ActivityFilter(django_filters.FilterSet):
     key = django_filters.CharFilter(
         label="API key",
         method="filter_key",
-        max_length=36,
+        max_length=API_KEY_LENGTH,
         validators=[API_KEY_START],
         help_text="An API key, or its first characters.",
     )
@@ -129,8 +129,9 @@ class ActivityFilter(django_filters.FilterSet):
     def filter_key(
         self, queryset: QuerySet[AuditEvent], name: str, value: str
     ) -> QuerySet[AuditEvent]:
-        # Stored as the UUID's canonical text: lower case, with hyphens.
-        value = value.strip().lower()
+        # Stored as the UUID's canonical text: lower case, with hyphens. (The form's field
+        # has stripped the spaces.)
+        value = value.lower()
         if len(value) == API_KEY_LENGTH:
             return queryset.filter(api_key=value)
         return queryset.filter(api_key__startswith=value)

@@ -89,8 +89,14 @@ class AuditEvent(models.Model):
             models.Index(fields=["account", "actor_id", "seq"], name="audit_account_actor"),
             # The page's user filter matches the acting user or the user the entry concerns.
             models.Index(fields=["account", "target_user_id", "seq"], name="audit_account_target"),
-            # The page's API key filter.
-            models.Index(fields=["account", "api_key", "seq"], name="audit_account_key"),
+            # The page's API key filter, an exact key or its first characters: the pattern
+            # operator class lets PostgreSQL serve LIKE 'abcd%' from the index whatever the
+            # database's collation (SQLite ignores it).
+            models.Index(
+                fields=["account", "api_key", "seq"],
+                name="audit_account_key",
+                opclasses=["int8_ops", "varchar_pattern_ops", "int8_ops"],
+            ),
         ]
 
     def __str__(self) -> str:

@@ -51,8 +51,15 @@ def _day(value: object) -> str:
     return formats.date_format(timezone.localtime(moment), "DATE_FORMAT")
 
 
+_ROLES = dict(Role.choices)
+_EVENTS = dict(Event.choices)
+# The policy's own words and choices, from Account's fields.
+_POLICY_LABELS = {field.name: str(field.verbose_name) for field in Account._meta.fields}
+_POLICY_CHOICES = {field.name: dict(field.choices or []) for field in Account._meta.fields}
+
+
 def _role(value: object) -> str:
-    return dict(Role.choices).get(str(value), str(value))
+    return _ROLES.get(str(value), str(value))
 
 
 def _moment(value: object) -> str:
@@ -129,9 +136,8 @@ def _policy_changed(entry: Entry) -> str:
 
 
 def _policy_label(name: str) -> str:
-    # The policy's own words, from Account's fields; a field since removed reads as its name.
-    labels = {field.name: str(field.verbose_name) for field in Account._meta.fields}
-    return labels.get(name, name.replace("_", " ")).capitalize()
+    # A field since removed reads as its name.
+    return _POLICY_LABELS.get(name, name.replace("_", " ")).capitalize()
 
 
 def _policy_value(name: str, value: object) -> str:
@@ -139,8 +145,7 @@ def _policy_value(name: str, value: object) -> str:
         return "on" if value else "off"
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) if value else "none"
-    choices = {field.name: dict(field.choices or []) for field in Account._meta.fields}
-    return str(choices.get(name, {}).get(value, value))
+    return str(_POLICY_CHOICES.get(name, {}).get(value, value))
 
 
 def _exported(entry: Entry) -> str:
@@ -153,7 +158,7 @@ def _exported(entry: Entry) -> str:
 
 def _filter_value(name: str, value: object) -> str:
     if name == "event":
-        return dict(Event.choices).get(str(value), str(value))
+        return _EVENTS.get(str(value), str(value))
     return str(value)
 
 
@@ -200,7 +205,7 @@ REFUSALS = {
 }
 
 
-SENTENCES: dict[Event, Callable[[Entry], str]] = {
+SENTENCES: dict[str, Callable[[Entry], str]] = {
     Event.KEY_GENERATED: _generated,
     Event.KEY_VIEWED: _by("Secret key viewed"),
     Event.KEY_DELETED: _by("Deleted"),
@@ -253,7 +258,8 @@ SENTENCES: dict[Event, Callable[[Entry], str]] = {
 
 def describe(event: AuditEvent, names: Mapping[int, str]) -> str:
     """The entry's Details as a sentence a person reads."""
-    sentence = SENTENCES.get(Event(event.event)) if event.event in Event.values else None
+    # Event members are their values, so the stored text finds its entry (or None).
+    sentence = SENTENCES.get(event.event)
     if sentence is None:
         return event.details_text if event.details else NOTHING
     return sentence(Entry(event, names))

@@ -171,9 +171,10 @@ def test_a_stale_head_costs_one_more_round_trip_and_never_a_wrong_chain(account)
     assert verified(account)
 
 
-# --- A head that is wrong, on both databases -------------------------------------------------
+# --- A head that is wrong ----------------------------------------------------------------
 
 
+@requires_postgresql  # SQLite's write takes the database's lock and keeps no head
 @pytest.mark.django_db(transaction=True)
 def test_entries_written_elsewhere_are_followed_not_forked(account) -> None:
     record_many(account, views(3))
@@ -201,16 +202,32 @@ def test_a_rolled_back_caller_leaves_no_gap(account) -> None:
     assert verified(account)
 
 
+@requires_postgresql  # SQLite has no tries outside the lock to fall back from
 @pytest.mark.django_db(transaction=True)
 def test_busy_writers_fall_back_to_a_locked_write(account, monkeypatch) -> None:
     record(Event.SIGNED_IN, account=account)
     fill(account, 2)
+    holds: list[bool] = []
+    real = append._try_append
+
+    def spied(db, account_id, rows, *, hold):
+        holds.append(hold)
+        return real(db, account_id, rows, hold=hold)
+
+    monkeypatch.setattr(append, "_try_append", spied)
     # No tries outside a transaction: straight to the locked write, whose first call misses
     # (this process's head is 2 entries behind) and whose second must not.
     monkeypatch.setattr(append, "AUTOCOMMIT_TRIES", 0)
     entries = record_many(account, views(2))
     assert [e.seq for e in entries] == [4, 5]
+    assert holds == [True, True]
     assert verified(account)
+
+
+def test_every_stored_field_is_sent_or_set_by_the_database_function() -> None:
+    set_by_the_function = {"id", "account_id", "seq", "time", "prev_hash"}
+    assert set(append._SENT_FIELDS) | set_by_the_function == set(append._ATTNAMES)
+    assert not set(append._SENT_FIELDS) & set_by_the_function
 
 
 WRITERS, ROUNDS = 6, 10

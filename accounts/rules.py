@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django_otp.models import Device
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts import signals
+from accounts import second_factors, signals
 from accounts.models import (
     RECOVERY_CODE_COUNT,
     Account,
@@ -219,14 +219,14 @@ def describe(device: SecondFactor) -> dict[str, str]:
 
 def devices_of(user: User) -> list[SecondFactor]:
     """The user's authenticator apps and passkeys, oldest first."""
-    apps: list[SecondFactor] = list(TOTPDevice.objects.filter(user=user, confirmed=True))
-    passkeys: list[SecondFactor] = list(WebAuthnCredential.objects.filter(user=user))
+    apps: list[SecondFactor] = list(second_factors.apps_of(user))
+    passkeys: list[SecondFactor] = list(second_factors.passkeys_of(user))
     return sorted(apps + passkeys, key=lambda d: (d.created_at is None, d.created_at, d.pk))
 
 
 def _count_devices(user: User) -> int:
-    apps: int = TOTPDevice.objects.filter(user=user, confirmed=True).count()
-    passkeys: int = WebAuthnCredential.objects.filter(user=user).count()
+    apps: int = second_factors.apps_of(user).count()
+    passkeys: int = second_factors.passkeys_of(user).count()
     return apps + passkeys
 
 

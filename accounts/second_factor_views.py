@@ -47,7 +47,6 @@ from portal.lib.http import posted
 
 log = logging.getLogger(__name__)
 
-KINDS = {"authenticator": TOTPDevice, "passkey": WebAuthnCredential}
 KIND_OF = {TOTPDevice: "authenticator", WebAuthnCredential: "passkey"}
 
 # Otherwise a stolen session could add its own factor, then pass every later step-up.
@@ -99,25 +98,40 @@ def _passkey_note() -> str:
     )
 
 
+def _page(
+    request: AuthenticatedHttpRequest,
+    forms: dict[str, DeviceNameForm] | None = None,
+    next_url: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The Two-Factor page, or the set-up page while the policy requires a first factor;
+    with the add forms given (one with its error) or fresh ones."""
+    context: dict[str, object] = {
+        "add_forms": forms or _add_forms(),
+        "passkeys_available": second_factors.passkeys_available(),
+        "passkey_note": _passkey_note(),
+    }
+    if second_factors.pending_step(request) == "setup":
+        context["next"] = next_url
+        return render(request, "accounts/two_factor_setup.html", context, status=status)
+    user = request.user
+    context.update(
+        devices=_devices(user),
+        codes_left=RecoveryCode.objects.filter(codes__user=user).count(),
+        code_count=RECOVERY_CODE_COUNT,
+        required=second_factors.is_required(user),
+        reauth_minutes=settings.REAUTH_SECONDS // 60,
+        nav="profile",
+        section="two_factor",
+    )
+    return render(request, "accounts/two_factor.html", context, status=status)
+
+
 @never_cache
 @login_required
 def two_factor(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The User window's Two-Factor Authentication page."""
-    user = request.user
-    devices = _devices(user)
-    context = {
-        "devices": devices,
-        "codes_left": RecoveryCode.objects.filter(codes__user=user).count(),
-        "code_count": RECOVERY_CODE_COUNT,
-        "required": second_factors.is_required(user),
-        "add_forms": _add_forms(),
-        "passkeys_available": second_factors.passkeys_available(),
-        "passkey_note": _passkey_note(),
-        "reauth_minutes": settings.REAUTH_SECONDS // 60,
-        "nav": "profile",
-        "section": "two_factor",
-    }
-    return render(request, "accounts/two_factor.html", context)
+    return _page(request)
 
 
 @never_cache
@@ -128,13 +142,7 @@ def setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     next_url = _next(request)
     if second_factors.pending_step(request) != "setup":
         return _done(request, next_url)
-    context = {
-        "add_forms": _add_forms(),
-        "next": next_url,
-        "passkeys_available": second_factors.passkeys_available(),
-        "passkey_note": _passkey_note(),
-    }
-    return render(request, "accounts/two_factor_setup.html", context)
+    return _page(request, next_url=next_url)
 
 
 def _add_page(
@@ -143,24 +151,7 @@ def _add_page(
     """The page again with the name form's error, in the frame the user came from."""
     forms = _add_forms()
     forms[form.prefix or "totp"] = form
-    if second_factors.pending_step(request) == "setup":
-        context: dict[str, object] = {"add_forms": forms, "next": next_url}
-        template = "accounts/two_factor_setup.html"
-    else:
-        context = {
-            "devices": _devices(request.user),
-            "codes_left": RecoveryCode.objects.filter(codes__user=request.user).count(),
-            "code_count": RECOVERY_CODE_COUNT,
-            "required": second_factors.is_required(request.user),
-            "add_forms": forms,
-            "nav": "profile",
-            "section": "two_factor",
-        }
-        template = "accounts/two_factor.html"
-    context.update(
-        passkeys_available=second_factors.passkeys_available(), passkey_note=_passkey_note()
-    )
-    return render(request, template, context, status=400)
+    return _page(request, forms, next_url, status=400)
 
 
 @never_cache
@@ -336,13 +327,10 @@ def recovery_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
 def _own_device(
     request: AuthenticatedHttpRequest, kind: str, pk: int
 ) -> TOTPDevice | WebAuthnCredential:
-    model = KINDS.get(kind)
-    if model is None:
+    of = {"authenticator": second_factors.apps_of, "passkey": second_factors.passkeys_of}
+    if kind not in of:
         raise Http404
-    filters = {"confirmed": True} if model is TOTPDevice else {}
-    device: TOTPDevice | WebAuthnCredential = get_object_or_404(
-        model, pk=pk, user=request.user, **filters
-    )
+    device: TOTPDevice | WebAuthnCredential = get_object_or_404(of[kind](request.user), pk=pk)
     return device
 
 

@@ -63,11 +63,23 @@ STEP_URLS: dict[Step, str] = {
 }
 
 
+# What counts as a user's second factor, said once: a confirmed authenticator app (one being
+# set up does not count yet) or a confirmed passkey.
+def apps_of(user: User | OuterRef) -> QuerySet[TOTPDevice]:
+    apps: QuerySet[TOTPDevice] = TOTPDevice.objects.filter(user=user, confirmed=True)
+    return apps
+
+
+def passkeys_of(user: User | OuterRef) -> QuerySet[WebAuthnCredential]:
+    passkeys: QuerySet[WebAuthnCredential] = WebAuthnCredential.objects.filter(
+        user=user, confirmed=True
+    )
+    return passkeys
+
+
 def has_two_factor() -> Q:
     """A condition on users: has a confirmed authenticator app or a passkey."""
-    apps = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
-    passkeys = WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True)
-    return Q(Exists(apps)) | Q(Exists(passkeys))
+    return Q(Exists(apps_of(OuterRef("pk")))) | Q(Exists(passkeys_of(OuterRef("pk"))))
 
 
 def annotate(users: QuerySet[User]) -> QuerySet[User]:

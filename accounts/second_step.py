@@ -7,12 +7,11 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, QueryDict
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts import rules, second_factors
 from accounts.forms import SecondFactorCodeForm
 from accounts.http import AuthenticatedHttpRequest
-from accounts.models import RecoveryCode, RecoveryCodes, TOTPDevice
+from accounts.models import RecoveryCode, RecoveryCodes
 from portal.lib import throttle
 from portal.lib.net import client_ip
 
@@ -31,8 +30,8 @@ def choices(request: AuthenticatedHttpRequest) -> dict[str, bool]:
     user = request.user
     return {
         "passkey": second_factors.passkeys_available()
-        and WebAuthnCredential.objects.filter(user=user).exists(),
-        "totp": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+        and second_factors.passkeys_of(user).exists(),
+        "totp": second_factors.apps_of(user).exists(),
         "recovery": RecoveryCode.objects.filter(codes__user=user).exists(),
     }
 

@@ -43,7 +43,7 @@ from accounts.models import (
     normalize_recovery_code,
 )
 from accounts.reauth import require_recent_auth
-from portal.lib.http import posted
+from portal.lib.http import posted, safe_next
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,6 @@ ADDING_A_FACTOR = {
     "button": "Continue",
     "cancel": "accounts:two_factor",
 }
-
-
-def _next(request: HttpRequest) -> str:
-    """A safe `next` carried through the set-up pages, or ""."""
-    value = request.POST.get("next") or request.GET.get("next") or ""
-    return value if second_step.is_safe_next(request, value) else ""
 
 
 def _with_next(url: str, next_url: str) -> str:
@@ -139,7 +133,7 @@ def two_factor(request: AuthenticatedHttpRequest) -> HttpResponse:
 def setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Where the gate sends a user whom the account's policy requires to have a second factor
     and who has none: they add one here before they can open any other page."""
-    next_url = _next(request)
+    next_url = safe_next(request)
     if second_factors.pending_step(request) != "setup":
         return _done(request, next_url)
     return _page(request, next_url=next_url)
@@ -160,7 +154,7 @@ def _add_page(
 @require_recent_auth(action="add an authenticator app", **ADDING_A_FACTOR)
 def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="totp")
-    next_url = _next(request)
+    next_url = safe_next(request)
     if not form.is_valid():
         return _add_page(request, form, next_url)
     device = rules.start_totp_device(request.user, form.cleaned_data["name"])
@@ -192,7 +186,7 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         # finished later by whoever holds the session, without a check.
         created_at__gte=timezone.now() - timedelta(seconds=settings.REAUTH_SECONDS),
     )
-    next_url = _next(request)
+    next_url = safe_next(request)
     form = SecondFactorCodeForm(posted(request), method="totp")
     if form.is_bound and form.is_valid():
         user = rules.confirm_totp_device(device, form.cleaned_data["code"], request=request)
@@ -249,7 +243,7 @@ def _added_message(request: AuthenticatedHttpRequest, text: str) -> None:
 @require_recent_auth(action="add a passkey or security key", **ADDING_A_FACTOR)
 def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="passkey")
-    next_url = _next(request)
+    next_url = safe_next(request)
     if not second_factors.passkeys_available():
         messages.error(request, _passkey_note())
         return _done(request, next_url)
@@ -264,7 +258,7 @@ def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
 def passkey_register(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The browser creates the passkey (django-otp-webauthn's script), then comes back."""
     name = passkeys.pending_name(request)
-    next_url = _next(request)
+    next_url = safe_next(request)
     if name is None or not second_factors.passkeys_available():
         messages.info(request, "Name the passkey first, then create it.")
         setup_mode = second_factors.pending_step(request) == "setup"
@@ -376,7 +370,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     """After the password: a passkey, a code from an authenticator app, or a recovery code."""
     if not is_signed_in(request):
         return redirect("accounts:signin")
-    next_url = _next(request)
+    next_url = safe_next(request)
     if second_factors.pending_step(request) != "verify":
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
     forms = second_step.forms_for(posted(request))

@@ -5,8 +5,7 @@ authenticator app, a recovery code) and check them the same way, behind the thro
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, QueryDict
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.http import QueryDict
 
 from accounts import rules, second_factors
 from accounts.forms import SecondFactorCodeForm
@@ -84,9 +83,3 @@ def check(request: AuthenticatedHttpRequest, form: SecondFactorCodeForm, *, purp
 
 def context(request: AuthenticatedHttpRequest, forms: dict[str, Any]) -> dict[str, Any]:
     return {"choices": choices(request), "forms": forms, "method_field": METHOD}
-
-
-def is_safe_next(request: HttpRequest, url: str) -> bool:
-    return bool(url) and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )

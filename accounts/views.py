@@ -30,7 +30,7 @@ from accounts.invitations import INVITATION_HOURS, invitation_tokens, send_invit
 from accounts.models import RecoveryCode, Role, User
 from accounts.tables import UserTable
 from portal.lib import throttle
-from portal.lib.http import posted
+from portal.lib.http import posted, safe_next
 from portal.lib.net import client_ip
 from portal.lib.tables import paginate
 
@@ -310,7 +310,8 @@ GRANT_ACCESS = Toggle(
 def _toggle(request: AuthenticatedHttpRequest, user_id: int, toggle: Toggle) -> HttpResponse:
     target = _user_in_account(request, user_id)
     names = {"name": target.get_full_name(), "email": target.email}
-    back = _back(request) or reverse("accounts:user_detail", args=[target.pk])
+    # The Users page keeps its search and sort when a change returns to it.
+    back = safe_next(request) or reverse("accounts:user_detail", args=[target.pk])
     if request.method != "POST":
         action = {**vars(toggle), "text": toggle.question.format(**names)}
         context = {"target": target, "action": action, "back": back, "nav": "users"}
@@ -326,14 +327,6 @@ def _toggle(request: AuthenticatedHttpRequest, user_id: int, toggle: Toggle) -> 
     else:
         _say(request, done, toggle.changed.format(**names), toggle.unchanged.format(**names))
     return redirect(back)
-
-
-def _back(request: HttpRequest) -> str:
-    """Where a confirmed change returns to: the page it was asked from (the Users page keeps
-    its search and sort), if that is one of the portal's own; else ""."""
-    back = request.POST.get("next") or request.GET.get("next") or ""
-    safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure())
-    return back if safe and back.startswith("/") else ""
 
 
 @account_admin_required

@@ -7,12 +7,18 @@
   and audit, and nothing that is not there. Migrations are left out; a package's
   `__init__.py` is its package's line (`apikeys/`); management commands are one line per app,
   the package `<app>/management/commands/`, never each command.
+- docs/activity-log.md's canonical form lists audit/chain.py's cells in their order, and its
+  offline verifier verifies an export (and catches an edit).
 """
 
+import csv
 import re
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.audit.test_verify_activity_log import README_SCRIPT
+from audit import chain
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -176,8 +182,52 @@ def test_where_things_live_names_every_package_and_module_and_nothing_else():
     )
 
 
-def test_the_verifier_in_the_activity_log_doc_is_the_tested_one():
-    assert README_SCRIPT.strip() in (DOCS / "activity-log.md").read_text(encoding="utf-8")
+def test_the_canonical_form_in_the_activity_log_doc_lists_the_chains_cells_in_order():
+    doc = (DOCS / "activity-log.md").read_text(encoding="utf-8")
+    spec = doc[doc.index("## The hash chain: canonical form, version 1") :]
+    cells = re.findall(r"^\| \d+ \| `(\w+)` \|", spec, re.M)
+    assert cells == chain.CSV_COLUMNS[:-1]
+
+
+def _export(path: Path, target_emails: list[str]) -> None:
+    """A chain of entries written as Export CSV writes it: hashed, then neutralised."""
+    prev = chain.GENESIS
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, lineterminator="\r\n")
+        writer.writerow(chain.CSV_COLUMNS)
+        for seq, email in enumerate(target_emails, start=1):
+            cells = chain.cells(
+                seq=seq,
+                time=datetime(2026, 11, 26, 22, 54, 5, 123456, tzinfo=UTC),
+                event="user.created",
+                actor_id=None,
+                actor_email="",
+                actor_role="",
+                target_user_id=seq,
+                target_email=email,
+                api_key="",
+                ip=None,
+                user_agent="",
+                details={"note": "naïve ünïcode", "a": [1, "\t"]},
+                prev_hash=prev,
+            )
+            prev = chain.digest(cells)
+            writer.writerow([chain.neutralise(cell) for cell in [*cells, prev]])
+
+
+def test_the_verifier_in_the_activity_log_doc_checks_an_export(tmp_path: Path):
+    doc = (DOCS / "activity-log.md").read_text(encoding="utf-8")
+    script = tmp_path / "verify.py"
+    script.write_text(re.search(r"```python\n(.*?)```", doc, re.S)[1], encoding="utf-8")
+    export = tmp_path / "activity.csv"
+    _export(export, ["ada@example.com", "=cmd|' /C calc'!A0", "'quoted@example.com"])
+
+    ok = subprocess.run([sys.executable, script, export], capture_output=True, text=True)
+    assert (ok.returncode, ok.stdout) == (0, "3 entries verified\n"), ok.stderr
+
+    export.write_text(export.read_text(encoding="utf-8").replace("ada@", "eve@"), "utf-8")
+    bad = subprocess.run([sys.executable, script, export], capture_output=True, text=True)
+    assert bad.returncode != 0 and "entry 1: hash" in bad.stderr
 
 
 def test_the_link_check_reports_a_missing_file_and_a_missing_heading(tmp_path: Path):

@@ -2,6 +2,8 @@
 
 - Every relative link in README.md and docs/*.md reaches a file, and its `#anchor` a heading
   of the Markdown file it names (GitHub's slugs).
+- Every file or folder of this repository that they name (`apikeys/usage.py`, `tests/scale/`)
+  exists, so a module that moves takes its mentions with it.
 - The README stays a front door: at most 300 lines, linking every page of docs/.
 - Its "Where things live" table names every package and module of portal, accounts, apikeys
   and audit, and nothing that is not there. Migrations are left out; a package's
@@ -35,6 +37,12 @@ HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 HTML_ANCHOR = re.compile(r"""<a\s+(?:id|name)=["']([^"']+)["']""")
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 MAP_ROW = re.compile(r"^\|\s*`([^`]+)`")
+# A path in this repository as prose names it: a file under one of its folders, or a folder
+# written with its trailing slash in code (`tests/scale/`). URLs (/accounts/users/) start with /.
+TOP = r"(?:portal|accounts|apikeys|audit|tests|bench|templates|static|docs)/"
+REPO_PATH = re.compile(
+    rf"(?<![\w/.-])({TOP}[\w./*-]*\.(?:py|html|txt|md|css|js))\b|`({TOP}[\w./-]*/)`"
+)
 
 
 def prose_lines(text: str) -> list[str]:
@@ -149,6 +157,17 @@ def map_mismatches(readme: str, root: Path) -> tuple[list[str], list[str]]:
     return missing, extra
 
 
+def missing_paths(files: list[Path], root: Path) -> list[str]:
+    """Each repository path the files name (globs allowed) that matches nothing."""
+    missing = []
+    for source in files:
+        for match in REPO_PATH.finditer(source.read_text(encoding="utf-8")):
+            path = match[1] or match[2]
+            if not any(root.glob(path.rstrip("/"))):
+                missing.append(f"{source.relative_to(root)}: {path}")
+    return sorted(set(missing))
+
+
 def markdown_files() -> list[Path]:
     return [README, *sorted(DOCS.glob("*.md"))]
 
@@ -156,6 +175,11 @@ def markdown_files() -> list[Path]:
 def test_every_relative_link_in_the_readme_and_docs_resolves():
     broken = broken_links(markdown_files(), ROOT)
     assert broken == [], "Links that point nowhere:\n" + "\n".join(broken)
+
+
+def test_every_file_and_folder_the_readme_and_docs_name_exists():
+    missing = missing_paths(markdown_files(), ROOT)
+    assert missing == [], "Paths named in the docs that are not in the tree:\n" + "\n".join(missing)
 
 
 def test_the_readme_is_at_most_300_lines():
@@ -243,6 +267,20 @@ def test_the_link_check_reports_a_missing_file_and_a_missing_heading(tmp_path: P
         "README.md: docs/b.md (no such file)",
         "README.md: docs/a.md#signing (no such heading)",
         "README.md: #nope (no such heading)",
+    ]
+
+
+def test_the_path_check_reports_a_file_that_is_gone(tmp_path: Path):
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "chain.py").write_text("")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "See audit/chain.py, `audit/`, audit/c*.py and /audit/gone.py (a URL), migration "
+        "`audit/0004`; but (audit/gone.py) and `tests/scale/` are not there.\n"
+    )
+    assert missing_paths([readme], tmp_path) == [
+        "README.md: audit/gone.py",
+        "README.md: tests/scale/",
     ]
 
 

@@ -35,6 +35,9 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be a long random value when DEBUG is off.")
+# Old signing keys, still accepted while sessions, reset links and recovery codes made under
+# them age out (docs/security.md, "Rotating SECRET_KEY").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 PORTAL_NAME = env.str("PORTAL_NAME", default="Meridian DNS")
 # The portal's public address: links in emails sent outside a request (reminders), and the

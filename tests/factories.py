@@ -2,8 +2,8 @@
 
 Plain functions with keyword arguments; each makes its object the way the portal does (a key
 through ApiKey.generate, so its activity entry and limits are real), so a test reads as the
-data it needs and nothing else. The scale tests' servers are seeded with these too
-(tests/scale/seed.py).
+data it needs and nothing else. The scale tests' servers, in other processes, get their data
+from these too (tests/scale/data.py).
 """
 
 from datetime import datetime

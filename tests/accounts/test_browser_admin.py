@@ -18,6 +18,7 @@ from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in
+from tests.factories import make_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,7 +54,7 @@ def _open_user(page, name: str) -> None:
 def test_domain_admin_removes_and_grants_api_access(
     page, browser, live_server, domain_admin, user, domains
 ):
-    key, secret = ApiKey.generate(user, None)
+    key, secret = make_key(user, None)
     assert _api_call(live_server.url, str(key.key), secret)[0] == 200
 
     browser_sign_in(page, domain_admin.email)

@@ -14,7 +14,8 @@ from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.accounts.two_factor_support import code_for
 from tests.apikeys.test_keyboard_walkthrough import assert_focus_ring, tab_to
-from tests.conftest import PASSWORD, browser_sign_in
+from tests.conftest import browser_sign_in
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,8 @@ import pytest
 import time_machine
 
 from apikeys import ratelimit
-from tests.apikeys.api_support import new_key, signed
+from tests.apikeys.api_support import signed
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def small_limit(settings):
 
 @pytest.fixture
 def pair(user):
-    return new_key(user)
+    return make_key(user)
 
 
 def call(client, key, secret, path=V1):
@@ -80,7 +81,7 @@ def test_the_window_resets(client, pair):
 
 
 def test_each_key_has_its_own_allowance(client, user, pair):
-    other = new_key(user)
+    other = make_key(user)
     with time_machine.travel(START, tick=False):
         for _ in range(4):
             call(client, *pair)

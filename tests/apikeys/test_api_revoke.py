@@ -12,7 +12,8 @@ from django.utils import timezone
 from apikeys import revocation, tokens
 from apikeys.models import ApiKey, EndedReason, Status
 from audit.models import AuditEvent, Event
-from tests.apikeys.api_support import new_key, signed
+from tests.apikeys.api_support import signed
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def well_formed_stranger() -> str:
 
 
 def test_a_reported_secret_revokes_its_key(client, user):
-    key, secret = new_key(user, timezone.now() + timedelta(days=30))
+    key, secret = make_key(user, timezone.now() + timedelta(days=30))
 
     response = report(client, [secret])
 
@@ -44,7 +45,7 @@ def test_a_reported_secret_revokes_its_key(client, user):
 
 
 def test_the_revoked_key_then_gets_401_through_the_signed_api(client, user, domains):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
 
     report(client, [secret])
@@ -56,7 +57,7 @@ def test_the_revoked_key_then_gets_401_through_the_signed_api(client, user, doma
 
 
 def test_the_answer_is_the_same_whether_or_not_a_key_matched(client, user):
-    _, secret = new_key(user)
+    _, secret = make_key(user)
 
     matched = report(client, [secret], ip="198.51.100.1")
     unmatched = report(client, [well_formed_stranger()], ip="198.51.100.2")
@@ -74,9 +75,9 @@ def test_the_answer_is_the_same_whether_or_not_a_key_matched(client, user):
 def test_the_owner_and_the_account_administrators_are_emailed_once(
     client, user, account_admin, other_user
 ):
-    first, first_secret = new_key(user)
-    second, second_secret = new_key(user)
-    other, other_secret = new_key(other_user)
+    first, first_secret = make_key(user)
+    second, second_secret = make_key(user)
+    other, other_secret = make_key(other_user)
 
     report(client, [first_secret, second_secret, first_secret, other_secret])
 
@@ -93,8 +94,8 @@ def test_the_owner_and_the_account_administrators_are_emailed_once(
 
 
 def test_the_log_records_each_key_with_the_reporters_address(client, user, other_user):
-    key, secret = new_key(user)
-    other, other_secret = new_key(other_user)
+    key, secret = make_key(user)
+    other, other_secret = make_key(other_user)
 
     report(client, [secret, other_secret], ip="203.0.113.9")
 
@@ -111,7 +112,7 @@ def test_the_log_records_each_key_with_the_reporters_address(client, user, other
 
 
 def test_entries_that_fail_the_checksum_are_dropped_without_a_query(client, user):
-    _, secret = new_key(user)
+    _, secret = make_key(user)
     altered = secret[:-1] + ("A" if secret[-1] != "A" else "B")
     made_up = ["mdns_" + "x" * 38, "ghp_" + "y" * 36, "", altered]
 
@@ -124,7 +125,7 @@ def test_entries_that_fail_the_checksum_are_dropped_without_a_query(client, user
 
 
 def test_a_whole_body_is_looked_up_in_one_query_whatever_its_size(client, user):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     strangers = [well_formed_stranger() for _ in range(999)]
 
     with CaptureQueriesContext(connection) as one:
@@ -146,9 +147,9 @@ def test_a_whole_body_is_looked_up_in_one_query_whatever_its_size(client, user):
 
 
 def test_already_ended_keys_are_left_as_they_were(client, user):
-    deleted, deleted_secret = new_key(user)
+    deleted, deleted_secret = make_key(user)
     deleted.delete_by(user)
-    expired, expired_secret = new_key(user, timezone.now() - timedelta(days=1))
+    expired, expired_secret = make_key(user, timezone.now() - timedelta(days=1))
 
     report(client, [deleted_secret, expired_secret])
 
@@ -161,7 +162,7 @@ def test_already_ended_keys_are_left_as_they_were(client, user):
 
 
 def test_reporting_a_key_twice_revokes_it_once(client, user):
-    _, secret = new_key(user)
+    _, secret = make_key(user)
 
     report(client, [secret])
     report(client, [secret])
@@ -193,7 +194,7 @@ def test_a_body_of_the_wrong_shape_gets_400_saying_why(client, body, words):
 
 
 def test_over_1000_credentials_get_400_and_revoke_nothing(client, user):
-    _, secret = new_key(user)
+    _, secret = make_key(user)
 
     response = report(client, [secret] + [well_formed_stranger() for _ in range(1000)])
 
@@ -203,7 +204,7 @@ def test_over_1000_credentials_get_400_and_revoke_nothing(client, user):
 
 
 def test_a_body_over_1_mb_gets_413(client, user):
-    _, secret = new_key(user)
+    _, secret = make_key(user)
     body = json.dumps({"credentials": [secret], "padding": "x" * (1024 * 1024)})
 
     response = client.post(URL, body, content_type="application/json")
@@ -215,7 +216,7 @@ def test_a_body_over_1_mb_gets_413(client, user):
 
 def test_each_address_may_report_10_times_a_minute(client, user):
     answers = [report(client, [well_formed_stranger()]).status_code for _ in range(10)]
-    _, secret = new_key(user)
+    _, secret = make_key(user)
 
     refused = report(client, [secret])
     elsewhere = report(client, [well_formed_stranger()], ip="198.51.100.99")
@@ -238,7 +239,7 @@ def test_only_post_is_allowed(client):
 def test_no_csrf_token_or_session_is_needed(user):
     from django.test import Client
 
-    _, secret = new_key(user)
+    _, secret = make_key(user)
     response = report(Client(enforce_csrf_checks=True), [secret])
 
     assert response.status_code == 202
@@ -247,7 +248,7 @@ def test_no_csrf_token_or_session_is_needed(user):
 
 
 def test_the_profile_shows_the_key_revoked(client_for, user):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     report(client_for(user), [secret])
 
     page = client_for(user).get("/profile/").content.decode()
@@ -273,7 +274,7 @@ def test_the_pattern_and_checksum_documented_match_real_secrets(user):
     from apikeys.openapi import SECRET_PATTERN
 
     alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    _, secret = new_key(user)
+    _, secret = make_key(user)
     assert re.fullmatch(SECRET_PATTERN, secret)
     number, digits = zlib.crc32(secret[:37].encode()), ""
     for _ in range(6):
@@ -290,8 +291,8 @@ def test_a_leaked_secret_is_found_while_and_after_rotating_the_encryption_key(
     from apikeys import crypto
 
     old_kek = settings.KEY_ENCRYPTION_KEYS[0]
-    before, before_secret = new_key(user)
-    during, during_secret = new_key(user)
+    before, before_secret = make_key(user)
+    during, during_secret = make_key(user)
     settings.KEY_ENCRYPTION_KEYS = [crypto.new_key(), old_kek]
 
     # Not rotated yet: found by its fingerprint under the old key.
@@ -308,7 +309,7 @@ def test_a_leaked_secret_is_found_while_and_after_rotating_the_encryption_key(
 
 
 def test_no_fingerprint_is_kept_for_a_deleted_key_or_shown_in_the_admin(user):
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     assert key.secret_fingerprint is not None and len(bytes(key.secret_fingerprint)) == 32
 
     key.delete_by(user)
@@ -338,7 +339,7 @@ def test_the_answer_does_not_wait_for_the_mail_server(client, user, monkeypatch)
             release.wait(10)  # a server that accepts the connection and never answers
 
     monkeypatch.setattr(revocation, "get_connection", lambda: Stuck())
-    _, secret = new_key(user)
+    _, secret = make_key(user)
     body = json.dumps({"credentials": [secret]})
 
     response = client.post(URL, body, content_type="application/json")
@@ -350,7 +351,7 @@ def test_the_answer_does_not_wait_for_the_mail_server(client, user, monkeypatch)
 
 
 def test_administrators_are_told_the_owner_replaces_the_key(client, user, account_admin):
-    _, secret = new_key(user)
+    _, secret = make_key(user)
 
     report(client, [secret])
 

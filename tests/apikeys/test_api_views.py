@@ -10,8 +10,8 @@ from django.urls import reverse
 from accounts.models import Domain
 from apikeys.models import ApiKey
 from audit.models import AuditEvent
-from tests.apikeys.api_support import FORMS, new_key, now_ms, signed
-from tests.conftest import make_user
+from tests.apikeys.api_support import FORMS, now_ms, signed
+from tests.factories import make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ ONE_STATEMENT = connection.vendor == "postgresql"
 
 @pytest.fixture
 def pair(user):
-    return new_key(user)
+    return make_key(user)
 
 
 def get(client, path, key, secret, form="bearer", timestamp=None, **extra):
@@ -98,7 +98,7 @@ def test_another_accounts_domain_reads_as_not_found(client, pair, domains, path)
 
 
 def test_another_accounts_key_sees_only_its_own_domains(client, other_user, domains):
-    key, secret = new_key(other_user)
+    key, secret = make_key(other_user)
     assert [d["name"] for d in get(client, V1, key, secret).json()] == ["secret.other.example"]
     assert get(client, f"{V1}/{domains[0].pk}", key, secret).status_code == 404
 
@@ -159,7 +159,7 @@ def test_bad_signature(client, pair):
 
 def test_another_keys_secret_is_a_bad_signature(client, user, pair):
     key, _ = pair
-    _, other_secret = new_key(user)
+    _, other_secret = make_key(user)
     assert get(client, V1, key, other_secret).json()["code"] == "bad_signature"
 
 
@@ -180,7 +180,7 @@ def test_timestamp_tolerance(client, pair, domains, offset, status):
 
 def test_expiry_at_the_exact_second(client, user, domains):
     expires = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
-    key, secret = new_key(user, expires)
+    key, secret = make_key(user, expires)
     with time_machine.travel(expires - timedelta(seconds=1), tick=False):
         assert get(client, V1, key, secret).status_code == 200
     with time_machine.travel(expires, tick=False):
@@ -213,7 +213,7 @@ def test_a_deactivated_owner_suspends_the_key(client, user, pair):
 
 def test_a_key_made_while_access_was_granted_of_a_user_without_it(client, account):
     person = make_user(account, "noaccess@acme.example", api_access=True)
-    key, secret = new_key(person)
+    key, secret = make_key(person)
     person.api_access = False
     person.save()
     assert get(client, V4, key, secret).json()["code"] == "access_removed"
@@ -453,9 +453,9 @@ def test_help_page_without_keys_says_how_to_make_one(client_for, user):
 
 
 def test_help_page_lists_only_the_users_own_keys(client_for, user, other_user, account):
-    mine, _ = new_key(user)
-    theirs, _ = new_key(other_user)
-    colleague_key, _ = new_key(make_user(account, "col@acme.example", api_access=True))
+    mine, _ = make_key(user)
+    theirs, _ = make_key(other_user)
+    colleague_key, _ = make_key(make_user(account, "col@acme.example", api_access=True))
     page = client_for(user).get(reverse("apikeys:api_help")).content.decode()
     assert str(mine.key) in page
     assert str(theirs.key) not in page and str(colleague_key.key) not in page

@@ -10,7 +10,7 @@ from django.db import connection
 
 from apikeys import crypto
 from apikeys.models import ApiKey
-from tests.apikeys.conftest import make_key
+from tests.factories import make_key
 
 
 def test_round_trip_and_a_fresh_nonce_each_time():

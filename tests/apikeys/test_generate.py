@@ -16,8 +16,8 @@ from apikeys import tokens
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
-from tests.apikeys.conftest import make_key
 from tests.conftest import sign_in
+from tests.factories import make_key, make_user
 
 GENERATE = "/profile/keys/generate/"
 
@@ -185,8 +185,6 @@ def test_deleting_a_key_frees_its_place(signed_in, user):
 
 
 def test_without_api_access_generate_is_not_offered(client_for, account):
-    from tests.conftest import make_user
-
     nobody = make_user(account, "nia@acme.example", api_access=False)
     client = client_for(nobody)
     profile = client.get("/profile/").content.decode()

@@ -14,7 +14,7 @@ from accounts.models import Role, User
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -29,16 +29,16 @@ def revoke_url(key: ApiKey) -> str:
 def keys(user, domain_admin, other_user):
     """Keys in every state, with each secret that was issued."""
     now = timezone.now()
-    live, live_secret = ApiKey.generate(user, now + timedelta(days=90))
-    soon, soon_secret = ApiKey.generate(user, now + timedelta(days=10))
-    expired, expired_secret = ApiKey.generate(domain_admin, now + timedelta(days=5))
+    live, live_secret = make_key(user, now + timedelta(days=90))
+    soon, soon_secret = make_key(user, now + timedelta(days=10))
+    expired, expired_secret = make_key(domain_admin, now + timedelta(days=5))
     ApiKey.objects.filter(pk=expired.pk).update(expires=now - timedelta(days=1))
-    deleted, deleted_secret = ApiKey.generate(domain_admin, None)
+    deleted, deleted_secret = make_key(domain_admin, None)
     deleted.delete_by(domain_admin)
     suspended_owner = make_user(user.account, "sam@acme.example", api_access=True)
-    suspended, suspended_secret = ApiKey.generate(suspended_owner, None)
+    suspended, suspended_secret = make_key(suspended_owner, None)
     User.objects.filter(pk=suspended_owner.pk).update(api_access=False)
-    theirs, theirs_secret = ApiKey.generate(other_user, None)
+    theirs, theirs_secret = make_key(other_user, None)
     ApiKey.objects.filter(pk=live.pk).update(last_used_at=now, last_used_ip="203.0.113.9")
     secrets = [
         live_secret,
@@ -177,9 +177,9 @@ def rows_by_key(response) -> dict[str, str]:
 
 
 def test_keys_exceeding_a_new_policy_are_flagged(client_for, account_admin, user, domain_admin):
-    long, _ = ApiKey.generate(user, expires_after(24, user.time_zone))
-    never, _ = ApiKey.generate(user, None)
-    within, _ = ApiKey.generate(domain_admin, expires_after(12, domain_admin.time_zone))
+    long, _ = make_key(user, expires_after(24, user.time_zone))
+    never, _ = make_key(user, None)
+    within, _ = make_key(domain_admin, expires_after(12, domain_admin.time_zone))
     client = client_for(account_admin)
     assert "policy-flag" not in client.get(INVENTORY).content.decode()
 
@@ -326,8 +326,8 @@ def test_queries_do_not_grow_from_10_to_1000_users(
 def test_names_allowed_addresses_and_the_last_used_address_are_listed(
     client_for, domain_admin, user
 ):
-    named, _ = ApiKey.generate(user, None, name="certbot on web-1", allowed_ips=["203.0.113.7"])
-    ApiKey.generate(user, None)
+    named, _ = make_key(user, None, name="certbot on web-1", allowed_ips=["203.0.113.7"])
+    make_key(user, None)
     ApiKey.objects.filter(pk=named.pk).update(
         last_used_at=timezone.now(), last_used_ip="203.0.113.7"
     )
@@ -341,8 +341,8 @@ def test_names_allowed_addresses_and_the_last_used_address_are_listed(
 
 def test_filters_for_unrestricted_and_unused_keys(client_for, domain_admin, user, domain_admin_key):
     now = timezone.now()
-    fresh, _ = ApiKey.generate(user, None, allowed_ips=["203.0.113.7"])
-    old_unused, _ = ApiKey.generate(user, None)
+    fresh, _ = make_key(user, None, allowed_ips=["203.0.113.7"])
+    old_unused, _ = make_key(user, None)
     ApiKey.objects.filter(pk=old_unused.pk).update(created=now - timedelta(days=45))
     ApiKey.objects.filter(pk=domain_admin_key.pk).update(
         created=now - timedelta(days=100), last_used_at=now - timedelta(days=31)
@@ -364,7 +364,7 @@ def test_filters_for_unrestricted_and_unused_keys(client_for, domain_admin, user
 
 @pytest.fixture
 def domain_admin_key(domain_admin):
-    return ApiKey.generate(domain_admin, None)[0]
+    return make_key(domain_admin, None)[0]
 
 
 def test_keys_breaking_the_address_policy_are_flagged_and_keep_working(
@@ -372,8 +372,8 @@ def test_keys_breaking_the_address_policy_are_flagged_and_keep_working(
 ):
     from tests.apikeys.api_support import signed
 
-    anywhere, anywhere_secret = ApiKey.generate(user, None)
-    outside, _ = ApiKey.generate(user, None, allowed_ips=["198.51.100.7"])
+    anywhere, anywhere_secret = make_key(user, None)
+    outside, _ = make_key(user, None, allowed_ips=["198.51.100.7"])
     admin = client_for(account_admin)
     admin.post(
         reverse("apikeys:policy"),
@@ -396,8 +396,8 @@ def test_keys_breaking_the_address_policy_are_flagged_and_keep_working(
 def test_the_users_page_shows_key_names_and_the_last_used_address(client_for, domain_admin, user):
     from datetime import UTC, datetime
 
-    first, _ = ApiKey.generate(user, None, name="certbot on web-1")
-    second, _ = ApiKey.generate(user, None, name="backup")
+    first, _ = make_key(user, None, name="certbot on web-1")
+    second, _ = make_key(user, None, name="backup")
     ApiKey.objects.filter(pk=first.pk).update(
         last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apikeys.models import ApiKey, Status
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +22,9 @@ REVOKE_MANY = reverse("apikeys:revoke-many")
 @pytest.fixture
 def three(user, domain_admin):
     later = timezone.now() + timedelta(days=90)
-    first, _ = ApiKey.generate(user, later, name="certbot on web-1")
-    second, _ = ApiKey.generate(user, later)
-    third, _ = ApiKey.generate(domain_admin, None)
+    first, _ = make_key(user, later, name="certbot on web-1")
+    second, _ = make_key(user, later)
+    third, _ = make_key(domain_admin, None)
     return [first, second, third]
 
 
@@ -88,7 +88,7 @@ def test_confirming_twice_revokes_once(client_for, account_admin, three):
 
 
 def test_another_accounts_keys_and_junk_are_ignored(client_for, account_admin, other_user, three):
-    theirs, _ = ApiKey.generate(other_user, None)
+    theirs, _ = make_key(other_user, None)
 
     response = client_for(account_admin).post(
         REVOKE_MANY,
@@ -117,11 +117,9 @@ def test_users_and_get_are_refused(client_for, user, account_admin, three):
 def test_queries_do_not_grow_with_the_keys_revoked(client_for, account_admin, account):
     def revoke(count: int) -> int:
         owner = make_user(account, f"owner{count}@acme.example", api_access=True)
-        keys = [ApiKey.generate(owner, None)[0] for _ in range(2)]
+        keys = [make_key(owner, None)[0] for _ in range(2)]
         others = [
-            ApiKey.generate(
-                make_user(account, f"o{count}-{i}@acme.example", api_access=True), None
-            )[0]
+            make_key(make_user(account, f"o{count}-{i}@acme.example", api_access=True), None)[0]
             for i in range(count)
         ]
         chosen = [str(k.key) for k in keys + others]

@@ -7,7 +7,8 @@ from apikeys import tokens
 from audit.models import AuditEvent, Event
 from tests.apikeys import leaks
 from tests.apikeys.test_generate import GENERATE
-from tests.conftest import make_user, verified_sign_in
+from tests.conftest import verified_sign_in
+from tests.factories import make_key, make_user
 
 
 def test_no_secret_leaks_after_generate_view_and_delete(
@@ -39,8 +40,6 @@ def test_no_secret_leaks_after_generate_view_and_delete(
 
 
 def test_admin_shows_key_metadata_read_only(client, user, account):
-    from tests.apikeys.conftest import make_key
-
     key, secret = make_key(user)
     superuser = make_user(account, "root@acme.example", is_staff=True, is_superuser=True)
     verified_sign_in(client, superuser)

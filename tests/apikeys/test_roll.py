@@ -15,6 +15,7 @@ from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, EndedReason, KeyLimitReached
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import signed
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +26,6 @@ def roll_url(key: ApiKey) -> str:
     return reverse("apikeys:roll", args=[key.key])
 
 
-def make(owner, months: int | None = 5, **fields):
-    expires = None if months is None else expires_after(months, owner.time_zone)
-    key, secret = ApiKey.generate(owner, expires, expiry_months=months, **fields)
-    assert secret is not None
-    return key, secret
-
-
 def form(client, key: ApiKey) -> dict[str, str]:
     page = client.get(roll_url(key)).content.decode()
     token = page.split('name="form_token" value="', 1)[1].split('"', 1)[0]
@@ -39,7 +33,7 @@ def form(client, key: ApiKey) -> dict[str, str]:
 
 
 def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
-    old, _ = make(user, name="certbot on web-1", allowed_ips=["203.0.113.0/24"])
+    old, _ = make_key(user, name="certbot on web-1", allowed_ips=["203.0.113.0/24"], months=5)
     with time_machine.travel(NOW, tick=False):
         page = signed_in.get(roll_url(old)).content.decode()
         for text in ("Roll API Key", "certbot on web-1", "203.0.113.0/24", "In 24 hours", "Now"):
@@ -87,7 +81,7 @@ def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
     ],
 )
 def test_each_grace_period(signed_in, user, grace, after):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     with time_machine.travel(NOW, tick=False):
         signed_in.post(roll_url(old), {**form(signed_in, old), "grace": grace})
     old.refresh_from_db()
@@ -95,7 +89,7 @@ def test_each_grace_period(signed_in, user, grace, after):
 
 
 def test_the_grace_never_extends_the_old_key(signed_in, user):
-    old, _ = ApiKey.generate(user, NOW + timedelta(hours=3))
+    old, _ = make_key(user, NOW + timedelta(hours=3))
     with time_machine.travel(NOW, tick=False):
         signed_in.post(roll_url(old), {**form(signed_in, old), "grace": "7d"})
     old.refresh_from_db()
@@ -103,7 +97,7 @@ def test_the_grace_never_extends_the_old_key(signed_in, user):
 
 
 def test_never_expires_stays_never_and_the_policy_of_today_applies(signed_in, user, account):
-    never, _ = make(user, months=None)
+    never, _ = make_key(user)
     with time_machine.travel(NOW, tick=False):
         signed_in.post(roll_url(never), {**form(signed_in, never), "grace": "now"})
     new = ApiKey.objects.filter(owner=user).order_by("-pk").first()
@@ -123,15 +117,15 @@ def test_never_expires_stays_never_and_the_policy_of_today_applies(signed_in, us
 
 def test_a_key_made_before_months_were_stored_lasts_as_long(user):
     with time_machine.travel(NOW - timedelta(days=10), tick=False):
-        old, _ = ApiKey.generate(user, NOW + timedelta(days=20))  # 30 days, no months
+        old, _ = make_key(user, NOW + timedelta(days=20))  # 30 days, no months
     with time_machine.travel(NOW, tick=False):
         new, _ = old.roll(timedelta(hours=1), actor=user)
     assert new.expires == NOW + timedelta(days=30) and new.expiry_months is None
 
 
 def test_roll_needs_a_free_slot_and_says_so(signed_in, user):
-    old, _ = make(user)
-    make(user)
+    old, _ = make_key(user, months=5)
+    make_key(user, months=5)
     page = signed_in.get(roll_url(old))
     assert "Roll needs a free slot: delete your other key first." in page.content.decode()
     assert 'name="grace"' not in page.content.decode()
@@ -144,17 +138,17 @@ def test_roll_needs_a_free_slot_and_says_so(signed_in, user):
 
 
 def test_only_live_keys_roll(signed_in, user):
-    expired, _ = ApiKey.generate(user, timezone.now() - timedelta(days=1))
+    expired, _ = make_key(user, timezone.now() - timedelta(days=1))
     page = signed_in.get(roll_url(expired)).content.decode()
     assert "Only a live key can be rolled" in page
     profile = signed_in.get("/profile/").content.decode()
     assert roll_url(expired) not in profile
-    live, _ = make(user)
+    live, _ = make_key(user, months=5)
     assert roll_url(live) in signed_in.get("/profile/").content.decode()
 
 
 def test_the_policy_must_allow_the_keys_addresses(signed_in, user, account):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     account.require_allowed_ips = True
     account.save()
     page = signed_in.get(roll_url(old)).content.decode()
@@ -165,7 +159,7 @@ def test_the_policy_must_allow_the_keys_addresses(signed_in, user, account):
 
 
 def test_a_resubmitted_roll_makes_no_second_key(signed_in, user):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     data = {**form(signed_in, old), "grace": "24h"}
     signed_in.post(roll_url(old), data)
     response = signed_in.post(roll_url(old), data, follow=True)
@@ -175,7 +169,7 @@ def test_a_resubmitted_roll_makes_no_second_key(signed_in, user):
 
 
 def test_roll_asks_for_the_password_when_the_last_check_is_old(signed_in, user, settings):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     data = {**form(signed_in, old), "grace": "1h"}
     settings.REAUTH_SECONDS = -1
     page = signed_in.post(roll_url(old), data)
@@ -187,7 +181,7 @@ def test_roll_asks_for_the_password_when_the_last_check_is_old(signed_in, user, 
 
 
 def test_someone_elses_key_is_not_found(client_for, other_user, user):
-    theirs, _ = make(other_user)
+    theirs, _ = make_key(other_user, months=5)
     client = client_for(user)
     assert client.get(roll_url(theirs)).status_code == 404
     assert client.post(roll_url(theirs), {"grace": "now"}).status_code == 404
@@ -196,7 +190,7 @@ def test_someone_elses_key_is_not_found(client_for, other_user, user):
 
 
 def test_the_old_key_works_through_its_grace_then_is_refused_as_expired(client, user, domains):
-    old, old_secret = make(user)
+    old, old_secret = make_key(user, months=5)
     with time_machine.travel(NOW, tick=False):
         new, new_secret = old.roll(timedelta(hours=1), actor=user)
     for when, expected in [
@@ -212,10 +206,10 @@ def test_the_old_key_works_through_its_grace_then_is_refused_as_expired(client, 
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_rolls_of_both_keys_leave_one_replacement(user):
-    first, _ = make(user)
-    second, _ = make(user)
+    first, _ = make_key(user, months=5)
+    second, _ = make_key(user, months=5)
     first.delete_by(user)
-    third, _ = make(user)
+    third, _ = make_key(user, months=5)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 

@@ -12,8 +12,7 @@ from django.utils import timezone
 from apikeys import tokens
 from audit.models import AuditEvent, Event
 from portal.lib import throttle
-from tests.apikeys.conftest import make_key
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_key, make_user
 
 VIEW = "/profile/keys/view/"
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0"

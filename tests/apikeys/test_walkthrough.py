@@ -12,7 +12,8 @@ from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.apikeys import leaks
-from tests.conftest import PASSWORD, browser_sign_in, make_user
+from tests.conftest import browser_sign_in
+from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -38,7 +38,8 @@ from apikeys.models import ApiKey, EndedReason
 from portal.logs import KeyValueFormatter
 from tests.accounts.two_factor_support import code_for
 from tests.apikeys.api_support import signed_headers
-from tests.conftest import PASSWORD, browser_sign_in, passkeys_at
+from tests.conftest import browser_sign_in, passkeys_at
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -29,7 +29,8 @@ from django.views.decorators.http import require_POST
 from accounts.guards import domain_admin_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, User
-from apikeys import addresses, charts, usage
+from apikeys import addresses, charts
+from apikeys.api import usage
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, ApiKeyQuerySet, DailyUsage, EndedReason, Status
 from portal.lib.tables import paginate

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, User
-from apikeys import addresses, crypto, tokens
+from apikeys import addresses, secret_storage, tokens
 from apikeys.expiry import replacement_expiry
 from audit.events import Entry, record_many
 from audit.models import Event
@@ -76,8 +76,8 @@ class ApiKey(models.Model):
     key = models.UUIDField("API key", default=uuid.uuid4, unique=True, editable=False)
     secret_encrypted = models.BinaryField(null=True, editable=False)
     secret_hint = models.CharField(max_length=16, editable=False)
-    # HMAC-SHA256 of the secret (apikeys/crypto.py), so that a leaked secret someone
-    # reports is found by an indexed lookup (apikeys/revocation.py). Erased with the secret.
+    # HMAC-SHA256 of the secret (apikeys/secret_storage.py), so that a leaked secret someone
+    # reports is found by an indexed lookup (apikeys/leaked.py). Erased with the secret.
     secret_fingerprint = models.BinaryField(max_length=32, null=True, editable=False, db_index=True)
     created = models.DateTimeField(default=timezone.now)
     expires = models.DateTimeField(null=True, blank=True)
@@ -142,8 +142,8 @@ class ApiKey(models.Model):
     def reveal(self) -> str:
         """The secret in clear: only for its owner's own eyes, or to check a signature."""
         if self.secret_encrypted is None:
-            raise crypto.DecryptionError("the key is deleted: its secret is erased")
-        return crypto.decrypt(self.secret_encrypted, self.key)
+            raise secret_storage.DecryptionError("the key is deleted: its secret is erased")
+        return secret_storage.decrypt(self.secret_encrypted, self.key)
 
     @classmethod
     @sensitive_variables("secret")
@@ -219,8 +219,8 @@ class ApiKey(models.Model):
             secret_hint=tokens.hint(secret),
             **fields,
         )
-        key.secret_encrypted = crypto.encrypt(secret, key.key)
-        key.secret_fingerprint = crypto.fingerprint(secret)
+        key.secret_encrypted = secret_storage.encrypt(secret, key.key)
+        key.secret_fingerprint = secret_storage.fingerprint(secret)
         key.save()
         return key, secret
 

@@ -1,7 +1,6 @@
 from django.urls import path
 
 from apikeys import inventory, policy, views
-from apikeys.api import api_help
 
 app_name = "apikeys"
 
@@ -14,7 +13,7 @@ urlpatterns = [
     path("profile/keys/<uuid:key>/expiry/", views.expiry, name="expiry"),
     path("profile/keys/<uuid:key>/edit/", views.edit, name="edit"),
     path("profile/keys/<uuid:key>/roll/", views.roll, name="roll"),
-    path("profile/api/", api_help, name="api_help"),
+    path("profile/api/", views.api_help, name="api_help"),
     path("keys/", inventory.key_list, name="inventory"),
     path("keys/<uuid:key>/revoke/", inventory.revoke, name="revoke"),
     path("keys/revoke/", inventory.revoke_many, name="revoke-many"),

@@ -24,7 +24,8 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.reauth import require_recent_auth
-from apikeys import addresses, usage
+from apikeys import addresses
+from apikeys.api import usage
 from apikeys.charts import last_days, utc_today
 from apikeys.expiry import replacement_expiry
 from apikeys.forms import GRACE, ExpiryForm, GenerateForm, KeyEditForm, RollForm
@@ -427,3 +428,22 @@ def _roll_page(
         "section": "roll",
     }
     return render(request, "apikeys/roll.html", context, status=status)
+
+
+@login_required
+def api_help(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """How to sign a request, with the user's own API keys (never a secret) filled in."""
+    keys = list(ApiKey.objects.filter(owner=request.user).not_deleted())
+    return render(
+        request,
+        "apikeys/api_help.html",
+        {
+            "keys": keys,
+            "example_key": str(keys[0].key) if keys else "<your API key>",
+            "base_url": request.build_absolute_uri("/api/"),
+            "tolerance": settings.API_TIMESTAMP_TOLERANCE,
+            "rate_limit": settings.API_RATE_LIMIT,
+            "rate_window": settings.API_RATE_WINDOW,
+            "nav": "api_help",
+        },
+    )

@@ -57,8 +57,8 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Account, Domain, Role, User  # noqa: E402
+from apikeys.api.signing import token  # noqa: E402
 from apikeys.models import ApiKey  # noqa: E402
-from apikeys.signing import token  # noqa: E402
 
 SIGNED, BASELINE = "/api/v4/domains", "/api/bench-noauth/v4/domains"
 BLOCK = 100

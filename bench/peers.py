@@ -69,7 +69,7 @@ CONFIGS = {
 
 
 def constellix_token(api_key: str, secret: str) -> str:
-    from apikeys.signing import now_ms, token
+    from apikeys.api.signing import now_ms, token
 
     return "Bearer " + token(api_key, secret, now_ms())
 

@@ -37,7 +37,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Account, Role, User  # noqa: E402
-from apikeys import crypto, tokens  # noqa: E402
+from apikeys import secret_storage, tokens  # noqa: E402
 from apikeys.models import ApiKey  # noqa: E402
 from bench.throwaway import throwaway_database  # noqa: E402
 
@@ -59,7 +59,7 @@ def populate(count: int) -> Account:
                 owner=owners[i % len(owners)],
                 secret_encrypted=b"-",
                 secret_hint="mdns_…",
-                secret_fingerprint=crypto.fingerprint(tokens.new_secret()),
+                secret_fingerprint=secret_storage.fingerprint(tokens.new_secret()),
                 created=now,
             )
         )
@@ -91,7 +91,7 @@ def post(client: Client, credentials: list[str]) -> float:
 def plan(credentials: list[str]) -> str:
     if connection.vendor != "postgresql":
         return "(SQLite: no plan shown)"
-    fingerprints = [crypto.fingerprint(secret) for secret in credentials]
+    fingerprints = [secret_storage.fingerprint(secret) for secret in credentials]
     query = ApiKey.objects.filter(secret_fingerprint__in=fingerprints).only("pk").order_by()
     return query.explain()
 

@@ -2,8 +2,8 @@
 
 import time
 
+from apikeys.api.signing import sign
 from apikeys.models import ApiKey
-from apikeys.signing import sign
 
 FORMS = ("bearer", "security-token", "cnsdns")
 

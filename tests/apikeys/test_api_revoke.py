@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apikeys import revocation, tokens
+from apikeys import leaked, tokens
 from apikeys.models import ApiKey, EndedReason, Status
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import new_key, signed
@@ -22,7 +22,7 @@ URL = "/api/credentials/revoke"
 def report(client, credentials, ip="198.51.100.7", **extra):
     body = json.dumps({"credentials": credentials})
     response = client.post(URL, body, content_type="application/json", REMOTE_ADDR=ip, **extra)
-    revocation.wait_for_emails()  # they go on a thread of their own
+    leaked.wait_for_emails()  # they go on a thread of their own
     return response
 
 
@@ -270,7 +270,7 @@ def test_the_pattern_and_checksum_documented_match_real_secrets(user):
     import re
     import zlib
 
-    from apikeys.openapi import SECRET_PATTERN
+    from apikeys.api.openapi import SECRET_PATTERN
 
     alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
     _, secret = new_key(user)
@@ -287,12 +287,12 @@ def test_a_leaked_secret_is_found_while_and_after_rotating_the_encryption_key(
 ):
     from django.core.management import call_command
 
-    from apikeys import crypto
+    from apikeys import secret_storage
 
     old_kek = settings.KEY_ENCRYPTION_KEYS[0]
     before, before_secret = new_key(user)
     during, during_secret = new_key(user)
-    settings.KEY_ENCRYPTION_KEYS = [crypto.new_key(), old_kek]
+    settings.KEY_ENCRYPTION_KEYS = [secret_storage.new_key(), old_kek]
 
     # Not rotated yet: found by its fingerprint under the old key.
     report(client, [before_secret], ip="198.51.100.1")
@@ -337,7 +337,7 @@ def test_the_answer_does_not_wait_for_the_mail_server(client, user, monkeypatch)
         def send_messages(self, messages):
             release.wait(10)  # a server that accepts the connection and never answers
 
-    monkeypatch.setattr(revocation, "get_connection", lambda: Stuck())
+    monkeypatch.setattr(leaked, "get_connection", lambda: Stuck())
     _, secret = new_key(user)
     body = json.dumps({"credentials": [secret]})
 
@@ -346,7 +346,7 @@ def test_the_answer_does_not_wait_for_the_mail_server(client, user, monkeypatch)
     assert response.status_code == 202
     assert ApiKey.objects.get().status() == Status.REVOKED
     release.set()
-    revocation.wait_for_emails()
+    leaked.wait_for_emails()
 
 
 def test_administrators_are_told_the_owner_replaces_the_key(client, user, account_admin):

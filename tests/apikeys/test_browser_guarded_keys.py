@@ -15,8 +15,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from apikeys import tokens
+from apikeys.api.signing import sign
 from apikeys.models import ApiKey, EndedReason
-from apikeys.signing import sign
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in

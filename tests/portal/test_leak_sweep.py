@@ -33,7 +33,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from accounts.models import TOTPDevice, User
-from apikeys import revocation, tokens
+from apikeys import leaked, tokens
 from apikeys.models import ApiKey, EndedReason
 from portal.logs import KeyValueFormatter
 from tests.accounts.two_factor_support import code_for
@@ -452,7 +452,7 @@ def test_no_secret_anywhere_but_its_owners_own_pages(
     )
     with urllib.request.urlopen(reported, timeout=10) as response:
         api.append(("leaked report's answer", f"{dict(response.headers)}\n{response.read()}"))
-    revocation.wait_for_emails()
+    leaked.wait_for_emails()
     api.append(
         ("API after the report", api_get(live_server.url, signed_headers(live.key, secrets[1])))
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from apikeys import signing
+from apikeys.api import signing
 from tests.conftest import unavailable
 from tests.scale.proxy import Proxy
 

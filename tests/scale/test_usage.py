@@ -29,7 +29,7 @@ def _counted(stack: Stack, api_key: str) -> dict[str, int]:
         "import json\n"
         "from django.db.models import Sum\n"
         "from apikeys.models import DailyUsage\n"
-        "from apikeys.usage import OUTCOMES\n"
+        "from apikeys.api.usage import OUTCOMES\n"
         f"rows = DailyUsage.objects.filter(api_key__key='{api_key}')\n"
         "print(json.dumps(rows.aggregate(**{o: Sum(o) for o in OUTCOMES})))\n"
     )

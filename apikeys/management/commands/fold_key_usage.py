@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
-from apikeys import ratelimit, usage
+from apikeys.api import ratelimit, usage
 
 
 class Command(BaseCommand):

@@ -64,7 +64,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from apikeys import ratelimit
+from apikeys.api import ratelimit
 from apikeys.models import ApiKey, DailyUsage, HourlyUsage, Status, UsageFold
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from apikeys import sources, usage
+from apikeys.api import sources, usage
 from apikeys.models import ApiKey
 from portal.lib.net import client_ip
 

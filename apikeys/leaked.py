@@ -7,7 +7,7 @@ colleague, a stranger), so:
 - Entries whose checksum fails (apikeys/tokens.py) are dropped before any lookup: a made-up
   or mistyped secret costs a CRC32, nothing more.
 - The rest are found by fingerprint: each key's row keeps HMAC-SHA256 of its secret under a
-  key derived from the key-encryption key (apikeys/crypto.py), indexed. One query finds a
+  key derived from the key-encryption key (apikeys/secret_storage.py), indexed. One query finds a
   whole body's keys, whatever its size, without decrypting anything. The fingerprint resists
   offline guessing twice over: a secret holds 190 random bits, so there is nothing to guess
   at; and the HMAC key lives in the environment, not the database, so a stolen copy of the
@@ -40,7 +40,8 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import Role, User
-from apikeys import crypto, ratelimit, tokens
+from apikeys import secret_storage, tokens
+from apikeys.api import ratelimit
 from apikeys.models import ApiKey, EndedReason
 from audit.events import Entry, record_many
 from audit.models import Event
@@ -112,7 +113,7 @@ def revoke_leaked(credentials: list[str], request: HttpRequest) -> list[ApiKey]:
         fingerprint
         for secret in set(credentials)
         if tokens.is_well_formed(secret)
-        for fingerprint in crypto.fingerprints(secret)
+        for fingerprint in secret_storage.fingerprints(secret)
     ]
     if not fingerprints:
         return []

@@ -39,7 +39,8 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import User
-from apikeys import addresses, ratelimit, usage
+from apikeys import addresses
+from apikeys.api import ratelimit, usage
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from portal.lib.net import client_ip

@@ -92,7 +92,7 @@ class KeyRestrictionsMixin:
 class GenerateForm(KeyRestrictionsMixin, forms.Form):
     """Add API Key: a whole number of months, or Never Expires, as the account's policy allows.
 
-    The hidden form_token is made when the form is shown; ApiKey.generate() makes at most one
+    The hidden form_token is made when the form is shown; actions.generate_key() makes at most one
     key per token, so a double click or a resubmitted POST cannot make two.
     """
 

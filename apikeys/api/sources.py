@@ -39,7 +39,7 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import User
-from apikeys import addresses
+from apikeys import actions, addresses
 from apikeys.api import ratelimit, usage
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
@@ -201,7 +201,9 @@ def _log_refusal(key: ApiKey, ip: str, request: HttpRequest) -> None:
         return
     try:
         full = ApiKey.objects.select_related("owner").get(pk=key.pk)
-        full.log(Event.KEY_ADDRESS_REFUSED, actor=None, request=request, details={"address": ip})
+        actions.log(
+            full, Event.KEY_ADDRESS_REFUSED, actor=None, request=request, details={"address": ip}
+        )
     except Exception:  # noqa: BLE001 - the request is refused either way
         log.exception("refusal of key %s from %s not logged", key.key, ip)
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apikeys import leaked
+from apikeys import actions, leaked
 from apikeys.api import openapi, reads
 from apikeys.api.errors import READ_METHODS, ApiError, error_response, failure, method_not_allowed
 from apikeys.api.signed import Authenticated, signed_api
@@ -104,7 +104,7 @@ def revoke_credentials(request: HttpRequest) -> JsonResponse:
             return error_response(
                 1, 413, "too_large", "The body is over 1 MB: send at most 1,000 credentials."
             )
-        leaked.revoke_leaked(leaked.parse(body), request)
+        actions.revoke_leaked(leaked.parse(body), request)
     except leaked.Malformed as e:
         return error_response(1, 400, "invalid_body", str(e), field="credentials")
     except Exception as e:  # noqa: BLE001

@@ -1,6 +1,7 @@
 import pytest
 
 from accounts.models import User
+from apikeys.actions import generate_key
 from tests.conftest import make_user, verified_sign_in
 
 pytestmark = pytest.mark.django_db
@@ -38,12 +39,11 @@ def _staff(account, *codenames):
 
 
 def test_staff_see_only_their_accounts_activity_and_keys(client, account, user, other_user):
-    from apikeys.models import ApiKey
     from audit.events import record
     from audit.models import Event
 
-    mine, _ = ApiKey.generate(user, None)
-    theirs, _ = ApiKey.generate(other_user, None)
+    mine, _ = generate_key(user, None)
+    theirs, _ = generate_key(other_user, None)
     record(Event.SIGNED_IN, account=other_user.account, actor=other_user)
     verified_sign_in(client, _staff(account, "view_auditevent", "view_apikey"))
     keys = client.get("/admin/apikeys/apikey/").content.decode()

@@ -10,12 +10,13 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import User
+from apikeys.actions import generate_key
 from apikeys.models import ApiKey
 from tests.conftest import unavailable
 
 
 def make_key(owner: User, expires: datetime | None = None) -> tuple[ApiKey, str]:
-    key, secret = ApiKey.generate(owner, expires)
+    key, secret = generate_key(owner, expires)
     assert secret is not None
     return key, secret
 

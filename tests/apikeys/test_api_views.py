@@ -8,6 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.models import Domain
+from apikeys.actions import delete_key
 from apikeys.models import ApiKey
 from audit.models import AuditEvent
 from tests.apikeys.api_support import FORMS, new_key, now_ms, signed
@@ -139,7 +140,7 @@ def test_unknown_key(client, pair):
 def test_a_deleted_key_reads_exactly_like_an_unknown_one(client, user, pair):
     key, secret = pair
     assert get(client, V1, key, secret).status_code == 200
-    key.delete_by(user)
+    delete_key(key, user)
     deleted = get(client, V1, key, secret)
     unknown = client.get(V1, **signed(uuid.uuid4(), secret))
     assert deleted.status_code == 401

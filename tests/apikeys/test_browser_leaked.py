@@ -64,7 +64,7 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
     assert leaked not in page.content()
     assert_accessible(page)
 
-    # The inventory: the revoked key filtered, then both keys revoked at once.
+    # The inventory: the revoked key filtered, then both keys deleted at once.
     main.get_by_role("link", name="API Keys").click()
     page.get_by_label("Status").select_option(label="Revoked")
     page.get_by_role("button", name="Filter").click()
@@ -74,10 +74,10 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
     page.get_by_label(re.compile(r"Select API key ci on laptop \(")).check()
     page.get_by_label(re.compile(r"Select API key backup job \(")).check()
     assert_accessible(page)
-    page.get_by_role("button", name="Revoke selected").click()
-    expect(page.get_by_role("heading", name="Revoke these 2 API keys?")).to_be_visible()
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.get_by_role("heading", name="Delete these 2 API keys?")).to_be_visible()
     assert_accessible(page)
-    page.get_by_role("button", name="Revoke 2 keys").click()
-    expect(page.get_by_text("2 API keys revoked.")).to_be_visible()
+    page.get_by_role("button", name="Delete 2 keys").click()
+    expect(page.get_by_text("2 API keys deleted.")).to_be_visible()
     assert_accessible(page)
     assert {key.status() for key in ApiKey.objects.filter(owner=user)} == {Status.DELETED}

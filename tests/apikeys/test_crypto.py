@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from apikeys import secret_storage
+from apikeys.actions import delete_key
 from apikeys.models import ApiKey
 from tests.apikeys.conftest import make_key
 
@@ -73,7 +74,7 @@ def test_rotation_then_removing_the_old_key_still_decrypts(settings, user, other
     old_kek = settings.KEY_ENCRYPTION_KEYS[0]
     pairs = [make_key(user), make_key(user), make_key(other_user)]
     deleted, _ = make_key(other_user)
-    deleted.delete_by(other_user)
+    delete_key(deleted, other_user)
     new_kek = secret_storage.new_key()
     settings.KEY_ENCRYPTION_KEYS = [new_kek, old_kek]
 

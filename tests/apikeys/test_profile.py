@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apikeys import tokens
+from apikeys.actions import generate_key
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.apikeys.conftest import make_key
@@ -157,8 +158,8 @@ def test_time_zone_select_marks_the_users_zone_and_refuses_others(signed_in, use
 def test_profile_shows_when_and_where_each_key_was_last_used(client_for, user):
     from datetime import UTC, datetime
 
-    used, _ = ApiKey.generate(user, None)
-    ApiKey.generate(user, None)
+    used, _ = generate_key(user, None)
+    generate_key(user, None)
     ApiKey.objects.filter(pk=used.pk).update(
         last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
     )

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Role, User
+from apikeys.actions import delete_key, generate_key
 from apikeys.models import ApiKey
 from apikeys.reminders import due_threshold, remind
 from tests.conftest import make_user
@@ -37,7 +38,7 @@ MADE = datetime(2026, 1, 2, 8, 0, tzinfo=UTC)
 
 def make_key(owner: User, expires: datetime | None = EXPIRES, made: datetime = MADE):
     with time_machine.travel(made, tick=False):
-        return ApiKey.generate(owner, expires)
+        return generate_key(owner, expires)
 
 
 def test_the_right_emails_on_the_right_days_once_each(user):
@@ -101,7 +102,7 @@ def test_a_missed_threshold_is_made_up_once_and_never_repeated(user):
 
 def test_keys_that_need_no_reminder_get_none(user, domain_admin, account):
     deleted, _ = make_key(user)
-    deleted.delete_by(user)
+    delete_key(deleted, user)
     make_key(user, expires=None)
     gone = make_user(account, "gone@acme.example", api_access=True)
     make_key(gone)

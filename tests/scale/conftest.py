@@ -242,12 +242,12 @@ def new_key(
     first, last = email[0].upper(), email.split("@")[0][1:].title()
     out = stack.shell(
         "from accounts.models import Account, Domain, User\n"
-        "from apikeys.models import ApiKey\n"
+        "from apikeys.actions import generate_key\n"
         f"a = Account.objects.create(name={account!r})\n"
         f"u = User.objects.create_user({email!r}, {PASSWORD!r}, account=a, first_name={first!r},"
         f" last_name={last!r}, api_access=True)\n"
         f"Domain.objects.create(account=a, name={domain!r})\n"
-        f"k, s = ApiKey.generate(u, None, name={name!r}, allowed_ips={allowed_ips!r})\n"
+        f"k, s = generate_key(u, None, name={name!r}, allowed_ips={allowed_ips!r})\n"
         "print(k.key, s)\n"
     )
     api_key, secret = out.split()[-2:]

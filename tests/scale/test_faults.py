@@ -28,14 +28,14 @@ def api_keys(stack: Stack) -> list[tuple[str, str]]:
     under each key's rate limit (API_RATE_LIMIT in the stack)."""
     out = stack.shell(
         "from accounts.models import Account, Domain, User\n"
-        "from apikeys.models import ApiKey\n"
+        "from apikeys.actions import generate_key\n"
         "a, _ = Account.objects.get_or_create(name='Faults Inc')\n"
         "Domain.objects.get_or_create(account=a, name='faults.example')\n"
         "for i in range(4):\n"
         "    u = User.objects.create_user(f'load{i}@faults.example', None, account=a,"
         " first_name='L', last_name='Oad', api_access=True)\n"
         "    for _ in range(2):\n"
-        "        k, s = ApiKey.generate(u, None)\n"
+        "        k, s = generate_key(u, None)\n"
         "        print(k.key, s)\n"
     )
     return [tuple(line.split()) for line in out.strip().splitlines()[-8:]]

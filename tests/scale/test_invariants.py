@@ -47,11 +47,11 @@ def _owner_with_key(stack: Stack, email: str, expires_in: float | None = None) -
         "from datetime import timedelta\n"
         "from django.utils import timezone\n"
         "from accounts.models import Account, User\n"
-        "from apikeys.models import ApiKey\n"
+        "from apikeys.actions import generate_key\n"
         f"a = Account.objects.get(name='{ACCOUNT}')\n"
         f"u = User.objects.create_user('{email}', '{PASSWORD}', account=a, first_name='K',"
         " last_name='Eyholder', api_access=True)\n"
-        f"k, s = ApiKey.generate(u, {expires})\n"
+        f"k, s = generate_key(u, {expires})\n"
         "print(u.pk, k.key, s, k.expires.timestamp() if k.expires else 0)\n"
     )
     user_id, api_key, secret, expires_at = out.split()[-4:]

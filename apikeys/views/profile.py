@@ -24,21 +24,14 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.reauth import require_recent_auth
-from apikeys import addresses
+from apikeys import actions, addresses
+from apikeys.actions import ExpiryNotShorter, KeyLimitReached, NoApiAccess, NotLive, PolicyRefuses
 from apikeys.api import usage
 from apikeys.charts import last_days, utc_today
 from apikeys.expiry import replacement_expiry
 from apikeys.forms import GRACE, ExpiryForm, GenerateForm, KeyEditForm, RollForm
 from apikeys.menu import LIMIT_MESSAGE, ROLL_NEEDS_SLOT, access_message, key_menu
-from apikeys.models import (
-    ApiKey,
-    ExpiryNotShorter,
-    KeyLimitReached,
-    NoApiAccess,
-    NotLive,
-    PolicyRefuses,
-    Status,
-)
+from apikeys.models import ApiKey, Status
 from portal.lib.http import posted
 
 JUST_GENERATED = "just_generated"
@@ -139,7 +132,7 @@ def _generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = GenerateForm(posted(request), policy=user.account)
     if request.method == "POST" and form.is_valid():
         try:
-            key, secret = ApiKey.generate(
+            key, secret = actions.generate_key(
                 user,
                 form.expires(user.time_zone),
                 name=form.cleaned_data["name"],
@@ -200,7 +193,7 @@ def view_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     ]
     if not shown:
         messages.info(request, "Only live keys can be viewed: expired keys stay masked.")
-    return _profile_page(request, keys=keys, revealed=ApiKey.reveal_to_owner(shown, request))
+    return _profile_page(request, keys=keys, revealed=actions.reveal_to_owner(shown, request))
 
 
 def _key_param(request: HttpRequest) -> uuid.UUID | None:
@@ -224,7 +217,7 @@ def delete(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     """Delete asks first on a page of its own (no JavaScript needed), then erases the secret."""
     api_key = _own_key(request, key)
     if request.method == "POST":
-        api_key.delete_by(request.user, request)
+        actions.delete_key(api_key, request.user, request)
         messages.success(request, f"The API key {api_key.key} has been deleted.")
         return redirect("apikeys:profile")
     context = {"key": api_key, "nav": "profile", "section": "delete"}
@@ -240,7 +233,7 @@ def expiry(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     form = ExpiryForm(posted(request), key=api_key, policy=user.account, time_zone=user.time_zone)
     if request.method == "POST" and not expired and form.is_valid():
         try:
-            api_key.shorten_expiry(form.cleaned_data["new_expiry"], user, request)
+            actions.shorten_expiry(api_key, form.cleaned_data["new_expiry"], user, request)
         except ExpiryNotShorter:
             form.add_error(None, "The key's expiry changed meanwhile: check it and try again.")
         else:
@@ -302,7 +295,7 @@ def _save_edit(
     request: AuthenticatedHttpRequest, api_key: ApiKey, form: KeyEditForm
 ) -> HttpResponse:
     data = form.cleaned_data
-    if api_key.edit(data["name"], data["allowed_ips"], request.user, request):
+    if actions.edit_key(api_key, data["name"], data["allowed_ips"], request.user, request):
         messages.success(request, f"The API key {api_key.key} has been saved.")
     else:
         messages.info(request, f"Nothing changed on the API key {api_key.key}.")
@@ -342,7 +335,8 @@ def _roll(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
         return _roll_page(request, api_key, form, refusal, status=409 if refusal else 200)
     choice = form.cleaned_data["grace"]
     try:
-        new, secret = api_key.roll(
+        new, secret = actions.roll_key(
+            api_key,
             form.grace_period,
             actor=user,
             grace_label=choice,
@@ -428,22 +422,3 @@ def _roll_page(
         "section": "roll",
     }
     return render(request, "apikeys/roll.html", context, status=status)
-
-
-@login_required
-def api_help(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """How to sign a request, with the user's own API keys (never a secret) filled in."""
-    keys = list(ApiKey.objects.filter(owner=request.user).not_deleted())
-    return render(
-        request,
-        "apikeys/api_help.html",
-        {
-            "keys": keys,
-            "example_key": str(keys[0].key) if keys else "<your API key>",
-            "base_url": request.build_absolute_uri("/api/"),
-            "tolerance": settings.API_TIMESTAMP_TOLERANCE,
-            "rate_limit": settings.API_RATE_LIMIT,
-            "rate_window": settings.API_RATE_WINDOW,
-            "nav": "api_help",
-        },
-    )

@@ -71,7 +71,7 @@ class ApiKey(models.Model):
     # empty: anywhere.
     allowed_ips = models.JSONField("allowed addresses", default=list, blank=True)
     # The last five distinct addresses it was used from, newest first:
-    # [{"ip", "first_seen", "last_seen", "requests"}] (apikeys/sources.py).
+    # [{"ip", "first_seen", "last_seen", "requests"}] (apikeys/api/sources.py).
     recent_addresses = models.JSONField(default=list, blank=True, editable=False)
     # Addresses its owner knows it is used from (bounded): a use from any other emails them.
     known_addresses = models.JSONField(default=list, blank=True, editable=False)
@@ -121,7 +121,7 @@ class ApiKey(models.Model):
 
 
 class UsageCounts(models.Model):
-    """A key's requests in one period, by outcome (apikeys/usage.py counts and folds them).
+    """A key's requests in one period, by outcome (apikeys/api/usage.py counts and folds them).
 
     Signed numbers, not positive ones: a 429's count moves from its first outcome to
     rate_limited in a second step, which a fold may take apart for a moment.
@@ -177,7 +177,7 @@ class DailyUsage(UsageCounts):
 
 class UsageFold(models.Model):
     """A claimed hash of counts that a fold has added to the tables: the ledger that makes
-    folding exactly-once (apikeys/usage.py)."""
+    folding exactly-once (apikeys/api/usage.py)."""
 
     claim = models.CharField(max_length=200, unique=True)
     folded_at = models.DateTimeField(default=timezone.now, db_index=True)

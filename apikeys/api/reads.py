@@ -1,7 +1,7 @@
 """What a signed API view reads besides its key: the account's domains, as JSON text.
 
 On PostgreSQL each read is a select-list expression or two, evaluated in the key's own
-statement (apikeys/lookup.py): the database writes the answer's JSON itself, so the view
+statement (apikeys/api/lookup.py): the database writes the answer's JSON itself, so the view
 does no ORM or serialisation work at all. row_to_json keeps the select list's order
 (jsonb would sort the keys) and writes compactly; string_agg joins the rows without the
 line breaks json_agg puts between them. On other databases the same JSON text is made

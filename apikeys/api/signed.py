@@ -105,7 +105,7 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
     # The address seen, and whether the key allows it: microseconds, no query.
     source = sources.Source.of(key, request)
     # Counted only once the signature holds, so nobody can spend another's allowance (or
-    # fill its usage chart); the request's usage rides the same pipeline (apikeys/usage.py).
+    # fill its usage chart); the request's usage rides the same pipeline (apikeys/api/usage.py).
     window = ratelimit.hit(str(key.key), riders=source.riders)
     if window.exceeded:
         usage.rate_limited(key.pk, source.outcome, source.hour)

@@ -17,7 +17,7 @@ from tests.conftest import make_user
 pytestmark = pytest.mark.django_db
 
 V1, V4 = "/api/v1/domains", "/api/v4/domains"
-# On PostgreSQL the key, the count and the page are one statement (apikeys/lookup.py);
+# On PostgreSQL the key, the count and the page are one statement (apikeys/api/lookup.py);
 # elsewhere the key's query, then the view's own through the ORM.
 ONE_STATEMENT = connection.vendor == "postgresql"
 

@@ -1,5 +1,10 @@
 """The signed, read-only, Constellix-compatible API under /api/v1/ and /api/v4/.
 
+The per-request path is the product's hot loop, at its floor of one database and one Redis
+round trip, with no write but last used (throttled to once a minute per key). Nothing about
+a key is cached between requests: a key deleted, expired or suspended fails on the very
+next request on any app server.
+
 A signed request's steps, in the order it takes them (`signed.authenticate()` reads as
 this list):
 

@@ -83,7 +83,9 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
 
     A refusal before the signature holds carries no rate-limit window: only the key's
     holder learns where its window stands."""
+    # 2. Parse and freshness.
     credentials, key_id = credentials_of(request)
+    # 3. The one statement.
     found = find(key_id, read)
     if found is None:
         raise ApiError(
@@ -93,6 +95,7 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
             "a deleted key no longer works.",
         )
     key, data = found
+    # 4. Secret and HMAC.
     if not signing.signature_matches(key.reveal(), credentials):
         raise ApiError(
             401,
@@ -102,10 +105,10 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
             "this API key.",
         )
 
-    # The address seen, and whether the key allows it: microseconds, no query.
+    # 5. Source address: the address seen, and whether the key allows it (no query).
     source = sources.Source.of(key, request)
-    # Counted only once the signature holds, so nobody can spend another's allowance (or
-    # fill its usage chart); the request's usage rides the same pipeline (apikeys/api/usage.py).
+    # 6. Rate limit, counted only once the signature holds, so nobody can spend another's
+    # allowance (or fill its usage chart); the request's usage rides the same pipeline.
     window = ratelimit.hit(str(key.key), riders=source.riders)
     if window.exceeded:
         usage.rate_limited(key.pk, source.outcome, source.hour)
@@ -191,9 +194,9 @@ def signed_api(version: int, reads_for: ReadsFor | None = None) -> Callable[[Api
                 if request.method not in READ_METHODS:
                     return method_not_allowed(version)
                 read = reads_for(request, *args, **kwargs) if reads_for else None
-                auth = authenticate(request, read)
+                auth = authenticate(request, read)  # steps 2 to 6
                 window = auth.window
-                lastused.touch(auth.key, request)
+                lastused.touch(auth.key, request)  # 7. Last used
                 response = view(request, auth, *args, **kwargs)
             except ApiError as e:
                 window = e.window or window

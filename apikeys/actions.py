@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, User
-from apikeys import addresses, idle, leaked, secret_storage, tokens
+from apikeys import addresses, idle, leaked, secret_format, secret_storage
 from apikeys.expiry import replacement_expiry
 from apikeys.models import ApiKey, EndedReason
 from audit.events import Entry, record_many
@@ -152,13 +152,13 @@ def _make(
     form_token: uuid.UUID | None,
     **fields: Any,
 ) -> tuple[ApiKey, str]:
-    secret = tokens.new_secret()
+    secret = secret_format.new_secret()
     key = ApiKey(
         account_id=owner.account_id,
         owner=owner,
         expires=expires,
         form_token=form_token,
-        secret_hint=tokens.hint(secret),
+        secret_hint=secret_format.hint(secret),
         **fields,
     )
     key.secret_encrypted = secret_storage.encrypt(secret, key.key)

@@ -4,7 +4,7 @@ The body is GitHub's Credential Revocation API's shape, `{"credentials": ["mdns_
 at most MAX_CREDENTIALS entries and MAX_BODY bytes. Anyone may post it (a secret scanner, a
 colleague, a stranger), so:
 
-- Entries whose checksum fails (apikeys/tokens.py) are dropped before any lookup: a made-up
+- Entries whose checksum fails (apikeys/secret_format.py) are dropped before any lookup: a made-up
   or mistyped secret costs a CRC32, nothing more.
 - The rest are found by fingerprint: each key's row keeps HMAC-SHA256 of its secret under
   a key derived from the key-encryption key (apikeys/secret_storage.py), indexed. One query
@@ -36,7 +36,7 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import Role, User
-from apikeys import secret_storage, tokens
+from apikeys import secret_format, secret_storage
 from apikeys.api import ratelimit
 from apikeys.models import ApiKey
 
@@ -108,7 +108,7 @@ def fingerprints(credentials: list[str]) -> list[bytes]:
     return [
         fingerprint
         for secret in set(credentials)
-        if tokens.is_well_formed(secret)
+        if secret_format.is_well_formed(secret)
         for fingerprint in secret_storage.fingerprints(secret)
     ]
 

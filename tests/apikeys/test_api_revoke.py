@@ -10,7 +10,7 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apikeys import leaked, tokens
+from apikeys import leaked, secret_format
 from apikeys.actions import delete_key
 from apikeys.models import ApiKey, EndedReason, Status
 from audit.models import AuditEvent, Event
@@ -31,7 +31,7 @@ def report(client, credentials, ip="198.51.100.7", **extra):
 
 def well_formed_stranger() -> str:
     # A secret of the right shape and checksum that belongs to no key.
-    return tokens.new_secret()
+    return secret_format.new_secret()
 
 
 def test_a_reported_secret_revokes_its_key(client, user):

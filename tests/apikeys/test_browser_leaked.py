@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey, Status
 from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in
@@ -42,7 +42,7 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
         page.get_by_label("Number of months", exact=True).fill("6")
         page.get_by_role("button", name="Generate").click()
         expect(page.get_by_text("shown in full only now")).to_be_visible()
-    [leaked] = tokens.pattern().findall(page.content())
+    [leaked] = secret_format.pattern().findall(page.content())
     backup = ApiKey.objects.get(owner=user, name="backup job")
 
     # Someone finds the secret in a public repository and reports it.
@@ -52,7 +52,7 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
     row = page.locator(f'tr[data-key="{backup.key}"]')
     expect(row.get_by_text("Revoked", exact=True)).to_be_visible()
     expect(row.get_by_text("Reported leaked")).to_be_visible()
-    assert tokens.pattern().findall(page.content()) == []
+    assert secret_format.pattern().findall(page.content()) == []
     assert_accessible(page)
 
     page.locator(".usermenu summary").click()

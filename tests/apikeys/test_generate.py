@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.actions import delete_key, generate_key
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
@@ -54,7 +54,7 @@ def test_generate_with_months_redirects_to_the_profile_showing_the_key_once(sign
 
     shown = signed_in.get("/profile/")
     body = shown.content.decode()
-    secret = tokens.pattern().search(body).group(0)
+    secret = secret_format.pattern().search(body).group(0)
     assert key.reveal() == secret
     assert str(key.key) in body
     assert "shown in full only now" in body

@@ -10,7 +10,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.actions import KeyLimitReached, delete_key, generate_key, roll_key
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, EndedReason
@@ -57,11 +57,11 @@ def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
     )
     assert new.expires == expires_after(5, user.time_zone, NOW)
     body = shown.content.decode()
-    [secret] = tokens.pattern().findall(body)
+    [secret] = secret_format.pattern().findall(body)
     assert new.reveal() == secret
     assert "Your new API key is ready." in body and "has been rolled" in body
     assert "no-store" in shown["Cache-Control"]
-    assert tokens.pattern().findall(signed_in.get("/profile/").content.decode()) == []
+    assert secret_format.pattern().findall(signed_in.get("/profile/").content.decode()) == []
 
     old.refresh_from_db()
     assert old.expires == NOW + timedelta(hours=1)

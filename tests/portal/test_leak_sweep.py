@@ -33,7 +33,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from accounts.models import TOTPDevice, User
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey, EndedReason
 from portal.logs import KeyValueFormatter
 from tests.accounts.two_factor_support import code_for
@@ -109,7 +109,7 @@ class Capture:
 
 
 def secrets_in(text: str) -> list[str]:
-    return tokens.pattern().findall(text)
+    return secret_format.pattern().findall(text)
 
 
 def hits(text: str, secrets: list[str]) -> list[str]:

@@ -117,11 +117,11 @@ def tell(keys: list[ApiKey], reporter: str, now: datetime) -> None:
     """Email each owner and account administrator once, naming their keys revoked (called
     once the revocation has committed: apikeys/actions.py). The mail server gets
     EMAIL_TIMEOUT_SECONDS, so a slow one delays the reporter's answer by little."""
-    messages = _messages(keys, reporter, now)
     try:
+        messages = _messages(keys, reporter, now)
         get_connection(timeout=EMAIL_TIMEOUT_SECONDS).send_messages(messages)
     except Exception:  # noqa: BLE001 - the keys are revoked either way
-        log.exception("revocation emails failed (%d messages)", len(messages))
+        log.exception("revocation emails failed (%d keys)", len(keys))
 
 
 def _messages(keys: list[ApiKey], reporter: str, now: datetime) -> list[EmailMessage]:

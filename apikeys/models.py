@@ -1,3 +1,6 @@
+"""API keys and their usage counts: the data, its states and its querysets. Every audited
+change to a key is made in apikeys/actions.py."""
+
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any

@@ -2,19 +2,19 @@
 
 from django.urls import path
 
-from apikeys.views import api_help, inventory, policy, profile
+from apikeys.views import api_help, delete, edit, expiry, generate, inventory, policy, profile, roll
 
 app_name = "apikeys"
 
 urlpatterns = [
     path("profile/", profile.profile, name="profile"),
-    path("profile/keys/generate/", profile.generate, name="generate"),
+    path("profile/keys/generate/", generate.generate, name="generate"),
     path("profile/keys/view/", profile.view_keys, name="view"),
     path("profile/keys/hide/", profile.hide, name="hide"),
-    path("profile/keys/<uuid:key>/delete/", profile.delete, name="delete"),
-    path("profile/keys/<uuid:key>/expiry/", profile.expiry, name="expiry"),
-    path("profile/keys/<uuid:key>/edit/", profile.edit, name="edit"),
-    path("profile/keys/<uuid:key>/roll/", profile.roll, name="roll"),
+    path("profile/keys/<uuid:key>/delete/", delete.delete, name="delete"),
+    path("profile/keys/<uuid:key>/expiry/", expiry.expiry, name="expiry"),
+    path("profile/keys/<uuid:key>/edit/", edit.edit, name="edit"),
+    path("profile/keys/<uuid:key>/roll/", roll.roll, name="roll"),
     path("profile/api/", api_help.api_help, name="api_help"),
     path("keys/", inventory.key_list, name="inventory"),
     path("keys/delete/", inventory.delete, name="inventory-delete"),

@@ -95,6 +95,21 @@ def test_the_owner_and_the_account_administrators_are_emailed_once(
         assert other_secret not in message.body
 
 
+def test_the_emails_wait_for_the_revocation_to_commit(client, user):
+    _, secret = new_key(user)
+    body = json.dumps({"credentials": [secret]})
+
+    with TestCase.captureOnCommitCallbacks() as pending:
+        response = client.post(URL, body, content_type="application/json")
+        assert response.status_code == 202
+        assert mail.outbox == []  # the revocation has not committed yet
+
+    assert ApiKey.objects.get().status() == Status.REVOKED
+    for callback in pending:
+        callback()
+    assert [message.to for message in mail.outbox] == [[user.email]]
+
+
 def test_the_log_records_each_key_with_the_reporters_address(client, user, other_user):
     key, secret = new_key(user)
     other, other_secret = new_key(other_user)

@@ -43,6 +43,19 @@ def test_each_live_key_row_has_a_labelled_checkbox_for_the_bulk_form(
     assert "Delete selected" in page
 
 
+def test_each_rows_delete_posts_a_list_of_one_to_the_same_view(client_for, account_admin, three):
+    page = client_for(account_admin).get(INVENTORY).content.decode()
+
+    assert f'<form method="post" action="{DELETE}" id="delete-one">' in page
+    assert (
+        f'<button type="submit" form="delete-one" name="keys" value="{three[1].key}" '
+        f'class="linklike" aria-label="Delete API key {three[1].key}">Delete</button>' in page
+    )
+    asked = client_for(account_admin).post(DELETE, {"keys": [str(three[1].key)]})
+    assert "Delete this API key?" in asked.content.decode()
+    assert ApiKey.objects.get(pk=three[1].pk).status() == Status.LIVE
+
+
 def test_the_first_post_asks_and_changes_nothing(client_for, account_admin, three):
     response = client_for(account_admin).post(
         DELETE, {"keys": [str(three[0].key), str(three[2].key)]}

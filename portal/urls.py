@@ -6,7 +6,7 @@ from portal import views
 
 urlpatterns = [
     # First, so the hot paths resolve without walking the pages' patterns.
-    path("api/", include("apikeys.api_urls")),
+    path("api/", include("apikeys.api.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("", views.dashboard, name="dashboard"),

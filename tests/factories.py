@@ -1,9 +1,9 @@
 """The one place tests make accounts, people and keys.
 
 Plain functions with keyword arguments; each makes its object the way the portal does (a key
-through ApiKey.generate, so its activity entry and limits are real), so a test reads as the
-data it needs and nothing else. The scale tests' servers, in other processes, get their data
-from these too (tests/scale/data.py).
+through apikeys.actions.generate_key, so its activity entry and limits are real), so a test
+reads as the data it needs and nothing else. The scale tests' servers, in other processes,
+get their data from these too (tests/scale/data.py).
 """
 
 from datetime import datetime
@@ -12,6 +12,7 @@ from typing import Any
 import time_machine
 
 from accounts.models import Account, Role, User
+from apikeys.actions import generate_key
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 
@@ -56,7 +57,7 @@ def make_key(
     if months is not None:
         assert expires is None, "a key expires at a date or some months on, not both"
         expires = expires_after(months, owner.time_zone)
-    key, secret = ApiKey.generate(
+    key, secret = generate_key(
         owner, expires, name=name, allowed_ips=allowed_ips, expiry_months=months
     )
     assert secret is not None

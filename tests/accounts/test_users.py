@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role, User
+from apikeys.actions import delete_key
 from apikeys.models import ApiKey
 from tests.factories import make_key, make_user
 
@@ -54,7 +55,7 @@ def test_columns_show_key_figures(client_for, account_admin, user):
     )
     gone = make_user(user.account, "gone@acme.example", api_access=True)
     deleted, _ = make_key(gone, soon)
-    deleted.delete_by(account_admin)
+    delete_key(deleted, account_admin)
 
     response = client_for(account_admin).get(URL)
     rows = {row.email: row for row in response.context["table"].rows.data}

@@ -13,9 +13,9 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from apikeys import sources
+from apikeys.api import sources
+from apikeys.api.signing import sign
 from apikeys.models import ApiKey
-from apikeys.signing import sign
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import signed
 from tests.factories import make_key

@@ -5,7 +5,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apikeys import lastused
+from apikeys.api import lastused
 from apikeys.models import ApiKey
 from tests.apikeys.api_support import signed
 from tests.factories import make_key

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from apikeys.api.signing import sign
 from apikeys.models import ApiKey
-from apikeys.signing import sign
 from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in
 from tests.factories import make_key

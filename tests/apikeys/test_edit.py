@@ -183,10 +183,12 @@ def test_someone_elses_key_cannot_be_edited(client_for, user, other_user):
     assert theirs.name == ""
 
 
-def test_names_show_in_the_reminder_and_revocation_emails(client_for, user, domain_admin):
+def test_names_show_in_the_reminder_and_deletion_emails(client_for, user, domain_admin):
     from django.core import mail
 
     key, _ = make_key(user, None, name="certbot on web-1")
-    client_for(domain_admin).post(reverse("apikeys:revoke", args=[key.key]))
+    client_for(domain_admin).post(
+        reverse("apikeys:inventory-delete"), {"keys": [str(key.key)], "confirmed": "yes"}
+    )
     [message] = mail.outbox
     assert f'"certbot on web-1" ({key.key})' in message.body

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
 
-from apikeys import ratelimit, usage
+from apikeys.api import ratelimit, usage
 from apikeys.models import ApiKey, DailyUsage, HourlyUsage, UsageFold
 from tests.apikeys.api_support import signed
 from tests.factories import make_key

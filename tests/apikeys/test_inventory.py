@@ -1,4 +1,4 @@
-"""The API Keys inventory and Revoke: every key of the account, never a secret."""
+"""The API Keys inventory and Delete: every key of the account, never a secret."""
 
 import uuid
 from datetime import timedelta
@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
+from apikeys.actions import delete_key
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
@@ -21,8 +22,16 @@ pytestmark = pytest.mark.django_db
 INVENTORY = reverse("apikeys:inventory")
 
 
-def revoke_url(key: ApiKey) -> str:
-    return reverse("apikeys:revoke", args=[key.key])
+DELETE = reverse("apikeys:inventory-delete")
+
+
+def ask(client, key_id, **extra):
+    """A row's Delete: it posts its one key, and the answer asks first."""
+    return client.post(DELETE, {"keys": [str(key_id)]}, **extra)
+
+
+def delete(client, key_id, **extra):
+    return client.post(DELETE, {"keys": [str(key_id)], "confirmed": "yes"}, **extra)
 
 
 @pytest.fixture
@@ -34,7 +43,7 @@ def keys(user, domain_admin, other_user):
     expired, expired_secret = make_key(domain_admin, now + timedelta(days=5))
     ApiKey.objects.filter(pk=expired.pk).update(expires=now - timedelta(days=1))
     deleted, deleted_secret = make_key(domain_admin, None)
-    deleted.delete_by(domain_admin)
+    delete_key(deleted, domain_admin)
     suspended_owner = make_user(user.account, "sam@acme.example", api_access=True)
     suspended, suspended_secret = make_key(suspended_owner, None)
     User.objects.filter(pk=suspended_owner.pk).update(api_access=False)
@@ -82,8 +91,8 @@ def shown(response, keys: dict) -> set[str]:
 def test_anonymous_is_sent_to_sign_in_and_nothing_changes(client, keys):
     for response in [
         client.get(INVENTORY),
-        client.get(revoke_url(keys["live"])),
-        client.post(revoke_url(keys["live"])),
+        ask(client, keys["live"].key),
+        delete(client, keys["live"].key),
     ]:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("accounts:signin"))
@@ -94,8 +103,8 @@ def test_anonymous_is_sent_to_sign_in_and_nothing_changes(client, keys):
 def test_user_gets_403_and_nothing_changes(client_for, user, keys):
     client = client_for(user)
     assert client.get(INVENTORY).status_code == 403
-    assert client.get(revoke_url(keys["live"])).status_code == 403
-    assert client.post(revoke_url(keys["live"])).status_code == 403
+    assert ask(client, keys["live"].key).status_code == 403
+    assert delete(client, keys["live"].key).status_code == 403
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is None
     assert f'href="{INVENTORY}"' not in client.get(reverse("dashboard")).content.decode()
@@ -125,7 +134,7 @@ def test_another_accounts_admin_sees_only_their_keys_and_gets_404_for_ours(
 ):
     client = client_for(other_admin)
     assert shown(client.get(INVENTORY), keys) == {"theirs"}
-    for response in [client.get(revoke_url(keys["live"])), client.post(revoke_url(keys["live"]))]:
+    for response in [ask(client, keys["live"].key), delete(client, keys["live"].key)]:
         assert response.status_code == 404
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is None
@@ -134,10 +143,7 @@ def test_another_accounts_admin_sees_only_their_keys_and_gets_404_for_ours(
 
 
 def test_an_unknown_key_answers_404(client_for, account_admin):
-    assert (
-        client_for(account_admin).get(reverse("apikeys:revoke", args=[uuid.uuid4()])).status_code
-        == 404
-    )
+    assert ask(client_for(account_admin), uuid.uuid4()).status_code == 404
 
 
 # --- Filters -----------------------------------------------------------------------------
@@ -190,24 +196,24 @@ def test_keys_exceeding_a_new_policy_are_flagged(client_for, account_admin, user
     assert "policy-flag" not in rows[str(within.key)]
 
 
-# --- Revoke ------------------------------------------------------------------------------
+# --- Delete ------------------------------------------------------------------------------
 
 
-def test_revoke_asks_first_then_deletes_records_and_emails_the_owner(
+def test_delete_asks_first_then_deletes_records_and_emails_the_owner(
     client_for, domain_admin, user, keys
 ):
     client = client_for(domain_admin)
     key = keys["live"]
-    confirm = client.get(revoke_url(key))
+    confirm = ask(client, key.key)
     assert confirm.status_code == 200
     assert str(key.key) in confirm.content.decode()
     assert_no_secret(confirm.content.decode(), keys)
     key.refresh_from_db()
     assert key.deleted_at is None  # asking changed nothing
 
-    response = client.post(revoke_url(key), follow=True)
+    response = delete(client, key.key, follow=True)
     text = response.content.decode()
-    assert f"API key {key.key} has been revoked." in text
+    assert f"API key {key.key} has been deleted." in text
     assert_no_secret(text, keys)
     key.refresh_from_db()
     assert key.deleted_at is not None and key.secret_encrypted is None
@@ -218,18 +224,18 @@ def test_revoke_asks_first_then_deletes_records_and_emails_the_owner(
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [user.email]
-    assert "revoked your API key" in message.subject
+    assert "deleted your API key" in message.subject
     assert str(key.key) in message.body and domain_admin.email in message.body
     assert_no_secret(message.subject + message.body, keys)
 
 
-def test_revoking_a_revoked_key_again_says_so_and_changes_nothing(client_for, account_admin, keys):
+def test_deleting_a_deleted_key_again_says_so_and_changes_nothing(client_for, account_admin, keys):
     client = client_for(account_admin)
     key = keys["deleted"]
     before = AuditEvent.objects.count()
     for response in [
-        client.post(revoke_url(key), follow=True),
-        client.get(revoke_url(key), follow=True),
+        delete(client, key.key, follow=True),
+        ask(client, key.key, follow=True),
     ]:
         text = response.content.decode()
         assert f"API key {key.key} was already deleted by dom@acme.example." in text
@@ -243,15 +249,15 @@ def test_revoking_a_revoked_key_again_says_so_and_changes_nothing(client_for, ac
 
 def test_a_deactivated_owner_is_not_emailed(client_for, account_admin, user, keys):
     User.objects.filter(pk=user.pk).update(is_active=False)
-    client_for(account_admin).post(revoke_url(keys["live"]))
+    delete(client_for(account_admin), keys["live"].key)
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is not None
     assert len(mail.outbox) == 0
 
 
-def test_a_failing_mail_server_still_revokes_and_says_so(client_for, account_admin, keys, settings):
+def test_a_failing_mail_server_still_deletes_and_says_so(client_for, account_admin, keys, settings):
     settings.EMAIL_BACKEND = "tests.apikeys.test_inventory.BrokenBackend"
-    response = client_for(account_admin).post(revoke_url(keys["live"]), follow=True)
+    response = delete(client_for(account_admin), keys["live"].key, follow=True)
     assert "could not be sent" in response.content.decode()
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is not None

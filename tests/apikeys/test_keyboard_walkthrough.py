@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey
 from tests.factories import PASSWORD
 
@@ -46,7 +46,7 @@ def assert_focus_ring(page) -> None:
 
 
 def shown_secrets(page) -> list[str]:
-    return tokens.pattern().findall(page.content())
+    return secret_format.pattern().findall(page.content())
 
 
 def generate(page, *, months: str | None) -> None:

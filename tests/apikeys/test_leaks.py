@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from apikeys import tokens
+from apikeys import secret_format
 from audit.models import AuditEvent, Event
 from tests.apikeys import leaks
 from tests.apikeys.test_generate import GENERATE
@@ -20,8 +20,8 @@ def test_no_secret_leaks_after_generate_view_and_delete(
         client.post(GENERATE, {**expiry, "form_token": str(uuid.uuid4())})
         body = client.get("/profile/").content.decode()
     viewed = client.post("/profile/keys/view/").content.decode()
-    secrets = tokens.pattern().findall(viewed)
-    assert len(secrets) == 2 and tokens.pattern().search(body)
+    secrets = secret_format.pattern().findall(viewed)
+    assert len(secrets) == 2 and secret_format.pattern().search(body)
     key = user.api_keys.first()
     client.post(f"/profile/keys/{key.key}/delete/")
 

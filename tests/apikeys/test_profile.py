@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.factories import make_key, make_user
@@ -24,7 +24,7 @@ def test_profile_lists_keys_masked_with_expiry_and_status(signed_in, user):
         assert f"mdns_…{secret[-4:]}" in body
         assert secret not in body
         assert secret[5:-4] not in body
-    assert tokens.pattern().search(body) is None
+    assert secret_format.pattern().search(body) is None
     assert "Live" in body and "Expired" in body
     assert f"/profile/keys/{old.key}/delete/" in body
     # An expired key is masked and offers no View and no Change expiry.

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Role, User
+from apikeys.actions import delete_key
 from apikeys.models import ApiKey
 from apikeys.reminders import due_threshold, remind
 from tests.factories import make_key, make_user
@@ -96,7 +97,7 @@ def test_a_missed_threshold_is_made_up_once_and_never_repeated(user):
 
 def test_keys_that_need_no_reminder_get_none(user, domain_admin, account):
     deleted, _ = make_key(user, EXPIRES, made=MADE)
-    deleted.delete_by(user)
+    delete_key(deleted, user)
     make_key(user, None, made=MADE)
     gone = make_user(account, "gone@acme.example", api_access=True)
     make_key(gone, EXPIRES, made=MADE)

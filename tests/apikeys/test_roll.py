@@ -10,9 +10,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from apikeys import tokens
+from apikeys import secret_format
+from apikeys.actions import KeyLimitReached, delete_key, roll_key
 from apikeys.expiry import expires_after
-from apikeys.models import ApiKey, EndedReason, KeyLimitReached
+from apikeys.models import ApiKey, EndedReason
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import signed
 from tests.factories import make_key
@@ -50,11 +51,11 @@ def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
     )
     assert new.expires == expires_after(5, user.time_zone, NOW)
     body = shown.content.decode()
-    [secret] = tokens.pattern().findall(body)
+    [secret] = secret_format.pattern().findall(body)
     assert new.reveal() == secret
     assert "Your new API key is ready." in body and "has been rolled" in body
     assert "no-store" in shown["Cache-Control"]
-    assert tokens.pattern().findall(signed_in.get("/profile/").content.decode()) == []
+    assert secret_format.pattern().findall(signed_in.get("/profile/").content.decode()) == []
 
     old.refresh_from_db()
     assert old.expires == NOW + timedelta(hours=1)
@@ -102,7 +103,7 @@ def test_never_expires_stays_never_and_the_policy_of_today_applies(signed_in, us
         signed_in.post(roll_url(never), {**form(signed_in, never), "grace": "now"})
     new = ApiKey.objects.filter(owner=user).order_by("-pk").first()
     assert new.expires is None and new.expiry_months is None
-    never.delete_by(user)
+    delete_key(never, user)
 
     account.allow_never_expires, account.max_key_months = False, 3
     account.save()
@@ -119,7 +120,7 @@ def test_a_key_made_before_months_were_stored_lasts_as_long(user):
     with time_machine.travel(NOW - timedelta(days=10), tick=False):
         old, _ = make_key(user, NOW + timedelta(days=20))  # 30 days, no months
     with time_machine.travel(NOW, tick=False):
-        new, _ = old.roll(timedelta(hours=1), actor=user)
+        new, _ = roll_key(old, timedelta(hours=1), actor=user)
     assert new.expires == NOW + timedelta(days=30) and new.expiry_months is None
 
 
@@ -192,7 +193,7 @@ def test_someone_elses_key_is_not_found(client_for, other_user, user):
 def test_the_old_key_works_through_its_grace_then_is_refused_as_expired(client, user, domains):
     old, old_secret = make_key(user, months=5)
     with time_machine.travel(NOW, tick=False):
-        new, new_secret = old.roll(timedelta(hours=1), actor=user)
+        new, new_secret = roll_key(old, timedelta(hours=1), actor=user)
     for when, expected in [
         (NOW + timedelta(minutes=59), 200),
         (NOW + timedelta(hours=1, seconds=1), 401),
@@ -208,7 +209,7 @@ def test_the_old_key_works_through_its_grace_then_is_refused_as_expired(client, 
 def test_racing_rolls_of_both_keys_leave_one_replacement(user):
     first, _ = make_key(user, months=5)
     second, _ = make_key(user, months=5)
-    first.delete_by(user)
+    delete_key(first, user)
     third, _ = make_key(user, months=5)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -216,7 +217,7 @@ def test_racing_rolls_of_both_keys_leave_one_replacement(user):
     def roll(key: ApiKey) -> None:
         try:
             barrier.wait()
-            key.roll(timedelta(hours=1), actor=user)
+            roll_key(key, timedelta(hours=1), actor=user)
             outcomes.append("rolled")
         except KeyLimitReached:
             outcomes.append("limit")
@@ -230,7 +231,7 @@ def test_racing_rolls_of_both_keys_leave_one_replacement(user):
     for thread in threads:
         thread.join()
     assert outcomes == ["limit", "limit"]
-    third.delete_by(user)
+    delete_key(third, user)
     outcomes.clear()
     threads = [threading.Thread(target=roll, args=(second,)) for _ in range(2)]
     for thread in threads:

@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
-from apikeys import usage
+from apikeys.api import usage
 from apikeys.models import ApiKey, DailyUsage, HourlyUsage
 from tests.apikeys.api_support import signed
 from tests.factories import make_key, make_user

@@ -79,7 +79,7 @@ def test_an_exception_escaping_an_api_view_is_still_json_500(monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("kaboom-internal-detail")
 
-    monkeypatch.setattr("apikeys.api.error_response", explode)
+    monkeypatch.setattr("apikeys.api.views.error_response", explode)
     response = Client(raise_request_exception=False).get("/api/v1/nothing")
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"

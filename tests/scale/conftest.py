@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from apikeys import signing
+from apikeys.api import signing
 from tests.conftest import unavailable
 from tests.factories import PASSWORD
 from tests.scale.proxy import Proxy

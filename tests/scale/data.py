@@ -17,8 +17,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Account, Domain, Role
+from apikeys.api.usage import OUTCOMES
 from apikeys.models import ApiKey, DailyUsage
-from apikeys.usage import OUTCOMES
 from audit.models import AuditEvent
 from tests.factories import make_key, make_user
 

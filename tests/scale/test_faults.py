@@ -77,7 +77,7 @@ def test_a_database_restart_under_load_costs_no_failed_api_request(stack: Stack,
     """The database drops every connection (a restart, as the app servers' pooled
     connections see it) every 0.3 s while both servers answer signed requests: every request
     is answered 200. The API does no SELECT 1 before its statement; a statement that fails
-    because its connection broke runs once more on a new connection (apikeys/lookup.py)."""
+    because its connection broke runs once more on a new connection (apikeys/api/lookup.py)."""
     statuses: list[tuple[int, str]] = []
     lock = threading.Lock()
     requests_per_key = int(stack.env["API_RATE_LIMIT"]) - 6  # room for other tests' use

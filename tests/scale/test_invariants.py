@@ -3,7 +3,7 @@
 Each test first uses the key on the second server (so anything that server might keep about
 it is warm), then changes the key's state on the first server, the way a person does it,
 and, as soon as that response has arrived, asks the second server again. The API keeps
-nothing about a key between requests (apikeys/lookup.py); these tests fail if it starts to.
+nothing about a key between requests (apikeys/api/lookup.py); these tests fail if it starts to.
 Deleting a key is tested beside the other scale-out guarantees (test_scale_out.py, test_d).
 """
 

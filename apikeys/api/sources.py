@@ -5,11 +5,11 @@ On every signed request the API calls `Source.of()` once the signature holds: th
 address (portal.lib.net.client_ip, which believes X-Forwarded-For only from TRUSTED_PROXIES)
 against the key's allowed addresses, which came with the key's one query. No query, a few
 microseconds (apikeys/addresses.py). Every such request is counted per key and outcome
-(apikeys/usage.py); one that may go ahead is also counted per address in the shared cache.
+(apikeys/api/usage.py); one that may go ahead is also counted per address in the shared cache.
 Both ride the rate limit's round trip (ratelimit.Rider): with Redis, one HINCRBY each in
 the same pipeline; with the local-memory cache, a dict (and, for usage, the database).
 
-About once a minute per key the last-used write (apikeys/lastused.py) calls `record_use()`:
+About once a minute per key the last-used write (apikeys/api/lastused.py) calls `record_use()`:
 it drains those counts and folds them into the key's row, with its last-used time, in one
 UPDATE, under the row's lock. Every request counted since the previous write came within an
 interval of it (any later one would have written), so an address's last-seen time is known
@@ -39,7 +39,8 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import User
-from apikeys import addresses, ratelimit, usage
+from apikeys import actions, addresses
+from apikeys.api import ratelimit, usage
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from portal.lib.net import client_ip
@@ -62,7 +63,7 @@ def _counts_name(key_id: str) -> str:
 
 class Source(NamedTuple):
     """The address a signed request came from, whether its key allows it, and the counting
-    that rides the rate limit: the request's usage (apikeys/usage.py), counted under the
+    that rides the rate limit: the request's usage (apikeys/api/usage.py), counted under the
     outcome known so far in `hour`, and its address when it may go ahead."""
 
     ip: str | None
@@ -144,7 +145,7 @@ def record_use(key: ApiKey, ip: str | None, now: datetime) -> None:
     previous = key.last_used_at
     latest = now if previous is None else min(now, previous + _interval())
     observed = [(seen, n, now if seen == ip else latest) for seen, n in counts.items()]
-    # No lock: the last-used gate (apikeys/lastused.py) lets one request per key and
+    # No lock: the last-used gate (apikeys/api/lastused.py) lets one request per key and
     # interval write. Only with the cache down could two servers fold at once; then one's
     # counts may be lost, and an address told twice.
     row = ApiKey.objects.only("name", "recent_addresses", "known_addresses").get(pk=key.pk)
@@ -200,7 +201,9 @@ def _log_refusal(key: ApiKey, ip: str, request: HttpRequest) -> None:
         return
     try:
         full = ApiKey.objects.select_related("owner").get(pk=key.pk)
-        full.log(Event.KEY_ADDRESS_REFUSED, actor=None, request=request, details={"address": ip})
+        actions.log(
+            full, Event.KEY_ADDRESS_REFUSED, actor=None, request=request, details={"address": ip}
+        )
     except Exception:  # noqa: BLE001 - the request is refused either way
         log.exception("refusal of key %s from %s not logged", key.key, ip)
 

@@ -8,11 +8,11 @@ owner's password hash included), for a lookup whose round trip alone costs about
 Here the text is fixed, the columns are the ones authentication reads, and the account
 table is not joined at all: the owner's account_id is on the owner's row.
 
-On PostgreSQL the view's data rides in the same statement (apikeys/reads.py builds it as
+On PostgreSQL the view's data rides in the same statement (apikeys/api/reads.py builds it as
 JSON text in the database), so a signed list is one round trip, not the four it was (the
 connection health check's SELECT 1, the key, the count, the page). The rows reach this
 process before the signature is checked, but nothing reaches the client until the
-signature and the key's state have passed (apikeys/api.py). Other databases (SQLite in
+signature and the key's state have passed (apikeys/api/signed.py). Other databases (SQLite in
 development and tests) fetch the key alone and read the data with the ORM afterwards.
 
 Nothing is cached between requests: a key deleted, expired or suspended (owner's API

@@ -4,11 +4,11 @@ The body is GitHub's Credential Revocation API's shape, `{"credentials": ["mdns_
 at most MAX_CREDENTIALS entries and MAX_BODY bytes. Anyone may post it (a secret scanner, a
 colleague, a stranger), so:
 
-- Entries whose checksum fails (apikeys/tokens.py) are dropped before any lookup: a made-up
+- Entries whose checksum fails (apikeys/secret_format.py) are dropped before any lookup: a made-up
   or mistyped secret costs a CRC32, nothing more.
-- The rest are found by fingerprint: each key's row keeps HMAC-SHA256 of its secret under a
-  key derived from the key-encryption key (apikeys/crypto.py), indexed. One query finds a
-  whole body's keys, whatever its size, without decrypting anything. The fingerprint resists
+- The rest are found by fingerprint: each key's row keeps HMAC-SHA256 of its secret under
+  a key derived from the key-encryption key (apikeys/secret_storage.py), indexed. One query
+  finds a whole body's keys, whatever its size, without decrypting anything. The fingerprint resists
   offline guessing twice over: a secret holds 190 random bits, so there is nothing to guess
   at; and the HMAC key lives in the environment, not the database, so a stolen copy of the
   database cannot even test a guess.
@@ -16,35 +16,29 @@ colleague, a stranger), so:
   secret was real; each address may post REVOCATION_RATE_LIMIT times a minute, counted in the
   shared cache, so it is no cheap way to hammer the database either.
 
-Each live key found is revoked at once (expired now, reason "reported leaked": status
-Revoked), one "Key revoked" event per key with the reporter's address goes on its account's
-hash chain (one write per account), and its owner and the account's administrators are
-emailed, once each, once that has committed.
+Each live key found is revoked at once by apikeys/actions.py's revoke_leaked() (expired
+now, reason "reported leaked": status Revoked), one "Key revoked" event per key with the
+reporter's address goes on its account's hash chain (one write per account), and its owner
+and the account's administrators are emailed, once each, once that has committed (tell(),
+here).
 """
 
 import ipaddress
 import json
 import logging
-import threading
 import time
-from collections import defaultdict
 from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
-from django.db.models import Q
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import Role, User
-from apikeys import crypto, ratelimit, tokens
-from apikeys.models import ApiKey, EndedReason
-from audit.events import Entry, record_many
-from audit.models import Event
-from portal.lib.net import client_ip
+from apikeys import secret_format, secret_storage
+from apikeys.api import ratelimit
+from apikeys.models import ApiKey
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +46,8 @@ MAX_CREDENTIALS = 1000
 MAX_BODY = 1024 * 1024
 WINDOW_SECONDS = 60
 REASON = "reported leaked"
+# The reporter's answer waits for the emails (after the commit), but never long.
+EMAIL_TIMEOUT_SECONDS = 3
 
 
 class Malformed(Exception):
@@ -106,47 +102,26 @@ def parse(body: bytes) -> list[str]:
     return credentials
 
 
-def revoke_leaked(credentials: list[str], request: HttpRequest) -> list[ApiKey]:
-    """Revoke every live key whose secret is among `credentials`; the keys revoked."""
-    fingerprints = [
+def fingerprints(credentials: list[str]) -> list[bytes]:
+    """What to look the keys up by: each well-formed secret's fingerprint under every
+    configured key-encryption key. A made-up or mistyped entry costs a CRC32, nothing more."""
+    return [
         fingerprint
         for secret in set(credentials)
-        if tokens.is_well_formed(secret)
-        for fingerprint in crypto.fingerprints(secret)
+        if secret_format.is_well_formed(secret)
+        for fingerprint in secret_storage.fingerprints(secret)
     ]
-    if not fingerprints:
-        return []
-    now = timezone.now()
-    reporter = client_ip(request) or "unknown"
-    with transaction.atomic():
-        keys = list(
-            ApiKey.objects.select_for_update(of=("self",))
-            .select_related("owner")
-            .filter(secret_fingerprint__in=fingerprints, deleted_at__isnull=True)
-            .filter(Q(expires__isnull=True) | Q(expires__gt=now))
-            .order_by()
-        )
-        if not keys:
-            return []
-        ApiKey.objects.filter(pk__in=[key.pk for key in keys]).update(
-            expires=now, ended_reason=EndedReason.LEAKED
-        )
-        by_account: dict[int, list[Entry]] = defaultdict(list)
-        for key in keys:
-            details = {
-                "reason": REASON,
-                "reporter_address": reporter,
-                "expires": key.expires.isoformat() if key.expires else "never",
-            }
-            key.expires, key.ended_reason = now, EndedReason.LEAKED
-            by_account[key.account_id].append(
-                key.entry(Event.KEY_REVOKED, actor=None, request=request, details=details)
-            )
-        for account_id, entries in by_account.items():
-            record_many(account_id, entries)
-    # Once committed: an email never announces a revocation that rolled back.
-    _send_later(_messages(keys, reporter, now))
-    return keys
+
+
+def tell(keys: list[ApiKey], reporter: str, now: datetime) -> None:
+    """Email each owner and account administrator once, naming their keys revoked (called
+    once the revocation has committed: apikeys/actions.py). The mail server gets
+    EMAIL_TIMEOUT_SECONDS, so a slow one delays the reporter's answer by little."""
+    try:
+        messages = _messages(keys, reporter, now)
+        get_connection(timeout=EMAIL_TIMEOUT_SECONDS).send_messages(messages)
+    except Exception:  # noqa: BLE001 - the keys are revoked either way
+        log.exception("revocation emails failed (%d keys)", len(keys))
 
 
 def _messages(keys: list[ApiKey], reporter: str, now: datetime) -> list[EmailMessage]:
@@ -163,30 +138,6 @@ def _messages(keys: list[ApiKey], reporter: str, now: datetime) -> list[EmailMes
         own = readers.setdefault(admin.pk, (admin, []))[1]
         own.extend(key for key in mine if key not in own)
     return [_message(user, told, reporter, now) for user, told in readers.values()]
-
-
-# Emails in flight (tests wait for them: wait_for_emails()).
-_sending: list[threading.Thread] = []
-
-
-def _send_later(messages: list[EmailMessage]) -> None:
-    """Send on a thread of its own, so the reporter's answer never waits on the mail server
-    (nor takes longer, by much, when a key matched)."""
-
-    def send() -> None:
-        try:
-            get_connection().send_messages(messages)
-        except Exception:  # noqa: BLE001 - the keys are revoked either way
-            log.exception("revocation emails failed (%d messages)", len(messages))
-
-    thread = threading.Thread(target=send, name="revocation-emails", daemon=True)
-    _sending[:] = [t for t in _sending if t.is_alive()] + [thread]
-    thread.start()
-
-
-def wait_for_emails(timeout: float = 30) -> None:
-    for thread in list(_sending):
-        thread.join(timeout)
 
 
 def _message(user: User, keys: list[ApiKey], reporter: str, now: datetime) -> EmailMessage:

@@ -5,9 +5,9 @@ What is counted. Once a request's signature holds, and only then (an unknown key
 signature is anyone's to send, and would let a stranger fill a key's chart), it is counted
 once, under one outcome: answered, or refused for the rate limit, the key's expiry, its
 owner's access (suspended, or any other state but live) or its address, in the order
-api.authenticate() checks them. All but the rate limit are known before the request goes
+api.signed.authenticate() checks them. All but the rate limit are known before the request goes
 to Redis: the key's state came with its one query and the address check is arithmetic
-(apikeys/sources.py builds the counting there, with the per-address counts).
+(apikeys/api/sources.py builds the counting there, with the per-address counts).
 
 Counting. One HINCRBY, a `ratelimit.Rider` on the rate limit's pipeline, adds 1 to the
 field `<key pk>:<outcome>` of the hour's hash `keyusage:<UTC hour, YYYYMMDDHH>`: a command
@@ -64,7 +64,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from apikeys import ratelimit
+from apikeys.api import ratelimit
 from apikeys.models import ApiKey, DailyUsage, HourlyUsage, Status, UsageFold
 
 log = logging.getLogger(__name__)

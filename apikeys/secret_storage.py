@@ -4,7 +4,7 @@ decrypt. The byte format is portal.lib.crypto's: version, key fingerprint, nonce
 
 A secret's fingerprint (HMAC-SHA256 under a key derived from the key-encryption key) is
 stored beside it, indexed, so a leaked secret is found in one indexed lookup
-(apikeys/revocation.py) without decrypting every key.
+(apikeys/leaked.py) without decrypting every key.
 """
 
 import hmac

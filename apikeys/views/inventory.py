@@ -1,7 +1,7 @@
 """The API Keys inventory: every key of the account, for its administrators, never a secret.
 
 Nothing here reads secret_hint or calls reveal(): administrators see the public API key,
-its owner and its dates, and can revoke it.
+its owner and its dates, and can delete it.
 """
 
 import logging
@@ -21,7 +21,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
@@ -29,7 +28,8 @@ from django.views.decorators.http import require_POST
 from accounts.guards import domain_admin_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, User
-from apikeys import addresses, charts, usage
+from apikeys import actions, addresses, charts
+from apikeys.api import usage
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, ApiKeyQuerySet, DailyUsage, EndedReason, Status
 from portal.lib.tables import paginate
@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 EXPIRING_DAYS = 30
 UNUSED_DAYS = 30
 PER_PAGE = 50
-# Revoke selected: at most a page of keys at once; the form's id, which each checkbox names.
+# Delete selected: at most a page of keys at once; the form's id, which each checkbox names.
+# A row's own Delete button belongs to a second form, which posts that one key alone.
 MAX_BULK = PER_PAGE
-BULK_FORM = "bulk-revoke"
+BULK_FORM = "bulk-delete"
+ONE_FORM = "delete-one"
 
 
 def policy_problem(key: ApiKey, account: Account, now: datetime) -> str:
@@ -141,7 +143,7 @@ class KeyFilter(django_filters.FilterSet):
 
 
 class KeyTable(tables.Table):
-    # Ticked boxes belong to the bulk-revoke form below the table (the HTML form
+    # Ticked boxes belong to the bulk-delete form below the table (the HTML form
     # attribute), as the filter form already wraps nothing and forms cannot nest.
     select = tables.Column(empty_values=(), orderable=False, verbose_name="Select")
     owner = tables.Column(order_by=("owner__last_name", "owner__first_name", "owner__email"))
@@ -159,7 +161,7 @@ class KeyTable(tables.Table):
         attrs={"td": {"class": "num"}},
     )
     status = tables.Column(verbose_name="Status and policy", empty_values=(), orderable=False)
-    revoke = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
+    delete = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
         model = ApiKey
@@ -243,12 +245,15 @@ class KeyTable(tables.Table):
             return format_html('{}<br><strong class="policy-flag">{}</strong>', shown, problem)
         return shown
 
-    def render_revoke(self, record: ApiKey) -> str:
+    def render_delete(self, record: ApiKey) -> str:
         if record.deleted_at:
             return ""
-        url = reverse("apikeys:revoke", args=[record.key])
         return format_html(
-            '<a href="{}" aria-label="Revoke API key {}">Revoke</a>', url, record.key
+            '<button type="submit" form="{}" name="keys" value="{}" class="linklike" '
+            'aria-label="Delete API key {}">Delete</button>',
+            ONE_FORM,
+            record.key,
+            record.key,
         )
 
 
@@ -284,56 +289,74 @@ def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @domain_admin_required
 @require_POST
-def revoke_many(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Revoke (delete) the keys ticked in the inventory, after one confirmation."""
+def delete(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Delete the keys posted (ticked in the inventory, or a row's own Delete: a list of
+    one) after one confirmation: erase their secrets, log each, email each owner."""
     chosen = set()
     for value in request.POST.getlist("keys")[:MAX_BULK]:
         try:
             chosen.add(uuid.UUID(value))
         except ValueError:
             continue
-    keys = list(
-        ApiKey.objects.filter(account=request.user.account, key__in=chosen, deleted_at__isnull=True)
+    if not chosen:
+        messages.error(request, "Tick the API keys to delete first.")
+        return redirect("apikeys:inventory")
+    found = list(
+        ApiKey.objects.filter(account=request.user.account, key__in=chosen)
         .select_related("owner")
         .order_by("owner__email", "created")
     )
+    if not found:
+        raise Http404("No such API key in this account.")
+    keys = [key for key in found if key.deleted_at is None]
     if not keys:
-        if chosen:
-            messages.info(request, "Those API keys were revoked already. Nothing was changed.")
-        else:
-            messages.error(request, "Tick the API keys to revoke first.")
-        return redirect("apikeys:inventory")
+        return _already_deleted(request, found)
     if request.POST.get("confirmed") != "yes":
         now = timezone.now()
         rows = [(key, key.status(now)) for key in keys]
         return render(
             request,
-            "apikeys/inventory_revoke_many.html",
+            "apikeys/inventory_delete.html",
             {"keys": keys, "rows": rows, "nav": "inventory"},
         )
-    revoked = ApiKey.delete_many([key.pk for key in keys], request.user, request)
-    skipped = len(keys) - len(revoked)
-    messages.success(
-        request,
-        f"{len(revoked)} API key{pluralize(len(revoked))} revoked."
-        + (f" {skipped} had been deleted meanwhile." if skipped else ""),
-    )
-    unsent = [
-        key.owner.email
-        for key in revoked
-        if key.owner.is_active and not _email_owner(key, request.user)
-    ]
+    deleted = actions.delete_keys([key.pk for key in keys], request.user, request)
+    skipped = len(keys) - len(deleted)
+    if len(deleted) == 1 and not skipped:
+        messages.success(request, f"API key {deleted[0].key} has been deleted.")
+    else:
+        messages.success(
+            request,
+            f"{len(deleted)} API key{pluralize(len(deleted))} deleted."
+            + (f" {skipped} had been deleted meanwhile." if skipped else ""),
+        )
+    # A deactivated owner has left; their mailbox may belong to someone else by now.
+    told = [key for key in deleted if key.owner.is_active]
+    unsent = sorted({key.owner.email for key in told if not _email_owner(key, request.user)})
     if unsent:
-        messages.warning(
-            request, f"The email telling {', '.join(sorted(set(unsent)))} could not be sent."
+        messages.warning(request, f"The email telling {', '.join(unsent)} could not be sent.")
+    elif told:
+        emails = sorted({key.owner.email for key in told})
+        messages.info(
+            request,
+            f"{', '.join(emails)} {'has' if len(emails) == 1 else 'have'} been told by email.",
         )
     return redirect("apikeys:inventory")
 
 
+def _already_deleted(request: HttpRequest, found: list[ApiKey]) -> HttpResponse:
+    if len(found) == 1:
+        key = found[0]
+        by = f" by {key.deleted_by_email}" if key.deleted_by_email else ""
+        messages.error(request, f"API key {key.key} was already deleted{by}. Nothing was changed.")
+    else:
+        messages.info(request, "Those API keys were deleted already. Nothing was changed.")
+    return redirect("apikeys:inventory")
+
+
 def _email_owner(key: ApiKey, admin: User) -> bool:
-    """Tell the owner an administrator revoked their key; False if the mail did not go."""
+    """Tell the owner an administrator deleted their key; False if the mail did not go."""
     owner = key.owner
-    assert key.deleted_at is not None  # revoked just now
+    assert key.deleted_at is not None  # deleted just now
     with timezone.override(owner.time_zone):
         context = {
             "key": key,
@@ -342,44 +365,11 @@ def _email_owner(key: ApiKey, admin: User) -> bool:
             "when": _local(key.deleted_at),
             "portal_name": settings.PORTAL_NAME,
         }
-        subject = render_to_string("apikeys/email/revoked_subject.txt", context).strip()
-        body = render_to_string("apikeys/email/revoked.txt", context)
+        subject = render_to_string("apikeys/email/deleted_subject.txt", context).strip()
+        body = render_to_string("apikeys/email/deleted.txt", context)
     try:
         send_mail(subject, body, None, [owner.email])
-    except Exception:  # noqa: BLE001 - the key is revoked either way; say so, keep going
-        log.exception("revocation email failed for key %s", key.key)
+    except Exception:  # noqa: BLE001 - the key is deleted either way; say so, keep going
+        log.exception("deletion email failed for key %s", key.key)
         return False
     return True
-
-
-def _already_deleted(request: HttpRequest, key: ApiKey) -> HttpResponse:
-    by = f" by {key.deleted_by_email}" if key.deleted_by_email else ""
-    messages.error(request, f"API key {key.key} was already deleted{by}. Nothing was changed.")
-    return redirect("apikeys:inventory")
-
-
-@domain_admin_required
-def revoke(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
-    try:
-        api_key = ApiKey.objects.select_related("owner").get(account=request.user.account, key=key)
-    except ApiKey.DoesNotExist:
-        raise Http404("No such API key in this account.") from None
-    if request.method != "POST":
-        if api_key.deleted_at:
-            return _already_deleted(request, api_key)
-        return render(
-            request,
-            "apikeys/inventory_revoke.html",
-            {"key": api_key, "status": api_key.status(), "nav": "inventory"},
-        )
-    if not api_key.delete_by(request.user, request):
-        api_key.refresh_from_db()
-        return _already_deleted(request, api_key)
-    messages.success(request, f"API key {api_key.key} has been revoked.")
-    owner = api_key.owner
-    # A deactivated owner has left; their mailbox may belong to someone else by now.
-    if owner.is_active and not _email_owner(api_key, request.user):
-        messages.warning(request, f"The email telling {owner.email} could not be sent.")
-    elif owner.is_active:
-        messages.info(request, f"{owner.email} has been told by email.")
-    return redirect("apikeys:inventory")

@@ -4,7 +4,7 @@ A busy client must not turn every read into a write. The row's own last_used_at,
 the request's key query anyway, answers "not yet" for nearly every request at no cost;
 only once it is due does a cache.add() gate let exactly one of the requests racing on
 the app servers through to a single UPDATE (of the last-used time and address, and the
-key's last five addresses: apikeys/sources.py). If the cache is down, the row alone decides.
+key's last five addresses: apikeys/api/sources.py). If the cache is down, the row alone decides.
 
 The write is bookkeeping, not a guard: if it fails (the database went away after the
 request's statement), the request is still answered and the next due request writes.
@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from apikeys import sources, usage
+from apikeys.api import sources, usage
 from apikeys.models import ApiKey
 from portal.lib.net import client_ip
 
@@ -42,7 +42,7 @@ def touch(key: ApiKey, request: HttpRequest) -> None:
     if not _due(key, now):
         return
     try:
-        # With where the key was used since the last write (apikeys/sources.py).
+        # With where the key was used since the last write (apikeys/api/sources.py).
         sources.record_use(key, client_ip(request), now)
         usage.flush_local()  # without Redis, what this process counted reaches the tables
     except (OperationalError, InterfaceError) as e:

@@ -146,8 +146,8 @@ def _client(url: str) -> redis.Redis:
 
 def _count_in_redis(client: redis.Redis, key: str, timeout: int, riders: Sequence[Rider]) -> int:
     # One pipelined round trip (SET NX EX, then INCR: any Redis since 2.6.12), riders' commands
-    # included. Django stores whole numbers raw, so cache.get() in peek() reads the same
-    # counter back.
+    # included. Django stores whole numbers raw, so cache.get() reads the same counter
+    # back.
     with client.pipeline(transaction=False) as pipe:
         pipe.set(key, 0, ex=timeout, nx=True)
         pipe.incr(key)
@@ -164,15 +164,3 @@ def _incr_or_start(name: str, timeout: int) -> int:
     except ValueError:  # and it was evicted again at once
         cache.set(name, 1, timeout=timeout)
         return 1
-
-
-def peek(api_key: str, now: float | None = None) -> Window:
-    """Where the key's window stands, without counting this request."""
-    now = time.time() if now is None else now
-    index, reset = _window(now)
-    try:
-        used = cache.get(f"ratelimit:{api_key}:{index}", 0)
-    except Exception as e:  # noqa: BLE001
-        log.warning("rate limit not read: cache unavailable (%s)", type(e).__name__)
-        used = 0
-    return Window(settings.API_RATE_LIMIT, used, reset)

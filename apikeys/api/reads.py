@@ -1,7 +1,7 @@
 """What a signed API view reads besides its key: the account's domains, as JSON text.
 
 On PostgreSQL each read is a select-list expression or two, evaluated in the key's own
-statement (apikeys/lookup.py): the database writes the answer's JSON itself, so the view
+statement (apikeys/api/lookup.py): the database writes the answer's JSON itself, so the view
 does no ORM or serialisation work at all. row_to_json keeps the select list's order
 (jsonb would sort the keys) and writes compactly; string_agg joins the rows without the
 line breaks json_agg puts between them. On other databases the same JSON text is made
@@ -21,7 +21,6 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Domain
-from apikeys import lookup
 
 # The fields of a domain in the API's answers, in their order there.
 FIELDS = ("id", "name", "status", "note")
@@ -164,16 +163,3 @@ class OneDomain:
     def with_orm(self, account_id: int) -> str | None:
         row = _domains(account_id).filter(pk=self.pk).values(*FIELDS).first()
         return None if row is None else _dumps(row)
-
-
-def read_for_account(read: Read[T], account_id: int) -> T:
-    """The read on its own, for a known account: one statement on PostgreSQL, as the signed
-    request makes it but without the key (what the API costs with authentication off)."""
-    if not lookup.single_statement():
-        return read.with_orm(account_id)
-    account = _q("account_id")
-    expressions, params = read.select(f"u.{account}")
-    sql = f"SELECT {', '.join(expressions)} FROM (SELECT %s::bigint AS {account}) u"
-    row = lookup.fetch_one(sql, [*params, account_id])
-    assert row is not None  # a SELECT without WHERE over one row
-    return read.from_columns(row)

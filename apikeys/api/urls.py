@@ -1,0 +1,23 @@
+"""The API's addresses. Clients differ on trailing slashes, so each resource answers both
+ways (no redirect); anything else under /api/ is a JSON 404, never the HTML page."""
+
+from django.urls import path, re_path
+
+from apikeys.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/domains", views.v1_domains, name="v1-domains"),
+    path("v1/domains/", views.v1_domains),
+    path("v1/domains/<int:pk>", views.v1_domain, name="v1-domain"),
+    path("v1/domains/<int:pk>/", views.v1_domain),
+    path("v4/domains", views.v4_domains, name="v4-domains"),
+    path("v4/domains/", views.v4_domains),
+    path("v4/domains/<int:pk>", views.v4_domain, name="v4-domain"),
+    path("v4/domains/<int:pk>/", views.v4_domain),
+    path("credentials/revoke", views.revoke_credentials, name="revoke-credentials"),
+    path("credentials/revoke/", views.revoke_credentials),
+    path("openapi.json", views.openapi_document, name="openapi"),
+    re_path(r"^.*$", views.not_found),
+]

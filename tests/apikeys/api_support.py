@@ -2,7 +2,7 @@
 
 import time
 
-from apikeys.signing import sign
+from apikeys.api.signing import sign
 
 FORMS = ("bearer", "security-token", "cnsdns")
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apikeys import signing
+from apikeys.api import signing
 from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db

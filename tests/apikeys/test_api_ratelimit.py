@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from apikeys import ratelimit
+from apikeys.api import ratelimit
 from tests.apikeys.api_support import signed
 from tests.factories import make_key
 

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Domain
-from apikeys import lookup
+from apikeys.api import lookup
 from tests.apikeys.api_support import signed
 from tests.factories import make_key
 from tests.roundtrips import count_redis_round_trips, count_round_trips, requires_postgresql

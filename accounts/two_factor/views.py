@@ -2,10 +2,10 @@
 recovery codes, the second step after the password, the set-up the account's policy may
 require, and an Account Administrator's reset of a user's factors (the emergency path).
 
-Every change goes through accounts/rules.py, which logs it. Adding or removing a factor and
-new recovery codes are behind the step-up (accounts/reauth.py). A TOTP seed leaves the server
-only on its set-up page, recovery codes only on the page right after they are generated and
-in their download; those answers are not cached.
+Every change goes through rules.py, which logs it. Adding or removing a factor, new recovery
+codes and resetting another user's factors are behind the step-up (step_up.py). A TOTP seed
+leaves the server only on its set-up page, recovery codes only on the page right after they
+are generated and in their download; those answers are not cached.
 """
 
 import base64
@@ -28,9 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
-from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts import passkeys, rules, second_factors, second_step
 from accounts.forms import DeviceNameForm, SecondFactorCodeForm
 from accounts.guards import account_admin_required
 from accounts.http import AuthenticatedHttpRequest, is_signed_in
@@ -42,12 +40,12 @@ from accounts.models import (
     User,
     normalize_recovery_code,
 )
-from accounts.reauth import require_recent_auth
+from accounts.two_factor import checks, devices, passkeys, rules, session
+from accounts.two_factor.devices import SecondFactor
+from accounts.two_factor.step_up import require_recent_auth
 from portal.lib.http import posted, safe_next
 
 log = logging.getLogger(__name__)
-
-KIND_OF = {TOTPDevice: "authenticator", WebAuthnCredential: "passkey"}
 
 # Otherwise a stolen session could add its own factor, then pass every later step-up.
 ADDING_A_FACTOR = {
@@ -73,17 +71,17 @@ def _devices(user: User) -> list[dict[str, object]]:
     return [
         {
             "device": device,
-            "kind": rules.describe(device)["kind"],
+            "kind": devices.kind_of(device).label,
             "remove_url": reverse(
-                "accounts:device_remove", args=[KIND_OF[type(device)], device.pk]
+                "accounts:device_remove", args=[devices.kind_of(device).slug, device.pk]
             ),
         }
-        for device in rules.devices_of(user)
+        for device in devices.devices_of(user)
     ]
 
 
 def _passkey_note() -> str:
-    if second_factors.passkeys_available():
+    if session.passkeys_available():
         return ""
     return (
         f"Passkeys need the portal to be opened by a host name, and this one is opened by an IP "
@@ -102,10 +100,10 @@ def _page(
     with the add forms given (one with its error) or fresh ones."""
     context: dict[str, object] = {
         "add_forms": forms or _add_forms(),
-        "passkeys_available": second_factors.passkeys_available(),
+        "passkeys_available": session.passkeys_available(),
         "passkey_note": _passkey_note(),
     }
-    if second_factors.pending_step(request) == "setup":
+    if session.pending_step(request) == "setup":
         context["next"] = next_url
         return render(request, "accounts/two_factor_setup.html", context, status=status)
     user = request.user
@@ -113,7 +111,7 @@ def _page(
         devices=_devices(user),
         codes_left=RecoveryCode.objects.filter(codes__user=user).count(),
         code_count=RECOVERY_CODE_COUNT,
-        required=second_factors.is_required(user),
+        required=session.is_required(user),
         reauth_minutes=settings.REAUTH_SECONDS // 60,
         nav="profile",
         section="two_factor",
@@ -134,7 +132,7 @@ def setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Where the gate sends a user whom the account's policy requires to have a second factor
     and who has none: they add one here before they can open any other page."""
     next_url = safe_next(request)
-    if second_factors.pending_step(request) != "setup":
+    if session.pending_step(request) != "setup":
         return _done(request, next_url)
     return _page(request, next_url=next_url)
 
@@ -191,12 +189,12 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if form.is_bound and form.is_valid():
         user = rules.confirm_totp_device(device, form.cleaned_data["code"], request=request)
         if user is not None:
-            was_verified = second_factors.is_verified(request)
-            second_factors.factors_changed(request, user)
+            was_verified = session.is_verified(request)
+            session.factors_changed(request, user)
             # Only a session not yet past its second step (setting up a required factor) is
             # verified by it: adding a factor must not renew the step-up check.
             if not was_verified:
-                second_factors.verified(request, device)
+                session.verified(request, device)
             _added_message(request, f"Your authenticator app “{device.name}” has been added.")
             return _done(request, next_url)
         device.refresh_from_db()
@@ -217,7 +215,7 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "qr": _qr_svg(uri),
         "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
         "next": next_url,
-        "setup_mode": second_factors.pending_step(request) == "setup",
+        "setup_mode": session.pending_step(request) == "setup",
         "nav": "profile",
         "section": "two_factor",
     }
@@ -244,7 +242,7 @@ def _added_message(request: AuthenticatedHttpRequest, text: str) -> None:
 def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="passkey")
     next_url = safe_next(request)
-    if not second_factors.passkeys_available():
+    if not session.passkeys_available():
         messages.error(request, _passkey_note())
         return _done(request, next_url)
     if not form.is_valid():
@@ -259,14 +257,14 @@ def passkey_register(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The browser creates the passkey (django-otp-webauthn's script), then comes back."""
     name = passkeys.pending_name(request)
     next_url = safe_next(request)
-    if name is None or not second_factors.passkeys_available():
+    if name is None or not session.passkeys_available():
         messages.info(request, "Name the passkey first, then create it.")
-        setup_mode = second_factors.pending_step(request) == "setup"
+        setup_mode = session.pending_step(request) == "setup"
         return redirect("accounts:two_factor_setup" if setup_mode else "accounts:two_factor")
     context = {
         "name": name,
         "done_url": next_url or reverse("accounts:two_factor"),
-        "setup_mode": second_factors.pending_step(request) == "setup",
+        "setup_mode": session.pending_step(request) == "setup",
         "nav": "profile",
         "section": "two_factor",
     }
@@ -285,7 +283,7 @@ def passkey_register(request: AuthenticatedHttpRequest) -> HttpResponse:
 )
 def recovery_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Generate a new set (the old one stops working) and show it, this once."""
-    if not second_factors.user_has_device(request.user):
+    if not devices.user_has_device(request.user):
         messages.error(request, "Add an authenticator app or a passkey first.")
         return redirect("accounts:two_factor")
     codes = rules.generate_recovery_codes(request.user, request=request)
@@ -318,13 +316,12 @@ def recovery_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
     return response
 
 
-def _own_device(
-    request: AuthenticatedHttpRequest, kind: str, pk: int
-) -> TOTPDevice | WebAuthnCredential:
-    of = {"authenticator": second_factors.apps_of, "passkey": second_factors.passkeys_of}
-    if kind not in of:
+def _own_device(request: AuthenticatedHttpRequest, kind: str, pk: int) -> SecondFactor:
+    if kind not in devices.BY_SLUG:
         raise Http404
-    device: TOTPDevice | WebAuthnCredential = get_object_or_404(of[kind](request.user), pk=pk)
+    device: SecondFactor = get_object_or_404(
+        devices.of_kind(devices.BY_SLUG[kind], request.user), pk=pk
+    )
     return device
 
 
@@ -333,12 +330,11 @@ def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> Http
     """Remove asks first on a page of its own, then asks for a second factor (step-up)."""
     device = _own_device(request, kind, pk)
     if request.method == "POST":
-        return _remove(request, kind, pk)
-    devices = rules.devices_of(request.user)
+        return _remove(request, device)
     context = {
         "device": device,
-        "kind": rules.describe(device)["kind"],
-        "last": len(devices) == 1,
+        "kind": devices.kind_of(device).label,
+        "last": devices.count(request.user) == 1,
         "nav": "profile",
         "section": "two_factor",
     }
@@ -351,14 +347,13 @@ def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> Http
     button="Remove",
     cancel="accounts:two_factor",
 )
-def _remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpResponse:
-    device = _own_device(request, kind, pk)
+def _remove(request: AuthenticatedHttpRequest, device: SecondFactor) -> HttpResponse:
     user = rules.remove_device(device, request=request)
     if user is not None:
-        second_factors.factors_changed(request, user)
-        label = rules.describe(device)["kind"].lower()
+        session.factors_changed(request, user)
+        label = devices.kind_of(device).label.lower()
         text = f"The {label} “{device.name}” has been removed."
-        if not second_factors.has_device(request):
+        if not session.has_device(request):
             text += " Two-factor authentication is now off, and your recovery codes are void."
         messages.success(request, text)
     return redirect("accounts:two_factor")
@@ -371,13 +366,13 @@ def verify(request: HttpRequest) -> HttpResponse:
     if not is_signed_in(request):
         return redirect("accounts:signin")
     next_url = safe_next(request)
-    if second_factors.pending_step(request) != "verify":
+    if session.pending_step(request) != "verify":
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    forms = second_step.forms_for(posted(request))
-    form = second_step.posted_form(forms)
-    if form is not None and second_step.check(request, form, purpose="sign-in"):
+    forms = checks.forms_for(posted(request))
+    form = checks.posted_form(forms)
+    if form is not None and checks.check(request, form, purpose="sign-in"):
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    context = {**second_step.context(request, forms), "next": next_url}
+    context = {**checks.context(request, forms), "next": next_url}
     status = 400 if form is not None else 200
     return render(request, "accounts/second_step.html", context, status=status)
 
@@ -388,7 +383,8 @@ def verify(request: HttpRequest) -> HttpResponse:
 @account_admin_required
 def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     """An Account Administrator removes a user's second factors (a lost phone): confirmed on
-    a page of its own, then posted; logged, the user's sessions end, and they are emailed."""
+    a page of its own, then posted behind the administrator's own step-up; logged, the
+    user's sessions end, and they are emailed."""
     target = get_object_or_404(User, account_id=request.user.account_id, pk=user_id)
     name = target.get_full_name()
     if target.pk == request.user.pk:
@@ -406,7 +402,7 @@ def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> Ht
             "sign in with their password"
             + (
                 " and must then add a new second factor, as the account's policy requires."
-                if second_factors.is_required(target)
+                if session.is_required(target)
                 else "; two-factor authentication is off for them until they add a factor."
             )
             + " They are emailed that you did this.",
@@ -419,6 +415,17 @@ def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> Ht
             "accounts/user_confirm.html",
             {"target": target, "action": action, "back": back, "nav": "users"},
         )
+    return _reset(request, target)
+
+
+@require_recent_auth(
+    reason="Resetting another user's second factors needs a recent check that it is you.",
+    action="reset their second factors",
+    button="Reset second factors",
+    cancel="accounts:users",
+)
+def _reset(request: AuthenticatedHttpRequest, target: User) -> HttpResponse:
+    name = target.get_full_name()
     if not rules.reset_second_factors(target, actor=request.user, request=request):
         messages.info(request, f"{name} has no second factors to reset.")
         return redirect("accounts:user_detail", target.pk)

@@ -65,7 +65,7 @@ class Policy:
     locked_by: tuple[Count, ...]  # not counted here, but refuse the attempt while over
     clears: tuple[str, ...]  # deleted when the check passes
     uncounted: Literal["check", "refuse"]  # with the cache down
-    locks_second_step: str | None = None  # the email whose second step this counts
+    second_step_of: str | None = None  # the email whose second step this counts
 
 
 def _email_key(email: str) -> str:
@@ -109,7 +109,7 @@ def code(email: str, ip: str | None) -> Policy:
         (),
         (_second_steps(email).key, _passwords(email).key),
         "refuse",
-        locks_second_step=email,
+        second_step_of=email,
     )
 
 
@@ -125,7 +125,7 @@ def passkey(email: str | None, ip: str | None) -> Policy:
         (),
         (_second_steps(email).key, _passwords(email).key),
         "check",
-        locks_second_step=email,
+        second_step_of=email,
     )
 
 
@@ -182,8 +182,8 @@ def check(
     finally:
         if passed:
             _passed(policy)
-        else:
-            _failed(policy, reserved, on_second_step_locked)
+        elif _failed(policy, reserved):
+            on_second_step_locked()
     return result
 
 
@@ -204,11 +204,11 @@ def _over(counts: tuple[Count, ...]) -> bool:
     return any((cache.get(count.key) or 0) >= count.limit for count in counts)
 
 
-NOTHING_RESERVED: list[int] | None = []  # the cache down: the check goes on uncounted
+UNRESERVED: tuple[int, ...] | None = ()  # the cache down: the check goes on, uncounted
 
 
-@_safe(default=NOTHING_RESERVED)
-def _reserve(counts: tuple[Count, ...]) -> list[int] | None:
+@_safe(default=UNRESERVED)
+def _reserve(counts: tuple[Count, ...]) -> tuple[int, ...] | None:
     """Count one attempt against each count, atomically; the counts it reached, or None
     (and nothing kept) if any is past its limit."""
     reached: list[int] = []
@@ -220,9 +220,9 @@ def _reserve(counts: tuple[Count, ...]) -> list[int] | None:
             cache.add(count.key, 0, settings.SIGNIN_LOCKOUT_SECONDS)
             reached.append(cache.incr(count.key))
     if any(n > count.limit for n, count in zip(reached, counts, strict=True)):
-        _give_back(counts[: len(reached)])
+        _give_back(counts)
         return None
-    return reached
+    return tuple(reached)
 
 
 def _give_back(counts: tuple[Count, ...]) -> None:
@@ -239,17 +239,22 @@ def _passed(policy: Policy) -> None:
     _give_back(tuple(count for count in policy.counts if count.key not in policy.clears))
 
 
-@_safe(default=None)
-def _failed(policy: Policy, reached: list[int], on_second_step_locked: Callable[[], None]) -> None:
+@_safe(default=False)
+def _failed(policy: Policy, reached: tuple[int, ...]) -> bool:
+    """Keep the failure counted (the lock-out runs from the last one); whether it has just
+    locked the user's second step, for the first time in this lock-out."""
     for count in policy.counts:
         cache.touch(count.key, settings.SIGNIN_LOCKOUT_SECONDS)
-    email = policy.locks_second_step
-    if email is not None and reached and reached[0] >= policy.counts[0].limit:
-        # Once per lock-out: add() succeeds for one caller only.
-        if cache.add(f"second-step-locked:{_email_key(email)}", 1, settings.SIGNIN_LOCKOUT_SECONDS):
-            on_second_step_locked()
     if reached and max(reached) > settings.SIGNIN_SLOWDOWN_AFTER:
         sleep(settings.SIGNIN_SLOWDOWN_SECONDS)
+    email = policy.second_step_of
+    if email is None or not reached or reached[0] < policy.counts[0].limit:
+        return False
+    # add() succeeds for one caller only, however many fail at once.
+    added: bool = cache.add(
+        f"second-step-locked:{_email_key(email)}", 1, settings.SIGNIN_LOCKOUT_SECONDS
+    )
+    return added
 
 
 @_safe(default=None)

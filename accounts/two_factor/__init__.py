@@ -11,6 +11,6 @@ meets them.
 - passkeys.py: django-otp-webauthn's ceremonies wrapped for the portal (webauthn_urls.py
   serves them under the library's namespace);
 - rules.py: every change to a user's factors and every check of one, logged;
-- views.py and urls.py: the Two-Factor page, adding and removing factors, recovery codes,
+- views/ and urls.py: the Two-Factor page (adding and removing factors, recovery codes),
   the second step, and an Account Administrator's reset of another user's factors.
 """

@@ -1,24 +1,20 @@
-"""The Two-Factor Authentication page (User window), adding and removing second factors,
-recovery codes, the second step after the password, the set-up the account's policy may
-require, and an Account Administrator's reset of a user's factors (the emergency path).
+"""The Two-Factor Authentication page (User window) and the pages it leads to: adding and
+removing second factors, recovery codes, and the set-up the account's policy may require.
 
-Every change goes through rules.py, which logs it. Adding or removing a factor, new recovery
-codes and resetting another user's factors are behind the step-up (step_up.py). A TOTP seed
+Every change goes through rules.py, which logs it. Adding or removing a factor and new
+recovery codes are behind the step-up (step_up.py). A TOTP seed
 leaves the server only on its set-up page, recovery codes only on the page right after they
 are generated and in their download; those answers are not cached.
 """
 
 import base64
-import logging
 from datetime import timedelta
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.mail import send_mail
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -30,8 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from accounts.forms import DeviceNameForm, SecondFactorCodeForm
-from accounts.guards import account_admin_required
-from accounts.http import AuthenticatedHttpRequest, is_signed_in
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import (
     RECOVERY_CODE_COUNT,
     RECOVERY_CODE_LENGTH,
@@ -40,12 +35,10 @@ from accounts.models import (
     User,
     normalize_recovery_code,
 )
-from accounts.two_factor import checks, devices, passkeys, rules, session
+from accounts.two_factor import devices, passkeys, rules, session
 from accounts.two_factor.devices import SecondFactor
 from accounts.two_factor.step_up import require_recent_auth
 from portal.lib.http import posted, safe_next
-
-log = logging.getLogger(__name__)
 
 # Otherwise a stolen session could add its own factor, then pass every later step-up.
 ADDING_A_FACTOR = {
@@ -357,101 +350,3 @@ def _remove(request: AuthenticatedHttpRequest, device: SecondFactor) -> HttpResp
             text += " Two-factor authentication is now off, and your recovery codes are void."
         messages.success(request, text)
     return redirect("accounts:two_factor")
-
-
-@sensitive_post_parameters()
-@never_cache
-def verify(request: HttpRequest) -> HttpResponse:
-    """After the password: a passkey, a code from an authenticator app, or a recovery code."""
-    if not is_signed_in(request):
-        return redirect("accounts:signin")
-    next_url = safe_next(request)
-    if session.pending_step(request) != "verify":
-        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    forms = checks.forms_for(posted(request))
-    form = checks.posted_form(forms)
-    if form is not None and checks.check(request, form, purpose="sign-in"):
-        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    context = {**checks.context(request, forms), "next": next_url}
-    status = 400 if form is not None else 200
-    return render(request, "accounts/second_step.html", context, status=status)
-
-
-# --- Administration: the emergency reset -------------------------------------------------
-
-
-@account_admin_required
-def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
-    """An Account Administrator removes a user's second factors (a lost phone): confirmed on
-    a page of its own, then posted behind the administrator's own step-up; logged, the
-    user's sessions end, and they are emailed."""
-    target = get_object_or_404(User, account_id=request.user.account_id, pk=user_id)
-    name = target.get_full_name()
-    if target.pk == request.user.pk:
-        messages.error(
-            request,
-            "You cannot reset your own second factors: remove them on your Two-Factor "
-            "Authentication page, or ask another Account Administrator.",
-        )
-        return redirect("accounts:user_detail", target.pk)
-    if request.method != "POST":
-        action = {
-            "title": "Reset second factors",
-            "text": f"Reset the second factors of {name} ({target.email})? Their authenticator "
-            "apps, passkeys and recovery codes are removed, and their open sessions end. They "
-            "sign in with their password"
-            + (
-                " and must then add a new second factor, as the account's policy requires."
-                if session.is_required(target)
-                else "; two-factor authentication is off for them until they add a factor."
-            )
-            + " They are emailed that you did this.",
-            "button": "Reset second factors",
-            "danger": True,
-        }
-        back = reverse("accounts:user_detail", args=[target.pk])
-        return render(
-            request,
-            "accounts/user_confirm.html",
-            {"target": target, "action": action, "back": back, "nav": "users"},
-        )
-    return _reset(request, target)
-
-
-@require_recent_auth(
-    reason="Resetting another user's second factors needs a recent check that it is you.",
-    action="reset their second factors",
-    button="Reset second factors",
-    cancel="accounts:users",
-)
-def _reset(request: AuthenticatedHttpRequest, target: User) -> HttpResponse:
-    name = target.get_full_name()
-    if not rules.reset_second_factors(target, actor=request.user, request=request):
-        messages.info(request, f"{name} has no second factors to reset.")
-        return redirect("accounts:user_detail", target.pk)
-    try:
-        _email_reset(target, request.user)
-    except Exception:  # noqa: BLE001 - a mail server down must not undo the reset
-        log.exception("two-factor reset email failed", extra={"user_id": target.pk})
-        messages.warning(
-            request, f"{name}'s second factors have been reset. The email to them failed."
-        )
-    else:
-        messages.success(
-            request,
-            f"{name}'s second factors have been reset, and {target.email} has been told.",
-        )
-    return redirect("accounts:user_detail", target.pk)
-
-
-def _email_reset(user: User, admin: User) -> None:
-    context = {
-        "user": user,
-        "admin": admin,
-        "site_name": settings.PORTAL_NAME,
-        "portal_url": settings.PORTAL_URL,
-        "when": timezone.localtime(timezone.now(), ZoneInfo(user.time_zone)),
-    }
-    subject = render_to_string("accounts/email/two_factor_reset_subject.txt", context).strip()
-    body = render_to_string("accounts/email/two_factor_reset.txt", context)
-    send_mail(subject, body, None, [user.email])

@@ -84,13 +84,11 @@ def _address(ip: str | None) -> Count:
     return Count(f"signin-fail:ip:{address_group(ip)}", settings.SIGNIN_IP_FAILURE_LIMIT)
 
 
-def password(email: str | None, ip: str | None) -> Policy:
+def password(email: str, ip: str | None) -> Policy:
     """A password (sign-in, re-authentication, Change Password): counted per email and per
     address; refused while either is locked or the email's second step is; a right password
     clears the email's password count only. Checked with the cache down: each guess is an
     Argon2 check."""
-    if email is None:
-        return Policy((_address(ip),), (), (), "check")
     return Policy(
         (_passwords(email), _address(ip)),
         (_second_steps(email),),
@@ -114,10 +112,10 @@ def code(email: str, ip: str | None) -> Policy:
 
 
 def passkey(email: str | None, ip: str | None) -> Policy:
-    """A passkey assertion: as a code when the user is known (signed in with the password,
-    or the passkey named them); against the address alone when not ("Sign in with a
-    passkey" with a passkey the portal does not know). Checked with the cache down: a
-    passkey has nothing to guess."""
+    """A passkey assertion: as a code when the user is known (the second step after the
+    password, or a step-up); against the address alone when not ("Sign in with a passkey",
+    whose user is known only once the passkey is verified: see `completed`). Checked with
+    the cache down: a passkey has nothing to guess."""
     if email is None:
         return Policy((_address(ip),), (), (), "check")
     return Policy(

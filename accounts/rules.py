@@ -1,5 +1,5 @@
 """Changes to users, domains and the key policy, and the rules that guard them (changes to
-second factors: two_factor/rules.py).
+second factors: two_factor/changes.py).
 
 Each change runs in one transaction that also announces it (accounts/signals.py), so the
 activity-log entry is written with the change or not at all.

@@ -10,7 +10,7 @@ meets them.
 - step_up.py: `require_recent_auth`, asking again before a sensitive action;
 - passkeys.py: django-otp-webauthn's ceremonies wrapped for the portal (webauthn_urls.py
   serves them under the library's namespace);
-- rules.py: every change to a user's factors and every check of one, logged;
+- changes.py: every change to a user's factors and every check of one, logged;
 - views/ and urls.py: the Two-Factor page (adding and removing factors, recovery codes),
   the second step, and an Account Administrator's reset of another user's factors.
 """

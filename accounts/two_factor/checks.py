@@ -11,7 +11,7 @@ from django.http import HttpRequest, QueryDict
 from accounts.forms import SecondFactorCodeForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import RecoveryCode, RecoveryCodes, User
-from accounts.two_factor import devices, rules, session
+from accounts.two_factor import changes, devices, session
 from portal.lib import throttle
 from portal.lib.net import client_ip
 
@@ -44,8 +44,8 @@ def posted_form(forms: dict[str, SecondFactorCodeForm]) -> SecondFactorCodeForm 
 
 
 def locked_out(user: User, request: HttpRequest) -> None:
-    """What happens, once per lock-out, when the second step locks: see rules."""
-    rules.second_step_locked(user, request=request)
+    """What happens, once per lock-out, when the second step locks: see changes."""
+    changes.second_step_locked(user, request=request)
 
 
 def check(request: AuthenticatedHttpRequest, form: SecondFactorCodeForm, *, purpose: str) -> bool:
@@ -57,7 +57,7 @@ def check(request: AuthenticatedHttpRequest, form: SecondFactorCodeForm, *, purp
     try:
         device = throttle.check(
             throttle.code(user.email, client_ip(request)),
-            lambda: rules.check_code(
+            lambda: changes.check_code(
                 user, form.method, form.cleaned_data["code"], request=request, purpose=purpose
             ),
             on_second_step_locked=lambda: locked_out(user, request),

@@ -1,6 +1,7 @@
 """What counts as a user's second factor, said once: a confirmed authenticator app (one
 being set up does not count yet) or a confirmed passkey; and the one table of their kinds."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -28,23 +29,22 @@ def passkeys_of(user: User | OuterRef) -> QuerySet[WebAuthnCredential]:
 class Kind:
     label: str  # what the pages and the activity log call it
     slug: str  # its name in a URL
-    of: "type[SecondFactor]"
+    model: type[SecondFactor]
+    # The user's devices of this kind that count.
+    of: Callable[[User], QuerySet[TOTPDevice] | QuerySet[WebAuthnCredential]]
 
 
-AUTHENTICATOR = Kind("Authenticator app", "authenticator", TOTPDevice)
-PASSKEY = Kind("Passkey", "passkey", WebAuthnCredential)
-KINDS = (AUTHENTICATOR, PASSKEY)
-_BY_MODEL = {kind.of: kind for kind in KINDS}
+# The one table of the kinds of second factor (recovery codes are a way back, not a kind).
+KINDS = (
+    Kind("Authenticator app", "authenticator", TOTPDevice, apps_of),
+    Kind("Passkey", "passkey", WebAuthnCredential, passkeys_of),
+)
 BY_SLUG = {kind.slug: kind for kind in KINDS}
+_BY_MODEL = {kind.model: kind for kind in KINDS}
 
 
 def kind_of(device: SecondFactor) -> Kind:
     return _BY_MODEL[type(device)]
-
-
-def of_kind(kind: Kind, user: User) -> "QuerySet[TOTPDevice] | QuerySet[WebAuthnCredential]":
-    """The user's devices of this kind that count."""
-    return apps_of(user) if kind is AUTHENTICATOR else passkeys_of(user)
 
 
 def describe(device: SecondFactor) -> dict[str, str]:

@@ -44,7 +44,7 @@ from django_otp_webauthn.views import (
 
 from accounts.http import is_signed_in
 from accounts.models import User
-from accounts.two_factor import checks, rules, session
+from accounts.two_factor import changes, checks, session
 from portal.lib import throttle
 from portal.lib.net import client_ip
 
@@ -141,7 +141,7 @@ class CompleteRegistration(CompleteCredentialRegistrationView):
                 device = self.get_helper().register_complete(
                     user=self.get_user(), state=state, data=request.data
                 )
-            user = rules.passkey_added(device, request=request)
+            user = changes.passkey_added(device, request=request)
         request.session.pop(PENDING, None)
         was_verified = session.is_verified(request)
         session.factors_changed(request, user)
@@ -187,7 +187,7 @@ class CompleteAuthentication(_Checked, CompleteCredentialAuthenticationView):
             raise Locked(detail=str(refused)) from None
         except exceptions.OTPWebAuthnApiError as error:
             if user is not None:
-                rules.passkey_checked(user, None, request=request, purpose=self.purpose)
+                changes.passkey_checked(user, None, request=request, purpose=self.purpose)
             log.info("passkey check failed", extra={"fields": {"code": error.code}})
             raise
         assert response is not None  # the library answers or raises
@@ -206,7 +206,7 @@ class CompleteAuthentication(_Checked, CompleteCredentialAuthenticationView):
             auth_login(request, signed_in)
             throttle.completed(user.email)
         session.verified(request, device)
-        rules.passkey_checked(user, device, request=request, purpose=self.purpose)
+        changes.passkey_checked(user, device, request=request, purpose=self.purpose)
 
     def get_success_data(self, device: WebAuthnCredential) -> dict[str, Any]:
         data: dict[str, Any] = super().get_success_data(device)

@@ -131,7 +131,7 @@ def checked_recently(request: HttpRequest, mark: Mark) -> bool:
 
 
 def factors_changed(request: HttpRequest, user: User) -> None:
-    """The signed-in user changed their own factors (the rules bumped their version): keep
+    """The signed-in user changed their own factors (changes.py bumped their version): keep
     this session (its hash covers the version) and its answers current."""
     update_session_auth_hash(request, user)
     has = user_has_device(user)

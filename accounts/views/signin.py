@@ -19,8 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.forms import SignInForm
 from accounts.http import is_signed_in
 from accounts.models import User
-from accounts.two_factor import rules as two_factor_rules
-from accounts.two_factor import session, step_up
+from accounts.two_factor import changes, session, step_up
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class SignInView(auth_views.LoginView):
         ):
             email = form.cleaned_data.get("username") or ""
             if target := User.objects.filter(email__iexact=email).first():
-                two_factor_rules.admin_login_refused(target, reason="locked", request=self.request)
+                changes.admin_login_refused(target, reason="locked", request=self.request)
         return super().form_invalid(form)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -74,7 +73,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     # Logged once per session and reason: a plain GET (an image on any page can make one)
     # must not write to the activity log every time.
     if request.session.get(ADMIN_REFUSAL_LOGGED) != reason:
-        two_factor_rules.admin_login_refused(user, reason=reason, request=request)
+        changes.admin_login_refused(user, reason=reason, request=request)
         request.session[ADMIN_REFUSAL_LOGGED] = reason
     context = {"reason": reason}
     return render(request, "accounts/admin_refused.html", context, status=403)

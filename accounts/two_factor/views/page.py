@@ -1,7 +1,7 @@
 """The Two-Factor Authentication page (User window) and the pages it leads to: adding and
 removing second factors, recovery codes, and the set-up the account's policy may require.
 
-Every change goes through rules.py, which logs it. Adding or removing a factor and new
+Every change goes through changes.py, which logs it. Adding or removing a factor and new
 recovery codes are behind the step-up (step_up.py). A TOTP seed
 leaves the server only on its set-up page, recovery codes only on the page right after they
 are generated and in their download; those answers are not cached.
@@ -35,7 +35,7 @@ from accounts.models import (
     User,
     normalize_recovery_code,
 )
-from accounts.two_factor import devices, passkeys, rules, session
+from accounts.two_factor import changes, devices, passkeys, session
 from accounts.two_factor.devices import SecondFactor
 from accounts.two_factor.step_up import require_recent_auth
 from portal.lib.http import posted, safe_next
@@ -148,7 +148,7 @@ def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     next_url = safe_next(request)
     if not form.is_valid():
         return _add_page(request, form, next_url)
-    device = rules.start_totp_device(request.user, form.cleaned_data["name"])
+    device = changes.start_totp_device(request.user, form.cleaned_data["name"])
     return redirect(_with_next(reverse("accounts:totp_confirm", args=[device.pk]), next_url))
 
 
@@ -180,7 +180,7 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     next_url = safe_next(request)
     form = SecondFactorCodeForm(posted(request), method="totp")
     if form.is_bound and form.is_valid():
-        user = rules.confirm_totp_device(device, form.cleaned_data["code"], request=request)
+        user = changes.confirm_totp_device(device, form.cleaned_data["code"], request=request)
         if user is not None:
             was_verified = session.is_verified(request)
             session.factors_changed(request, user)
@@ -279,7 +279,7 @@ def recovery_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not devices.user_has_device(request.user):
         messages.error(request, "Add an authenticator app or a passkey first.")
         return redirect("accounts:two_factor")
-    codes = rules.generate_recovery_codes(request.user, request=request)
+    codes = changes.generate_recovery_codes(request.user, request=request)
     context = {"codes": codes, "nav": "profile", "section": "two_factor"}
     return render(request, "accounts/recovery_codes.html", context)
 
@@ -312,9 +312,7 @@ def recovery_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
 def _own_device(request: AuthenticatedHttpRequest, kind: str, pk: int) -> SecondFactor:
     if kind not in devices.BY_SLUG:
         raise Http404
-    device: SecondFactor = get_object_or_404(
-        devices.of_kind(devices.BY_SLUG[kind], request.user), pk=pk
-    )
+    device: SecondFactor = get_object_or_404(devices.BY_SLUG[kind].of(request.user), pk=pk)
     return device
 
 
@@ -341,7 +339,7 @@ def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> Http
     cancel="accounts:two_factor",
 )
 def _remove(request: AuthenticatedHttpRequest, device: SecondFactor) -> HttpResponse:
-    user = rules.remove_device(device, request=request)
+    user = changes.remove_device(device, request=request)
     if user is not None:
         session.factors_changed(request, user)
         label = devices.kind_of(device).label.lower()

@@ -18,7 +18,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.models import (
     User,
 )
-from accounts.two_factor import rules, session
+from accounts.two_factor import changes, session
 from accounts.two_factor.step_up import require_recent_auth
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> Ht
 )
 def _reset(request: AuthenticatedHttpRequest, target: User) -> HttpResponse:
     name = target.get_full_name()
-    if not rules.reset_second_factors(target, actor=request.user, request=request):
+    if not changes.reset_second_factors(target, actor=request.user, request=request):
         messages.info(request, f"{name} has no second factors to reset.")
         return redirect("accounts:user_detail", target.pk)
     try:

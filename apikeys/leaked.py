@@ -23,7 +23,6 @@ and the account's administrators are emailed, once each, once that has committed
 here).
 """
 
-import ipaddress
 import json
 import logging
 import time
@@ -39,6 +38,7 @@ from accounts.models import Role, User
 from apikeys import secret_format, secret_storage
 from apikeys.api import ratelimit
 from apikeys.models import ApiKey
+from portal.lib.net import address_group
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def admitted(ip: str | None) -> tuple[bool, int]:
     query keep them cheap, and a leaked key must still be switchable off.
     """
     window, reset = ratelimit.fixed_window(time.time(), WINDOW_SECONDS)
-    name = f"revoke:{_source(ip)}:{window}"
+    name = f"revoke:{address_group(ip)}:{window}"
     try:
         cache.add(name, 0, timeout=WINDOW_SECONDS + 5)
         used: int = cache.incr(name)
@@ -72,15 +72,6 @@ def admitted(ip: str | None) -> tuple[bool, int]:
     except Exception as e:  # noqa: BLE001
         log.warning("revocation rate limit not counted: cache unavailable (%s)", type(e).__name__)
         return True, reset
-
-
-def _source(ip: str | None) -> str:
-    if ip is None:
-        return "-"
-    address = ipaddress.ip_address(ip)
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return ip
 
 
 def parse(body: bytes) -> list[str]:

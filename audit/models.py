@@ -39,6 +39,7 @@ class Event(models.TextChoices):
     RECOVERY_CODE_USED = "two_factor.recovery_code_used", "Recovery code used"
     SECOND_STEP_PASSED = "two_factor.second_step_passed", "Second step passed"
     SECOND_STEP_FAILED = "two_factor.second_step_failed", "Second step failed"
+    SECOND_STEP_LOCKED = "two_factor.second_step_locked", "Second step locked"
     TWO_FACTOR_RESET = "two_factor.reset", "Second factors reset"
     ADMIN_LOGIN_REFUSED = "admin.login_refused", "Admin login refused"
 

@@ -249,6 +249,10 @@ SENTENCES: dict[str, Callable[[Entry], str]] = {
     Event.RECOVERY_CODE_USED: lambda entry: f"{entry.text('left')} left",
     Event.SECOND_STEP_PASSED: lambda entry: _second_step(entry, passed=True),
     Event.SECOND_STEP_FAILED: lambda entry: _second_step(entry, passed=False),
+    Event.SECOND_STEP_LOCKED: lambda entry: (
+        f"Locked after {entry.text('failures')} failures; the user was emailed to change "
+        "their password"
+    ),
     Event.TWO_FACTOR_RESET: _reset,
     Event.ADMIN_LOGIN_REFUSED: lambda entry: REFUSALS.get(
         entry.text("reason"), entry.text("reason")

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from accounts.http import AuthenticatedHttpRequest
-from accounts.reauth import require_recent_auth
+from accounts.two_factor.step_up import require_recent_auth
 from apikeys import actions, addresses
 from apikeys.forms import KeyEditForm
 from apikeys.models import ApiKey

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.http import AuthenticatedHttpRequest
-from accounts.reauth import require_recent_auth
+from accounts.two_factor.step_up import require_recent_auth
 from apikeys import actions
 from apikeys.actions import KeyLimitReached, NoApiAccess
 from apikeys.forms import GenerateForm

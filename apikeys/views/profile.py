@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from accounts.forms import ProfileForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
-from accounts.reauth import require_recent_auth
+from accounts.two_factor.step_up import require_recent_auth
 from apikeys import actions
 from apikeys.api import usage
 from apikeys.charts import last_days, utc_today

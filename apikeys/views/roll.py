@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
-from accounts.reauth import require_recent_auth
+from accounts.two_factor.step_up import require_recent_auth
 from apikeys import actions, addresses
 from apikeys.actions import KeyLimitReached, NoApiAccess, NotLive, PolicyRefuses
 from apikeys.expiry import replacement_expiry

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.domains import normalise_dns_name
+from accounts.forms import normalise_dns_name
 from accounts.models import Domain
 from audit.models import AuditEvent, Event
 

@@ -2,6 +2,7 @@
 logged at most once an hour per key and address, and at no query's cost."""
 
 import http.client
+import ipaddress
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -116,7 +117,10 @@ def test_ipv4_ipv6_and_ranges(client, user, domains, allowed, ip, status):
     response = get(client, key, secret, ip, V4)
     assert response.status_code == status
     if status == 403:
-        assert response.json()["address"] == str(__import__("ipaddress").ip_address(ip))
+        address = ipaddress.ip_address(ip)
+        # An IPv4-mapped address is reported as the IPv4 address it stands for.
+        expected = getattr(address, "ipv4_mapped", None) or address
+        assert response.json()["address"] == str(expected)
 
 
 def test_an_unreadable_source_address_is_refused_when_the_key_has_a_list(client, user):

@@ -5,10 +5,12 @@ browser script); these subclasses add what the portal needs around it:
 
 - registration only after the user has named the passkey on the Two-Factor page, through
   the step-up there (`PENDING`, in the session), and the addition logged like any device;
-- every passkey check behind the sign-in throttle: refused while the email or address is
+- every passkey assertion within the guessing budget (throttle.passkey): refused while
   locked, a failed assertion counted and logged as a failed second step;
-- "Sign in with a passkey" (a discoverable credential, no email typed) signs in through
+- "Sign in with a passkey" (a discoverable credential, no email typed) counts against the
+  address until the passkey names its user, then signs in through
   accounts.backends.PasskeyBackend and counts as the second step;
+- the session gets a new key whenever a passkey verifies it (session.verified);
 - a check made to confirm an action (step-up) answers without a redirect: the page then
   resubmits the action it asked about.
 
@@ -16,7 +18,6 @@ Relying party: OTP_WEBAUTHN_RP_ID is PORTAL_URL's host name, OTP_WEBAUTHN_ALLOWE
 its origin (portal/settings.py).
 """
 
-import json
 import logging
 import time
 from typing import Any
@@ -27,10 +28,12 @@ from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.settings import app_settings
+from django_otp_webauthn.utils import rewrite_exceptions
 from django_otp_webauthn.views import (
     AuthenticationCeremonyMixin,
     BeginCredentialAuthenticationView,
@@ -39,9 +42,9 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
-from accounts import rules, second_factors
 from accounts.http import is_signed_in
 from accounts.models import User
+from accounts.two_factor import changes, checks, session
 from portal.lib import throttle
 from portal.lib.net import client_ip
 
@@ -95,7 +98,7 @@ class PortalWebAuthnHelper(WebAuthnHelper):
 
 
 def _check_available() -> None:
-    if not second_factors.passkeys_available():
+    if not session.passkeys_available():
         raise Unavailable()
 
 
@@ -109,8 +112,12 @@ def _signed_in_user(request: HttpRequest) -> User | None:
     return request.user if is_signed_in(request) else None
 
 
+def _policy(request: HttpRequest, user: User | None) -> throttle.Policy:
+    return throttle.passkey(user.email if user else None, client_ip(request))
+
+
 def _check_not_locked(request: HttpRequest, user: User | None) -> None:
-    if throttle.is_locked(user.email if user else None, client_ip(request)):
+    if throttle.is_locked(_policy(request, user)):
         raise Locked(detail=throttle.refusal())
 
 
@@ -124,18 +131,24 @@ class CompleteRegistration(CompleteCredentialRegistrationView):
         _check_can_register(self.request)
 
     def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The library's registration, keeping the credential it makes: added and logged in
+        one transaction, and the session verified once (the library would do it too)."""
         request = self.request
-        was_verified = second_factors.is_verified(request)
+        state = self.get_state()
+        logger = logging.getLogger(app_settings.OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME or __name__)
         with transaction.atomic():
-            response: HttpResponse = super().post(*args, **kwargs)
-            device = WebAuthnCredential.objects.get(pk=json.loads(response.content)["id"])
-            user = rules.passkey_added(device, request=request)
+            with rewrite_exceptions(logger=logger):
+                device = self.get_helper().register_complete(
+                    user=self.get_user(), state=state, data=request.data
+                )
+            user = changes.passkey_added(device, request=request)
         request.session.pop(PENDING, None)
-        second_factors.factors_changed(request, user)
-        if not was_verified:
-            second_factors.verified(request, device)
+        was_verified = session.is_verified(request)
+        session.factors_changed(request, user)
+        if not was_verified:  # a required set-up finished: the session gains privilege
+            session.verified(request, device)
         messages.success(request, f"Your passkey “{device.name}” has been added.")
-        return response
+        return JsonResponse({"id": device.pk})
 
 
 class _Checked(AuthenticationCeremonyMixin):
@@ -163,31 +176,37 @@ class CompleteAuthentication(_Checked, CompleteCredentialAuthenticationView):
     def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
         request, user = self.request, self.get_user()
         # Already verified: the check confirms an action (step-up), not a sign-in.
-        self.purpose = "confirm" if second_factors.is_verified(request) else "sign-in"
+        self.purpose = "confirm" if session.is_verified(request) else "sign-in"
         try:
-            response: HttpResponse = super().post(*args, **kwargs)
+            response: HttpResponse | None = throttle.check(
+                _policy(request, user),
+                lambda: super(CompleteAuthentication, self).post(*args, **kwargs),
+                on_second_step_locked=lambda: checks.locked_out(user, request) if user else None,
+            )
+        except throttle.Refused as refused:
+            raise Locked(detail=str(refused)) from None
         except exceptions.OTPWebAuthnApiError as error:
-            if not isinstance(error, Locked):
-                throttle.failed(user.email if user else None, client_ip(request))
-                if user is not None:
-                    rules.passkey_checked(user, None, request=request, purpose=self.purpose)
-                log.info("passkey check failed", extra={"fields": {"code": error.code}})
+            if user is not None:
+                changes.passkey_checked(user, None, request=request, purpose=self.purpose)
+            log.info("passkey check failed", extra={"fields": {"code": error.code}})
             raise
+        assert response is not None  # the library answers or raises
         return response
 
     def complete_auth(self, device: WebAuthnCredential) -> None:
         request = self.request
         user: User = device.user
         if not is_signed_in(request):
-            # "Sign in with a passkey": no email was typed, so the lock is checked now.
+            # "Sign in with a passkey": the passkey has just named its user, whose lock
+            # holds here too; signed in, the sign-in is complete and their counts go.
             _check_not_locked(request, user)
             signed_in = authenticate(request, webauthn_credential=device)
             if signed_in is None:
                 raise exceptions.UserDisabled()
             auth_login(request, signed_in)
-        throttle.succeeded(user.email)
-        second_factors.verified(request, device)
-        rules.passkey_checked(user, device, request=request, purpose=self.purpose)
+            throttle.completed(user.email)
+        session.verified(request, device)
+        changes.passkey_checked(user, device, request=request, purpose=self.purpose)
 
     def get_success_data(self, device: WebAuthnCredential) -> dict[str, Any]:
         data: dict[str, Any] = super().get_success_data(device)

@@ -3,29 +3,26 @@ generating a key, adding or removing a second factor, new recovery codes.
 
 A user with a second factor is asked for it (a passkey, a code from their authenticator
 app, or a recovery code) when their last second-factor check is older than REAUTH_SECONDS
-(accounts/second_factors.py keeps that mark). A user without one is asked for their
-password: signing in, changing the password or confirming it here counts as a check, and
-this module alone reads and writes that mark.
+(session.py keeps both marks). A user without one is asked for their password: signing in,
+changing the password or confirming it here counts as a check. Either check passed here
+renews the session's key: the session has gained privilege.
 """
 
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Concatenate, ParamSpec
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import second_factors, second_step
 from accounts.forms import ConfirmPasswordForm
 from accounts.http import AuthenticatedHttpRequest
+from accounts.two_factor import checks, session
 
-SESSION_KEY = "reauth_at"
 # What the confirmation form posts besides the fields it carries over.
-OWN_FIELDS = ("csrfmiddlewaretoken", "password", *second_step.OWN_FIELDS)
+OWN_FIELDS = ("csrfmiddlewaretoken", "password", *checks.OWN_FIELDS)
 
 P = ParamSpec("P")
 # A view behind login_required: this decorator goes inside it.
@@ -34,13 +31,7 @@ View = Callable[Concatenate[AuthenticatedHttpRequest, P], HttpResponse]
 
 def confirmed(request: HttpRequest) -> None:
     """The user has just proved who they are (signed in, or confirmed the password)."""
-    request.session[SESSION_KEY] = int(time.time())
-
-
-def is_recent(request: HttpRequest) -> bool:
-    checked_at: int = request.session.get(SESSION_KEY, 0)
-    window: int = settings.REAUTH_SECONDS
-    return time.time() - checked_at <= window
+    session.mark_checked(request, session.PASSWORD)
 
 
 def require_recent_auth(
@@ -72,21 +63,21 @@ def require_recent_auth(
                     for value in values
                 ],
             }
-            if second_factors.has_device(request):
-                if not second_factors.checked_recently(request):
-                    code_forms = second_step.forms_for(request.POST)
-                    code_form = second_step.posted_form(code_forms)
-                    if code_form is None or not second_step.check(
-                        request, code_form, purpose="confirm"
-                    ):
-                        context.update(second_step.context(request, code_forms))
+            if session.has_device(request):
+                if not session.checked_recently(request, session.SECOND_FACTOR):
+                    code_forms = checks.forms_for(request.POST)
+                    code_form = checks.posted_form(code_forms)
+                    # Passed, the check renews the session's key (session.verified).
+                    if code_form is None or not checks.check(request, code_form, purpose="confirm"):
+                        context.update(checks.context(request, code_forms))
                         return render(request, "accounts/reauth_second_factor.html", context)
-            elif not is_recent(request):
+            elif not session.checked_recently(request, session.PASSWORD):
                 data = request.POST if "password" in request.POST else None
                 form = ConfirmPasswordForm(data, user=request.user, request=request)
                 if not form.is_valid():
                     context["form"] = form
                     return render(request, "accounts/reauth.html", context)
+                request.session.cycle_key()
                 confirmed(request)
             return view(request, *args, **kwargs)
 

@@ -1,10 +1,10 @@
 """django-otp-webauthn's endpoints (under its own namespace, which its template tags and
-script reverse), served by the portal's subclasses in accounts/passkeys.py."""
+script reverse), served by the portal's subclasses in passkeys.py."""
 
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
-from accounts import passkeys
+from accounts.two_factor import passkeys
 
 app_name = "otp_webauthn"
 

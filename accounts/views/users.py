@@ -1,140 +1,32 @@
+"""The Users pages: the list, a user's page, adding, roles, (de)activation, API access."""
+
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
-from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout, update_session_auth_hash
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
-from django.views.decorators.cache import never_cache
+from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts import figures, reauth, rules, second_factors
+from accounts import figures, rules
 from accounts.filters import UserFilter
-from accounts.forms import RoleForm, SignInForm, ThrottledPasswordChangeForm, UserAddForm
+from accounts.forms import RoleForm, UserAddForm
 from accounts.guards import account_admin_required, domain_admin_required
-from accounts.http import AuthenticatedHttpRequest, is_signed_in
-from accounts.invitations import INVITATION_HOURS, invitation_tokens, send_invitation
+from accounts.http import AuthenticatedHttpRequest
+from accounts.invitations import INVITATION_HOURS, send_invitation
 from accounts.models import RecoveryCode, Role, User
 from accounts.tables import UserTable
-from portal.lib import throttle
+from accounts.two_factor import devices, session
 from portal.lib.http import posted, safe_next
-from portal.lib.net import client_ip
 from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
-
-
-class SignInView(auth_views.LoginView):
-    form_class = SignInForm
-    template_name = "accounts/signin.html"
-    redirect_authenticated_user = True
-
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_valid(form)
-        reauth.confirmed(self.request)
-        # A user with a second factor (or who must have one) goes on to the second step.
-        step = second_factors.pending_step(self.request)
-        if step is not None:
-            return redirect(second_factors.step_url(step, self.get_success_url()))
-        return response
-
-    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        if form.has_error(NON_FIELD_ERRORS, "locked") and self.get_redirect_url().startswith(
-            ADMIN_PREFIX
-        ):
-            email = form.cleaned_data.get("username") or ""
-            if target := User.objects.filter(email__iexact=email).first():
-                rules.admin_login_refused(target, reason="locked", request=self.request)
-        return super().form_invalid(form)
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["passkeys_available"] = second_factors.passkeys_available()
-        return context
-
-
-ADMIN_PREFIX = "/admin/"
-ADMIN_REFUSAL_LOGGED = "admin_refusal_logged"
-
-
-@never_cache
-def admin_login(request: HttpRequest) -> HttpResponse:
-    """/admin/login/: the Django admin signs in through the portal's own sign-in (its
-    throttle, its second step), then lets in active staff with a verified second factor."""
-    next_url = request.GET.get("next", "")
-    if not (next_url.startswith(ADMIN_PREFIX) and url_has_allowed_host_and_scheme(next_url, None)):
-        next_url = reverse("admin:index")
-    if not is_signed_in(request):
-        return redirect(f"{reverse('accounts:signin')}?{urlencode({'next': next_url})}")
-    user = request.user
-    if user.is_active and user.is_staff and second_factors.is_verified(request):
-        return redirect(next_url)
-    reason = "not staff" if not user.is_staff else "no second factor"
-    # Logged once per session and reason: a plain GET (an image on any page can make one)
-    # must not write to the activity log every time.
-    if request.session.get(ADMIN_REFUSAL_LOGGED) != reason:
-        rules.admin_login_refused(user, reason=reason, request=request)
-        request.session[ADMIN_REFUSAL_LOGGED] = reason
-    context = {"reason": reason}
-    return render(request, "accounts/admin_refused.html", context, status=403)
-
-
-@require_POST
-def signout(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    messages.success(request, "You have signed out.")
-    return redirect("accounts:signin")
-
-
-@sensitive_post_parameters()
-@login_required
-def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = ThrottledPasswordChangeForm(request.user, posted(request), request=request)
-    if form.is_bound and form.is_valid():
-        user = rules.set_password(form, request=request)
-        update_session_auth_hash(request, user)
-        reauth.confirmed(request)
-        messages.success(request, "Your password has been changed.")
-        return redirect("accounts:password_change")
-    return render(request, "accounts/password_change.html", {"form": form, "section": "password"})
-
-
-class PasswordResetView(auth_views.PasswordResetView):
-    template_name = "accounts/password_reset.html"
-    email_template_name = "accounts/email/password_reset.txt"
-    subject_template_name = "accounts/email/password_reset_subject.txt"
-    success_url = reverse_lazy("accounts:password_reset_done")
-    extra_email_context = {"site_name": settings.PORTAL_NAME}
-
-    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
-        # Beyond the limit nothing is sent, and the answer is the same as when it is.
-        if throttle.reset_email_allowed(form.cleaned_data["email"], client_ip(self.request)):
-            return super().form_valid(form)
-        log.info("password reset email withheld: over the limit")
-        return HttpResponseRedirect(self.get_success_url())
-
-
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    template_name = "accounts/password_reset_confirm.html"
-    success_url = reverse_lazy("accounts:password_reset_complete")
-
-    def form_valid(self, form: "SetPasswordForm[User]") -> HttpResponse:
-        # Whoever holds the mailbox has proved themselves: lift a lock-out on the email.
-        throttle.succeeded(self.user.email)
-        return super().form_valid(form)
 
 
 # --- Administration: users, roles, API access ------------------------------------------
@@ -145,13 +37,18 @@ def _user_in_account(request: AuthenticatedHttpRequest, user_id: int) -> User:
     return get_object_or_404(User, account_id=request.user.account_id, pk=user_id)
 
 
+def _account_users(request: AuthenticatedHttpRequest) -> QuerySet[User]:
+    """The viewer's account's users with everything the Users pages show of each (their
+    second factor, the figures other apps add), in one query."""
+    return figures.annotate(
+        devices.annotate(User.objects.filter(account_id=request.user.account_id))
+    )
+
+
 @domain_admin_required
 def users(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every user of the account, with the figures other apps add; search, filter and sort."""
-    users = figures.annotate(
-        second_factors.annotate(User.objects.filter(account_id=request.user.account_id))
-    )
-    filterset = UserFilter(request.GET or None, queryset=users)
+    filterset = UserFilter(request.GET or None, queryset=_account_users(request))
     table = UserTable(filterset.qs, extra_columns=figures.columns())
     paginate(request, table)
     context = {
@@ -201,16 +98,13 @@ def _invite(request: AuthenticatedHttpRequest, new_user: User, done: str) -> Non
 
 @domain_admin_required
 def user_detail(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
-    users = figures.annotate(
-        second_factors.annotate(User.objects.filter(account_id=request.user.account_id))
-    )
-    target = get_object_or_404(users, pk=user_id)
+    target = get_object_or_404(_account_users(request), pk=user_id)
     codes_left = RecoveryCode.objects.filter(codes__user=target).count()
     context = {
         "target": target,
-        "second_factors": [rules.describe(device) for device in rules.devices_of(target)],
+        "second_factors": [devices.describe(device) for device in devices.devices_of(target)],
         "recovery_codes_left": codes_left,
-        "two_factor_required": second_factors.is_required(target),
+        "two_factor_required": session.is_required(target),
         # The emergency path, for someone else (one's own factors are on one's own page).
         "can_reset_two_factor": request.user.is_account_admin
         and target.pk != request.user.pk
@@ -370,25 +264,3 @@ def _say(request: HttpRequest, done: bool, changed: str, unchanged: str) -> None
         messages.success(request, changed)
     else:
         messages.info(request, unchanged)
-
-
-@sensitive_post_parameters()
-@never_cache
-def invitation(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
-    """The emailed link: choose a password, once, within INVITATION_HOURS."""
-    invited = _invited_user(uidb64, token)
-    form = SetPasswordForm(invited, posted(request)) if invited else None
-    if form is not None and form.is_bound and form.is_valid():
-        rules.set_password(form, request=request, via="invitation")
-        messages.success(request, "Your password is set. Sign in with your email and it.")
-        return redirect("accounts:signin")
-    return render(request, "accounts/invitation.html", {"form": form, "invited": invited})
-
-
-def _invited_user(uidb64: str, token: str) -> User | None:
-    try:
-        pk = int(urlsafe_base64_decode(uidb64).decode())
-        user = User.objects.get(pk=pk, is_active=True)
-    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
-        return None
-    return user if invitation_tokens.check_token(user, token) else None

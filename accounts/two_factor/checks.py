@@ -1,23 +1,19 @@
 """Checking a second factor on a page: the second step after the password, and the step-up
 before a sensitive action. Both offer the same choices (a passkey, a code from an
-authenticator app, a recovery code) and check them the same way, behind the throttle."""
+authenticator app, a recovery code) and check them the same way, within the guessing budget
+(portal/lib/throttle.py)."""
 
 from typing import Any
 
 from django.contrib import messages
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
 
-from accounts import rules, second_factors
 from accounts.forms import SecondFactorCodeForm
 from accounts.http import AuthenticatedHttpRequest
-from accounts.models import RecoveryCode, RecoveryCodes
+from accounts.models import RecoveryCode, RecoveryCodes, User
+from accounts.two_factor import changes, devices, session
 from portal.lib import throttle
 from portal.lib.net import client_ip
-
-UNCOUNTED = (
-    "Codes cannot be checked just now: the service that counts failed attempts is not "
-    "answering. Use a passkey, or try again in a few minutes."
-)
 
 # The posted field that says which form was sent.
 METHOD = "second_factor_method"
@@ -28,9 +24,8 @@ def choices(request: AuthenticatedHttpRequest) -> dict[str, bool]:
     """Which second factors the user can use here."""
     user = request.user
     return {
-        "passkey": second_factors.passkeys_available()
-        and second_factors.passkeys_of(user).exists(),
-        "totp": second_factors.apps_of(user).exists(),
+        "passkey": session.passkeys_available() and devices.passkeys_of(user).exists(),
+        "totp": devices.apps_of(user).exists(),
         "recovery": RecoveryCode.objects.filter(codes__user=user).exists(),
     }
 
@@ -48,26 +43,32 @@ def posted_form(forms: dict[str, SecondFactorCodeForm]) -> SecondFactorCodeForm 
     return next((form for form in forms.values() if form.is_bound), None)
 
 
+def locked_out(user: User, request: HttpRequest) -> None:
+    """What happens, once per lock-out, when the second step locks: see changes."""
+    changes.second_step_locked(user, request=request)
+
+
 def check(request: AuthenticatedHttpRequest, form: SecondFactorCodeForm, *, purpose: str) -> bool:
-    """Check the posted code under the throttle; on success the session is verified."""
+    """Check the posted code within the budget; on success the session is verified (and
+    gets a new key)."""
     if not form.is_valid():
         return False
-    user, ip = request.user, client_ip(request)
-    if not throttle.counting():
-        form.add_error("code", UNCOUNTED)
+    user = request.user
+    try:
+        device = throttle.check(
+            throttle.code(user.email, client_ip(request)),
+            lambda: changes.check_code(
+                user, form.method, form.cleaned_data["code"], request=request, purpose=purpose
+            ),
+            on_second_step_locked=lambda: locked_out(user, request),
+        )
+    except throttle.Refused as refused:
+        form.add_error("code", str(refused))
         return False
-    if throttle.is_locked(user.email, ip):
-        form.add_error("code", throttle.refusal())
-        return False
-    device = rules.check_code(
-        user, form.method, form.cleaned_data["code"], request=request, purpose=purpose
-    )
     if device is None:
-        throttle.failed(user.email, ip)
         form.add_error("code", form.WRONG[form.method])
         return False
-    throttle.succeeded(user.email)
-    second_factors.verified(request, device)
+    session.verified(request, device)
     if isinstance(device, RecoveryCodes):
         left = device.codes.count()
         messages.warning(

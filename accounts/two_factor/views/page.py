@@ -1,24 +1,20 @@
-"""The Two-Factor Authentication page (User window), adding and removing second factors,
-recovery codes, the second step after the password, the set-up the account's policy may
-require, and an Account Administrator's reset of a user's factors (the emergency path).
+"""The Two-Factor Authentication page (User window) and the pages it leads to: adding and
+removing second factors, recovery codes, and the set-up the account's policy may require.
 
-Every change goes through accounts/rules.py, which logs it. Adding or removing a factor and
-new recovery codes are behind the step-up (accounts/reauth.py). A TOTP seed leaves the server
-only on its set-up page, recovery codes only on the page right after they are generated and
-in their download; those answers are not cached.
+Every change goes through changes.py, which logs it. Adding or removing a factor and new
+recovery codes are behind the step-up (step_up.py). A TOTP seed
+leaves the server only on its set-up page, recovery codes only on the page right after they
+are generated and in their download; those answers are not cached.
 """
 
 import base64
-import logging
 from datetime import timedelta
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.mail import send_mail
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -28,12 +24,9 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
-from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts import passkeys, rules, second_factors, second_step
 from accounts.forms import DeviceNameForm, SecondFactorCodeForm
-from accounts.guards import account_admin_required
-from accounts.http import AuthenticatedHttpRequest, is_signed_in
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import (
     RECOVERY_CODE_COUNT,
     RECOVERY_CODE_LENGTH,
@@ -42,12 +35,10 @@ from accounts.models import (
     User,
     normalize_recovery_code,
 )
-from accounts.reauth import require_recent_auth
+from accounts.two_factor import changes, devices, passkeys, session
+from accounts.two_factor.devices import SecondFactor
+from accounts.two_factor.step_up import require_recent_auth
 from portal.lib.http import posted, safe_next
-
-log = logging.getLogger(__name__)
-
-KIND_OF = {TOTPDevice: "authenticator", WebAuthnCredential: "passkey"}
 
 # Otherwise a stolen session could add its own factor, then pass every later step-up.
 ADDING_A_FACTOR = {
@@ -73,17 +64,17 @@ def _devices(user: User) -> list[dict[str, object]]:
     return [
         {
             "device": device,
-            "kind": rules.describe(device)["kind"],
+            "kind": devices.kind_of(device).label,
             "remove_url": reverse(
-                "accounts:device_remove", args=[KIND_OF[type(device)], device.pk]
+                "accounts:device_remove", args=[devices.kind_of(device).slug, device.pk]
             ),
         }
-        for device in rules.devices_of(user)
+        for device in devices.devices_of(user)
     ]
 
 
 def _passkey_note() -> str:
-    if second_factors.passkeys_available():
+    if session.passkeys_available():
         return ""
     return (
         f"Passkeys need the portal to be opened by a host name, and this one is opened by an IP "
@@ -102,10 +93,10 @@ def _page(
     with the add forms given (one with its error) or fresh ones."""
     context: dict[str, object] = {
         "add_forms": forms or _add_forms(),
-        "passkeys_available": second_factors.passkeys_available(),
+        "passkeys_available": session.passkeys_available(),
         "passkey_note": _passkey_note(),
     }
-    if second_factors.pending_step(request) == "setup":
+    if session.pending_step(request) == "setup":
         context["next"] = next_url
         return render(request, "accounts/two_factor_setup.html", context, status=status)
     user = request.user
@@ -113,7 +104,7 @@ def _page(
         devices=_devices(user),
         codes_left=RecoveryCode.objects.filter(codes__user=user).count(),
         code_count=RECOVERY_CODE_COUNT,
-        required=second_factors.is_required(user),
+        required=session.is_required(user),
         reauth_minutes=settings.REAUTH_SECONDS // 60,
         nav="profile",
         section="two_factor",
@@ -134,7 +125,7 @@ def setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Where the gate sends a user whom the account's policy requires to have a second factor
     and who has none: they add one here before they can open any other page."""
     next_url = safe_next(request)
-    if second_factors.pending_step(request) != "setup":
+    if session.pending_step(request) != "setup":
         return _done(request, next_url)
     return _page(request, next_url=next_url)
 
@@ -157,7 +148,7 @@ def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     next_url = safe_next(request)
     if not form.is_valid():
         return _add_page(request, form, next_url)
-    device = rules.start_totp_device(request.user, form.cleaned_data["name"])
+    device = changes.start_totp_device(request.user, form.cleaned_data["name"])
     return redirect(_with_next(reverse("accounts:totp_confirm", args=[device.pk]), next_url))
 
 
@@ -189,14 +180,14 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     next_url = safe_next(request)
     form = SecondFactorCodeForm(posted(request), method="totp")
     if form.is_bound and form.is_valid():
-        user = rules.confirm_totp_device(device, form.cleaned_data["code"], request=request)
+        user = changes.confirm_totp_device(device, form.cleaned_data["code"], request=request)
         if user is not None:
-            was_verified = second_factors.is_verified(request)
-            second_factors.factors_changed(request, user)
+            was_verified = session.is_verified(request)
+            session.factors_changed(request, user)
             # Only a session not yet past its second step (setting up a required factor) is
             # verified by it: adding a factor must not renew the step-up check.
             if not was_verified:
-                second_factors.verified(request, device)
+                session.verified(request, device)
             _added_message(request, f"Your authenticator app “{device.name}” has been added.")
             return _done(request, next_url)
         device.refresh_from_db()
@@ -217,7 +208,7 @@ def totp_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "qr": _qr_svg(uri),
         "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
         "next": next_url,
-        "setup_mode": second_factors.pending_step(request) == "setup",
+        "setup_mode": session.pending_step(request) == "setup",
         "nav": "profile",
         "section": "two_factor",
     }
@@ -244,7 +235,7 @@ def _added_message(request: AuthenticatedHttpRequest, text: str) -> None:
 def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="passkey")
     next_url = safe_next(request)
-    if not second_factors.passkeys_available():
+    if not session.passkeys_available():
         messages.error(request, _passkey_note())
         return _done(request, next_url)
     if not form.is_valid():
@@ -259,14 +250,14 @@ def passkey_register(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The browser creates the passkey (django-otp-webauthn's script), then comes back."""
     name = passkeys.pending_name(request)
     next_url = safe_next(request)
-    if name is None or not second_factors.passkeys_available():
+    if name is None or not session.passkeys_available():
         messages.info(request, "Name the passkey first, then create it.")
-        setup_mode = second_factors.pending_step(request) == "setup"
+        setup_mode = session.pending_step(request) == "setup"
         return redirect("accounts:two_factor_setup" if setup_mode else "accounts:two_factor")
     context = {
         "name": name,
         "done_url": next_url or reverse("accounts:two_factor"),
-        "setup_mode": second_factors.pending_step(request) == "setup",
+        "setup_mode": session.pending_step(request) == "setup",
         "nav": "profile",
         "section": "two_factor",
     }
@@ -285,10 +276,10 @@ def passkey_register(request: AuthenticatedHttpRequest) -> HttpResponse:
 )
 def recovery_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Generate a new set (the old one stops working) and show it, this once."""
-    if not second_factors.user_has_device(request.user):
+    if not devices.user_has_device(request.user):
         messages.error(request, "Add an authenticator app or a passkey first.")
         return redirect("accounts:two_factor")
-    codes = rules.generate_recovery_codes(request.user, request=request)
+    codes = changes.generate_recovery_codes(request.user, request=request)
     context = {"codes": codes, "nav": "profile", "section": "two_factor"}
     return render(request, "accounts/recovery_codes.html", context)
 
@@ -318,13 +309,10 @@ def recovery_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
     return response
 
 
-def _own_device(
-    request: AuthenticatedHttpRequest, kind: str, pk: int
-) -> TOTPDevice | WebAuthnCredential:
-    of = {"authenticator": second_factors.apps_of, "passkey": second_factors.passkeys_of}
-    if kind not in of:
+def _own_device(request: AuthenticatedHttpRequest, kind: str, pk: int) -> SecondFactor:
+    if kind not in devices.BY_SLUG:
         raise Http404
-    device: TOTPDevice | WebAuthnCredential = get_object_or_404(of[kind](request.user), pk=pk)
+    device: SecondFactor = get_object_or_404(devices.BY_SLUG[kind].of(request.user), pk=pk)
     return device
 
 
@@ -333,12 +321,11 @@ def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> Http
     """Remove asks first on a page of its own, then asks for a second factor (step-up)."""
     device = _own_device(request, kind, pk)
     if request.method == "POST":
-        return _remove(request, kind, pk)
-    devices = rules.devices_of(request.user)
+        return _remove(request, device)
     context = {
         "device": device,
-        "kind": rules.describe(device)["kind"],
-        "last": len(devices) == 1,
+        "kind": devices.kind_of(device).label,
+        "last": devices.count(request.user) == 1,
         "nav": "profile",
         "section": "two_factor",
     }
@@ -351,100 +338,13 @@ def device_remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> Http
     button="Remove",
     cancel="accounts:two_factor",
 )
-def _remove(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpResponse:
-    device = _own_device(request, kind, pk)
-    user = rules.remove_device(device, request=request)
+def _remove(request: AuthenticatedHttpRequest, device: SecondFactor) -> HttpResponse:
+    user = changes.remove_device(device, request=request)
     if user is not None:
-        second_factors.factors_changed(request, user)
-        label = rules.describe(device)["kind"].lower()
+        session.factors_changed(request, user)
+        label = devices.kind_of(device).label.lower()
         text = f"The {label} “{device.name}” has been removed."
-        if not second_factors.has_device(request):
+        if not session.has_device(request):
             text += " Two-factor authentication is now off, and your recovery codes are void."
         messages.success(request, text)
     return redirect("accounts:two_factor")
-
-
-@sensitive_post_parameters()
-@never_cache
-def verify(request: HttpRequest) -> HttpResponse:
-    """After the password: a passkey, a code from an authenticator app, or a recovery code."""
-    if not is_signed_in(request):
-        return redirect("accounts:signin")
-    next_url = safe_next(request)
-    if second_factors.pending_step(request) != "verify":
-        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    forms = second_step.forms_for(posted(request))
-    form = second_step.posted_form(forms)
-    if form is not None and second_step.check(request, form, purpose="sign-in"):
-        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    context = {**second_step.context(request, forms), "next": next_url}
-    status = 400 if form is not None else 200
-    return render(request, "accounts/second_step.html", context, status=status)
-
-
-# --- Administration: the emergency reset -------------------------------------------------
-
-
-@account_admin_required
-def user_reset_two_factor(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
-    """An Account Administrator removes a user's second factors (a lost phone): confirmed on
-    a page of its own, then posted; logged, the user's sessions end, and they are emailed."""
-    target = get_object_or_404(User, account_id=request.user.account_id, pk=user_id)
-    name = target.get_full_name()
-    if target.pk == request.user.pk:
-        messages.error(
-            request,
-            "You cannot reset your own second factors: remove them on your Two-Factor "
-            "Authentication page, or ask another Account Administrator.",
-        )
-        return redirect("accounts:user_detail", target.pk)
-    if request.method != "POST":
-        action = {
-            "title": "Reset second factors",
-            "text": f"Reset the second factors of {name} ({target.email})? Their authenticator "
-            "apps, passkeys and recovery codes are removed, and their open sessions end. They "
-            "sign in with their password"
-            + (
-                " and must then add a new second factor, as the account's policy requires."
-                if second_factors.is_required(target)
-                else "; two-factor authentication is off for them until they add a factor."
-            )
-            + " They are emailed that you did this.",
-            "button": "Reset second factors",
-            "danger": True,
-        }
-        back = reverse("accounts:user_detail", args=[target.pk])
-        return render(
-            request,
-            "accounts/user_confirm.html",
-            {"target": target, "action": action, "back": back, "nav": "users"},
-        )
-    if not rules.reset_second_factors(target, actor=request.user, request=request):
-        messages.info(request, f"{name} has no second factors to reset.")
-        return redirect("accounts:user_detail", target.pk)
-    try:
-        _email_reset(target, request.user)
-    except Exception:  # noqa: BLE001 - a mail server down must not undo the reset
-        log.exception("two-factor reset email failed", extra={"user_id": target.pk})
-        messages.warning(
-            request, f"{name}'s second factors have been reset. The email to them failed."
-        )
-    else:
-        messages.success(
-            request,
-            f"{name}'s second factors have been reset, and {target.email} has been told.",
-        )
-    return redirect("accounts:user_detail", target.pk)
-
-
-def _email_reset(user: User, admin: User) -> None:
-    context = {
-        "user": user,
-        "admin": admin,
-        "site_name": settings.PORTAL_NAME,
-        "portal_url": settings.PORTAL_URL,
-        "when": timezone.localtime(timezone.now(), ZoneInfo(user.time_zone)),
-    }
-    subject = render_to_string("accounts/email/two_factor_reset_subject.txt", context).strip()
-    body = render_to_string("accounts/email/two_factor_reset.txt", context)
-    send_mail(subject, body, None, [user.email])

@@ -12,8 +12,8 @@ module answers, from the session alone:
 - pending_step: "verify" (has a device, has not passed the step) or "setup" (the account's
   policy wants a device and the user has none), which the gate (SecondFactorMiddleware)
   enforces on every page but the few in ALLOWED_BEFORE;
-- checked_recently: whether the last second-factor check is within REAUTH_SECONDS, for the
-  step-up before sensitive actions (accounts/reauth.py).
+- checked_recently: whether the last check of a second factor (or, for a user without one,
+  of the password) is within REAUTH_SECONDS, for the step-up (step_up.py).
 """
 
 import time
@@ -22,19 +22,23 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
 from django_otp.models import Device
-from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.http import is_signed_in
-from accounts.models import TOTPDevice, TwoFactorPolicy, User
+from accounts.models import TwoFactorPolicy, User
+from accounts.two_factor.devices import user_has_device
 
 STATE = "second_factor"
-CHECKED_AT = "second_factor_at"
+
+# When the session last proved each: its user's second factor, or (users without one) the
+# password. The step-up (step_up.py) asks again when the mark it needs is too old.
+Mark = Literal["second_factor_at", "reauth_at"]
+SECOND_FACTOR: Mark = "second_factor_at"
+PASSWORD: Mark = "reauth_at"
 
 Step = Literal["verify", "setup"]
 BOTH: frozenset[Step] = frozenset(("verify", "setup"))
@@ -61,36 +65,6 @@ STEP_URLS: dict[Step, str] = {
     "verify": "accounts:second_step",
     "setup": "accounts:two_factor_setup",
 }
-
-
-# What counts as a user's second factor, said once: a confirmed authenticator app (one being
-# set up does not count yet) or a confirmed passkey.
-def apps_of(user: User | OuterRef) -> QuerySet[TOTPDevice]:
-    apps: QuerySet[TOTPDevice] = TOTPDevice.objects.filter(user=user, confirmed=True)
-    return apps
-
-
-def passkeys_of(user: User | OuterRef) -> QuerySet[WebAuthnCredential]:
-    passkeys: QuerySet[WebAuthnCredential] = WebAuthnCredential.objects.filter(
-        user=user, confirmed=True
-    )
-    return passkeys
-
-
-def has_two_factor() -> Q:
-    """A condition on users: has a confirmed authenticator app or a passkey."""
-    return Q(Exists(apps_of(OuterRef("pk")))) | Q(Exists(passkeys_of(OuterRef("pk"))))
-
-
-def annotate(users: QuerySet[User]) -> QuerySet[User]:
-    """Each user with `two_factor` (bool), in the same query."""
-    return users.annotate(
-        two_factor=ExpressionWrapper(has_two_factor(), output_field=BooleanField())
-    )
-
-
-def user_has_device(user: User) -> bool:
-    return User.objects.filter(has_two_factor(), pk=user.pk).exists()
 
 
 def has_device(request: HttpRequest) -> bool:
@@ -136,20 +110,28 @@ def allowed_before(view_name: str, step: Step) -> bool:
 
 
 def verified(request: HttpRequest, device: Device) -> None:
-    """The session's user has just proved a second factor with `device`."""
+    """The session's user has just proved a second factor with `device`: the session gains
+    privilege, so it gets a new key (one captured before is worth nothing now)."""
+    request.session.cycle_key()
     otp_login(request, device)
-    request.session[CHECKED_AT] = int(time.time())
+    mark_checked(request, SECOND_FACTOR)
     request.session[STATE] = {"user": device.user_id, "has": True}
 
 
-def checked_recently(request: HttpRequest) -> bool:
-    checked_at: int = request.session.get(CHECKED_AT, 0)
+def mark_checked(request: HttpRequest, mark: Mark) -> None:
+    request.session[mark] = int(time.time())
+
+
+def checked_recently(request: HttpRequest, mark: Mark) -> bool:
+    """Whether this session proved its second factor (SECOND_FACTOR) or its password
+    (PASSWORD) within REAUTH_SECONDS."""
+    checked_at: int = request.session.get(mark, 0)
     window: int = settings.REAUTH_SECONDS
     return time.time() - checked_at <= window
 
 
 def factors_changed(request: HttpRequest, user: User) -> None:
-    """The signed-in user changed their own factors (the rules bumped their version): keep
+    """The signed-in user changed their own factors (changes.py bumped their version): keep
     this session (its hash covers the version) and its answers current."""
     update_session_auth_hash(request, user)
     has = user_has_device(user)

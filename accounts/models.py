@@ -300,3 +300,44 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.codes_id}"
+
+
+# --- DNS records ----------------------------------------------------------------------------
+
+
+class RecordType(models.TextChoices):
+    A = "A"
+    AAAA = "AAAA"
+    ANAME = "ANAME"
+    CAA = "CAA"
+    CNAME = "CNAME"
+    MX = "MX"
+    NS = "NS"
+    SRV = "SRV"
+    TXT = "TXT"
+
+
+class Record(models.Model):
+    """One record set of a domain: every value of one type at one name, as Constellix keeps
+    them (a "round robin" of values under one id). The values are a list of objects whose
+    keys depend on the type (apikeys/records.py validates and shapes them)."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="records")
+    type = models.CharField(max_length=8, choices=RecordType.choices)
+    # Relative to the domain: "" is the domain itself, "www" is www.<domain>.
+    name = models.CharField(max_length=253, blank=True)
+    ttl = models.PositiveIntegerField("TTL")
+    values = models.JSONField(default=list)
+    created = models.DateTimeField(default=timezone.now)
+    modified = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "type", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "name", "type"], name="record_set_unique_in_domain"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name or '@'}"

@@ -1,4 +1,5 @@
-"""The signed, read-only, Constellix-compatible API under /api/v1/ and /api/v4/.
+"""The signed, Constellix-compatible API under /api/v1/ and /api/v4/: its domains here, its
+DNS records (the only writes, each an activity-log event) in apikeys/records_api.py.
 
 The per-request path is the product's hot loop, at its floor of one database and one Redis
 round trip: one hand-written statement fetches the key with its owner's flags and, on
@@ -6,9 +7,9 @@ PostgreSQL, the view's data as JSON built by the database (apikeys/lookup.py,
 apikeys/reads.py); then the HMAC check (microseconds) and the rate-limit pipeline to Redis.
 Only once the signature and the key's state have passed does any of the data go to the
 client. No session, no template (portal.middleware.SessionlessViewMiddleware calls these
-views past the rest of the stack), and no write except last used, which is throttled to
-once a minute per key. API calls are not activity-log events: a busy client would flood
-the log; last used shows each key's use instead. Nothing about a key is cached between
+views past the rest of the stack), and for reads no write except last used, which is
+throttled to once a minute per key. API reads are not activity-log events: a busy client
+would flood the log; last used shows each key's use instead. Nothing about a key is cached between
 requests, so a key deleted, expired or suspended fails on the very next request on any
 app server.
 """
@@ -234,12 +235,14 @@ View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 ReadsFor = Callable[..., "reads.Read[Any] | None"]
 
 
-def signed_api(version: int, reads_for: ReadsFor | None = None) -> Callable[[ApiView[P]], View[P]]:
+def signed_api(
+    version: int, reads_for: ReadsFor | None = None, methods: tuple[str, ...] = READ_METHODS
+) -> Callable[[ApiView[P]], View[P]]:
     """Authenticate, rate-limit and answer in JSON, whatever happens inside the view.
 
     reads_for(request, **kwargs) names the data the view needs (or None), so it is fetched
     with the key; the view is then called as view(request, auth, **kwargs) and finds it in
-    auth.data.
+    auth.data. `methods` are those the view answers (the records' views write).
     """
 
     def decorator(view: ApiView[P]) -> View[P]:
@@ -249,8 +252,8 @@ def signed_api(version: int, reads_for: ReadsFor | None = None) -> Callable[[Api
         def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
             window: ratelimit.Window | None = None
             try:
-                if request.method not in READ_METHODS:
-                    return method_not_allowed(version)
+                if request.method not in methods:
+                    return method_not_allowed(version, methods)
                 read = reads_for(request, *args, **kwargs) if reads_for else None
                 auth = authenticate(request, read)
                 window = auth.window
@@ -293,11 +296,13 @@ def failure(request: HttpRequest, version: int, exc: Exception) -> JsonResponse:
     )
 
 
-def method_not_allowed(version: int) -> JsonResponse:
-    response = error_response(
-        version, 405, "method_not_allowed", "This API is read-only: use GET.", field="method"
+def method_not_allowed(version: int, methods: tuple[str, ...] = READ_METHODS) -> JsonResponse:
+    allowed = ", ".join(methods)
+    message = (
+        "This resource is read-only: use GET." if methods == READ_METHODS else f"Use {allowed}."
     )
-    response["Allow"] = ", ".join(READ_METHODS)
+    response = error_response(version, 405, "method_not_allowed", message, field="method")
+    response["Allow"] = allowed
     return response
 
 

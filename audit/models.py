@@ -41,6 +41,9 @@ class Event(models.TextChoices):
     SECOND_STEP_FAILED = "two_factor.second_step_failed", "Second step failed"
     TWO_FACTOR_RESET = "two_factor.reset", "Second factors reset"
     ADMIN_LOGIN_REFUSED = "admin.login_refused", "Admin login refused"
+    RECORD_CREATED = "record.created", "Record created"
+    RECORD_UPDATED = "record.updated", "Record updated"
+    RECORD_DELETED = "record.deleted", "Record deleted"
 
 
 class AppendOnlyError(Exception):

@@ -30,6 +30,11 @@ def test_it_describes_every_endpoint(client):
         "/v1/domains/{id}",
         "/v4/domains",
         "/v4/domains/{id}",
+        "/v1/domains/{id}/records",
+        "/v1/domains/{id}/records/{type}",
+        "/v1/domains/{id}/records/{type}/{recordId}",
+        "/v4/domains/{id}/records",
+        "/v4/domains/{id}/records/{recordId}",
         "/credentials/revoke",
         "/openapi.json",
     }
@@ -39,7 +44,11 @@ def test_it_describes_every_endpoint(client):
         p for p in resolver.url_patterns if isinstance(p, URLResolver) and p.namespace == "api"
     )
     named = {
-        str(p.pattern).rstrip("/").replace("<int:pk>", "{id}")
+        str(p.pattern)
+        .rstrip("/")
+        .replace("<int:pk>", "{id}")
+        .replace("<str:rtype>", "{type}")
+        .replace("<int:record_id>", "{recordId}")
         for p in api.url_patterns
         if isinstance(p, URLPattern) and p.name
     }
@@ -73,7 +82,8 @@ def test_it_describes_the_three_ways_to_authenticate(client):
 def test_error_codes_in_the_document_cover_what_the_api_says(client):
     document = client.get("/api/openapi.json").json()
     codes = set(document["components"]["schemas"]["ErrorCode"]["enum"])
-    source = (Path(__file__).parents[2] / "apikeys" / "api.py").read_text()
+    apikeys = Path(__file__).parents[2] / "apikeys"
+    source = "".join((apikeys / name).read_text() for name in ("api.py", "records_api.py"))
     # Every status code followed by an error code, as in ApiError(401, "unknown_key", ...).
     used = set(re.findall(r'\b[1-5]\d\d,\s*"([a-z_]+)"', source))
     assert used == codes

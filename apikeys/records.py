@@ -7,7 +7,7 @@ also API v1's `roundRobin` shape:
     A, AAAA        {"value": "192.0.2.1"}            (the address, in its canonical text)
     CNAME, ANAME,  {"value": "host.example.com."}    (a trailing dot: absolute; without one:
     NS                                                relative to the domain, as Constellix)
-    TXT            {"value": "text"}
+    TXT            {"value": "\"text\""}                (quoted, as Constellix keeps it)
     MX             {"value": "mail.example.com.", "level": 10}
     SRV            {"value": "target.", "priority": 10, "weight": 5, "port": 443}
     CAA            {"flag": 0, "tag": "issue", "data": "letsencrypt.org"}
@@ -195,8 +195,16 @@ def _value(rtype: str, entry: object, where: str) -> dict[str, Any]:
                 "value",
                 f"{where}: a TXT value must be printable text of at most {MAX_TEXT} characters.",
             )
-        return {"value": raw}
+        return {"value": _quoted(raw)}
     return {"value": _host(raw, "value"), **numbers}
+
+
+def _quoted(text: str) -> str:
+    """A TXT value as Constellix keeps it, in quotes: lexicon strips the first and last
+    character of what it reads back, and octoDNS sends its values quoted already."""
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        return text
+    return f'"{text}"'
 
 
 def _address(rtype: str, raw: object, where: str) -> str:
@@ -241,8 +249,6 @@ def describe_value(rtype: str, value: Mapping[str, Any]) -> str:
         return f"{value['priority']} {value['weight']} {value['port']} {value['value']}"
     if rtype == RecordType.CAA:
         return f'{value["flag"]} {value["tag"]} "{value["data"]}"'
-    if rtype == RecordType.TXT:
-        return f'"{value["value"]}"'
     return str(value["value"])
 
 

@@ -44,20 +44,21 @@ def test_v1_create_list_update_and_delete_a_txt_record(api, zone) -> None:
     status, created = api("POST", f"/domains/{zone.pk}/records/TXT/", txt())
     assert status == 201
     assert created["name"] == "_acme-challenge" and created["type"] == "TXT"
-    assert created["roundRobin"] == [{"value": "token-1", "disableFlag": False}]
+    # Kept in quotes, as Constellix keeps TXT values (lexicon strips them when it reads).
+    assert created["roundRobin"] == [{"value": '"token-1"', "disableFlag": False}]
 
     status, listed = api("GET", f"/domains/{zone.pk}/records")
     assert status == 200
     assert [(r["id"], r["value"], r["recordOption"]) for r in listed] == [
-        (created["id"], [{"value": "token-1", "disableFlag": False}], "roundRobin")
+        (created["id"], [{"value": '"token-1"', "disableFlag": False}], "roundRobin")
     ]
 
     path = f"/domains/{zone.pk}/records/TXT/{created['id']}/"
-    body = {**txt(), "roundRobin": [{"value": "token-1"}, {"value": "token-2"}]}
+    body = {**txt(), "roundRobin": [{"value": "token-1"}, {"value": '"token-2"'}]}
     assert api("PUT", path, body)[0] == 200
     assert api("GET", path)[1]["value"] == [
-        {"value": "token-1", "disableFlag": False},
-        {"value": "token-2", "disableFlag": False},
+        {"value": '"token-1"', "disableFlag": False},
+        {"value": '"token-2"', "disableFlag": False},
     ]
     assert api("DELETE", path)[0] == 200
     assert not Record.objects.exists()
@@ -151,7 +152,7 @@ def test_a_second_set_of_one_type_at_one_name_is_refused(api, zone) -> None:
     assert api("POST", records, txt())[0] == 201
     status, answer = api("POST", records, txt(value="token-2"))
     assert status == 400 and "already a TXT record" in answer["errors"][0]
-    assert Record.objects.get().values == [{"value": "token-1"}]
+    assert Record.objects.get().values == [{"value": '"token-1"'}]
 
 
 def test_another_accounts_domain_is_not_found(api, other_account) -> None:

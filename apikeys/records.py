@@ -22,14 +22,15 @@ whether the key may make the change.
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Q, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Domain, Record, RecordType
+from accounts.models import Domain, Record, RecordType, User
 from apikeys import scope
 from apikeys.models import ApiKey
 from audit.events import record_many
@@ -80,7 +81,8 @@ class Refused(PermissionError):
 
 @dataclass(frozen=True)
 class RecordSet:
-    """A record set as a client asked for it, validated: what create and update write."""
+    """A record set as a client asked for it, validated: what create and update write.
+    Until the change resolves it against the domain, `name` is as the client gave it."""
 
     type: str
     name: str
@@ -233,10 +235,12 @@ def values(rtype: str, entries: object) -> list[dict[str, Any]]:
     return canonical
 
 
-def record_set(
-    rtype: str, name: object, ttl_value: object, entries: object, domain: str
-) -> RecordSet:
-    return RecordSet(rtype, relative_name(name, domain), ttl(ttl_value), values(rtype, entries))
+def record_set(rtype: str, name: object, ttl_value: object, entries: object) -> RecordSet:
+    """The record set a client asked for, validated but for its name: that is checked
+    against the domain's own when the change is made (see _resolved())."""
+    if not isinstance(name, str):
+        raise Invalid("name", "name must be text: the record's name relative to the domain.")
+    return RecordSet(rtype, name, ttl(ttl_value), values(rtype, entries))
 
 
 # --- Words ----------------------------------------------------------------------------------
@@ -263,19 +267,35 @@ def describe(record: Record | RecordSet, domain: str) -> str:
 
 
 # --- Changes --------------------------------------------------------------------------------
+# A change costs, on PostgreSQL, the request's key statement and then BEGIN, the lock, the
+# record sets at the name, the write, the log entry and COMMIT: no savepoint, because the
+# domain's lock already rules out the races the unique constraint would catch.
 
 
-def _domain_for_write(key: ApiKey, domain_id: int) -> Domain:
-    """The key's account's domain, its row locked until the change commits; or NotFound."""
-    domain = (
+def _locked_domain(key: ApiKey, domain_id: int) -> Domain:
+    """The key's account's domain, its row locked until the change commits; or NotFound.
+
+    The same statement reads the key's name and its owner's email and role, which the
+    change's event records (the request's key statement reads only what authentication
+    needs)."""
+    if not 0 < domain_id <= BIGINT_MAX:  # past PostgreSQL's bigint: names no domain
+        raise NotFound(f"There is no domain {domain_id} in your account.")
+    owner = User.objects.filter(pk=key.owner_id)
+    row = (
         Domain.objects.select_for_update()
         .filter(pk=domain_id, account_id=key.owner.account_id)
-        .only("id", "name", "account_id")
+        .annotate(
+            key_name=Subquery(ApiKey.objects.filter(pk=key.pk).values("name")),
+            owner_email=Subquery(owner.values("email")),
+            owner_role=Subquery(owner.values("role")),
+        )
+        .values_list("id", "name", "account_id", "key_name", "owner_email", "owner_role")
         .first()
     )
-    if domain is None:
+    if row is None:
         raise NotFound(f"There is no domain {domain_id} in your account.")
-    return domain
+    pk, name, account_id, key.name, key.owner.email, key.owner.role = row
+    return Domain(pk=pk, name=name, account_id=account_id)
 
 
 def _allow(key: ApiKey, domain: Domain, *records: Record | RecordSet) -> None:
@@ -285,13 +305,13 @@ def _allow(key: ApiKey, domain: Domain, *records: Record | RecordSet) -> None:
             raise Refused(decision)
 
 
-def _check_neighbours(domain: Domain, wanted: RecordSet, replacing: int | None = None) -> None:
-    """Refuse a second set of one type at one name, and a CNAME beside anything."""
-    others = [
-        r
-        for r in Record.objects.filter(domain=domain, name=wanted.name).only("id", "type")
-        if r.pk != replacing
-    ]
+def _resolved(wanted: RecordSet, domain: Domain) -> RecordSet:
+    return replace(wanted, name=relative_name(wanted.name, domain.name))
+
+
+def _check_neighbours(domain: Domain, wanted: RecordSet, others: Sequence[Record]) -> None:
+    """Refuse a second set of one type at one name, and a CNAME beside anything; `others`
+    are the sets already at the name (but the one being changed)."""
     where = fqdn(wanted.name, domain.name)
     same = next((r for r in others if r.type == wanted.type), None)
     if same is not None:
@@ -339,44 +359,17 @@ def _event(
     )
 
 
-def _writer(key: ApiKey) -> None:
-    """The key's name and its owner's email and role, which its event records: one query.
-    (The request's key statement reads only what authentication needs.)"""
-    name, email, role = (
-        ApiKey.objects.filter(pk=key.pk).values_list("name", "owner__email", "owner__role").get()
-    )
-    key.name, key.owner.email, key.owner.role = name, email, role
-
-
 def create(key: ApiKey, domain_id: int, wanted: RecordSet, request: HttpRequest | None) -> Record:
-    _writer(key)
+    """Create the record set `wanted` (its name as the client gave it) and its event."""
     with transaction.atomic():
-        domain = _domain_for_write(key, domain_id)
+        domain = _locked_domain(key, domain_id)
+        wanted = _resolved(wanted, domain)
         _allow(key, domain, wanted)
-        _check_neighbours(domain, wanted)
-        try:
-            with transaction.atomic():
-                record = Record.objects.create(
-                    domain=domain,
-                    type=wanted.type,
-                    name=wanted.name,
-                    ttl=wanted.ttl,
-                    values=wanted.values,
-                )
-        except IntegrityError:  # a name the checks above saw free, taken since: not on PostgreSQL
-            raise Invalid(
-                "name", f"There is already a {wanted.type} record at that name."
-            ) from None
+        _check_neighbours(domain, wanted, list(domain.records.filter(name=wanted.name)))
+        record = Record.objects.create(
+            domain=domain, type=wanted.type, name=wanted.name, ttl=wanted.ttl, values=wanted.values
+        )
         _event(key, Event.RECORD_CREATED, domain, request, None, record)
-    return record
-
-
-def _locked_record(domain: Domain, rtype: str, record_id: int) -> Record:
-    record = (
-        Record.objects.select_for_update().filter(domain=domain, type=rtype, pk=record_id).first()
-    )
-    if record is None:
-        raise NotFound(f"There is no {rtype} record {record_id} in {domain.name}.")
     return record
 
 
@@ -388,13 +381,18 @@ def update(
     wanted: RecordSet,
     request: HttpRequest | None,
 ) -> Record:
-    _writer(key)
+    """Replace the record's name, TTL and values (its type stays) and log before and after."""
     with transaction.atomic():
-        domain = _domain_for_write(key, domain_id)
-        record = _locked_record(domain, rtype, record_id)
+        domain = _locked_domain(key, domain_id)
+        wanted = _resolved(wanted, domain)
+        # The record, and the sets at its new name, in one query.
+        nearby = list(domain.records.filter(Q(name=wanted.name) | Q(pk=record_id)))
+        record = next((r for r in nearby if r.pk == record_id and r.type == rtype), None)
+        if record is None:
+            raise NotFound(f"There is no {rtype} record {record_id} in {domain.name}.")
         _allow(key, domain, record, wanted)
-        if wanted.name != record.name:
-            _check_neighbours(domain, wanted, replacing=record.pk)
+        others = [r for r in nearby if r.pk != record_id and r.name == wanted.name]
+        _check_neighbours(domain, wanted, others)
         before = Record(
             pk=record.pk, type=record.type, name=record.name, ttl=record.ttl, values=record.values
         )
@@ -408,10 +406,11 @@ def update(
 def delete(
     key: ApiKey, domain_id: int, rtype: str, record_id: int, request: HttpRequest | None
 ) -> Record:
-    _writer(key)
     with transaction.atomic():
-        domain = _domain_for_write(key, domain_id)
-        record = _locked_record(domain, rtype, record_id)
+        domain = _locked_domain(key, domain_id)
+        record = domain.records.filter(type=rtype, pk=record_id).first()
+        if record is None:
+            raise NotFound(f"There is no {rtype} record {record_id} in {domain.name}.")
         _allow(key, domain, record)
         Record.objects.filter(pk=record.pk).delete()
         _event(key, Event.RECORD_DELETED, domain, request, record, None)

@@ -111,7 +111,7 @@ def v1_shape(record: Record, domain: Domain) -> dict[str, Any]:
     return shape
 
 
-def v1_record_set(rtype: str, body: dict[str, Any], domain: Domain) -> records.RecordSet:
+def v1_record_set(rtype: str, body: dict[str, Any]) -> records.RecordSet:
     """A v1 body as a record set: name, ttl and roundRobin (a CNAME may send host)."""
     option = body.get("recordOption", "roundRobin")
     if option != "roundRobin" or body.get("geolocation") or body.get("pools"):
@@ -123,7 +123,7 @@ def v1_record_set(rtype: str, body: dict[str, Any], domain: Domain) -> records.R
     entries = body.get("roundRobin")
     if rtype == RecordType.CNAME and "host" in body:
         entries = [{"value": body["host"]}]
-    return records.record_set(rtype, body.get("name"), body.get("ttl"), entries, domain.name)
+    return records.record_set(rtype, body.get("name"), body.get("ttl"), entries)
 
 
 @signed_api(1)
@@ -137,11 +137,11 @@ def v1_records_of_type(
     request: HttpRequest, auth: Authenticated, pk: int, rtype: str
 ) -> HttpResponse:
     rtype = _rtype(rtype)
-    domain = _run(records.readable_domain, auth.key, pk)
     if request.method == "POST":
-        wanted = _run(v1_record_set, rtype, _body(request), domain)
+        wanted = _run(v1_record_set, rtype, _body(request))
         created = _run(records.create, auth.key, pk, wanted, request)
-        return _json(v1_shape(created, domain), status=201)
+        return _json(v1_shape(created, created.domain), status=201)
+    domain = _run(records.readable_domain, auth.key, pk)
     return _json([v1_shape(r, domain) for r in records.records_of(domain, rtype)])
 
 
@@ -150,14 +150,14 @@ def v1_record(
     request: HttpRequest, auth: Authenticated, pk: int, rtype: str, record_id: int
 ) -> HttpResponse:
     rtype = _rtype(rtype)
-    domain = _run(records.readable_domain, auth.key, pk)
     if request.method == "PUT":
-        wanted = _run(v1_record_set, rtype, _body(request), domain)
+        wanted = _run(v1_record_set, rtype, _body(request))
         updated = _run(records.update, auth.key, pk, rtype, record_id, wanted, request)
-        return _json(v1_shape(updated, domain))
+        return _json(v1_shape(updated, updated.domain))
     if request.method == "DELETE":
         _run(records.delete, auth.key, pk, rtype, record_id, request)
         return _json({"success": "Record deleted."})
+    domain = _run(records.readable_domain, auth.key, pk)
     found = records.records_of(domain, rtype, record_id)
     if not found:
         raise ApiError(
@@ -206,7 +206,7 @@ def v4_shape(record: Record, domain: Domain) -> dict[str, Any]:
     }
 
 
-def v4_record_set(body: dict[str, Any], domain: Domain, rtype: str | None) -> records.RecordSet:
+def v4_record_set(body: dict[str, Any], rtype: str | None) -> records.RecordSet:
     """A v4 body as a record set: type (on create), name, ttl, mode and value."""
     if rtype is None:
         given = body.get("type")
@@ -222,7 +222,7 @@ def v4_record_set(body: dict[str, Any], domain: Domain, rtype: str | None) -> re
         entries = [entries]
     if isinstance(entries, list):
         entries = [from_v4_value(rtype, entry) for entry in entries]
-    return records.record_set(rtype, body.get("name"), body.get("ttl"), entries, domain.name)
+    return records.record_set(rtype, body.get("name"), body.get("ttl"), entries)
 
 
 def _page(request: HttpRequest) -> int:
@@ -236,11 +236,11 @@ def _page(request: HttpRequest) -> int:
 
 @signed_api(4, methods=LIST)
 def v4_records(request: HttpRequest, auth: Authenticated, pk: int) -> HttpResponse:
-    domain = _run(records.readable_domain, auth.key, pk)
     if request.method == "POST":
-        wanted = _run(v4_record_set, _body(request), domain, None)
+        wanted = _run(v4_record_set, _body(request), None)
         created = _run(records.create, auth.key, pk, wanted, request)
-        return _json({"data": v4_shape(created, domain)}, status=201)
+        return _json({"data": v4_shape(created, created.domain)}, status=201)
+    domain = _run(records.readable_domain, auth.key, pk)
     number, per_page = _page(request), settings.API_PAGE_SIZE
     every = records.records_of(domain)
     page = every[(number - 1) * per_page : number * per_page]
@@ -261,7 +261,7 @@ def v4_record(request: HttpRequest, auth: Authenticated, pk: int, record_id: int
         raise ApiError(404, "not_found", f"There is no record {record_id} in {domain}.", field="id")
     rtype = found[0].type
     if request.method == "PUT":
-        wanted = _run(v4_record_set, _body(request), domain, rtype)
+        wanted = _run(v4_record_set, _body(request), rtype)
         updated = _run(records.update, auth.key, pk, rtype, record_id, wanted, request)
         return _json({"data": v4_shape(updated, domain)})
     if request.method == "DELETE":

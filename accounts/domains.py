@@ -10,7 +10,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts import rules
 from accounts.guards import domain_admin_required
@@ -20,6 +20,8 @@ from portal.lib.http import posted
 from portal.lib.tables import paginate
 
 MAX_NAME_LENGTH = 253
+# Records listed under each domain; the rest are counted ("and 12 more").
+MAX_RECORDS_SHOWN = 20
 # A label: 1-63 letters, digits or hyphens, neither starting nor ending with a hyphen.
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 DNS_NAME_RULES = (
@@ -80,6 +82,7 @@ class DomainTable(tables.Table):
     name = tables.Column(verbose_name="Domain")
     status = tables.Column()
     note = tables.Column(default="")
+    records = tables.Column(empty_values=(), orderable=False, verbose_name="Records")
     created = tables.DateTimeColumn(verbose_name="Added", format="DATE_FORMAT")
     remove = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
@@ -89,13 +92,26 @@ class DomainTable(tables.Table):
         attrs = {"class": "table"}
         empty_text = "This account has no domains yet."
 
+    def render_records(self, record: Domain) -> str:
+        # Prefetched for the page (_list_page): one query for all its domains' records.
+        sets = list(record.records.all())
+        if not sets:
+            return "None yet"
+        shown = format_html_join(
+            "", "<li>{}</li>", ((r.describe(record.name),) for r in sets[:MAX_RECORDS_SHOWN])
+        )
+        more = len(sets) - MAX_RECORDS_SHOWN
+        tail = format_html("<li>and {} more</li>", more) if more > 0 else ""
+        return format_html('<ul class="records">{}{}</ul>', shown, tail)
+
     def render_remove(self, record: Domain) -> str:
         url = reverse("accounts:domain_remove", args=[record.pk])
         return format_html('<a href="{}" aria-label="Remove {}">Remove</a>', url, record.name)
 
 
 def _list_page(request: AuthenticatedHttpRequest, form: DomainForm) -> HttpResponse:
-    table = DomainTable(Domain.objects.filter(account=request.user.account), order_by="name")
+    domains = Domain.objects.filter(account=request.user.account).prefetch_related("records")
+    table = DomainTable(domains, order_by="name")
     paginate(request, table)
     context = {"table": table, "form": form, "nav": "domains"}
     return render(request, "accounts/domains.html", context)

@@ -341,3 +341,22 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.name or '@'}"
+
+    def fqdn(self, domain: str) -> str:
+        return f"{self.name}.{domain}" if self.name else domain
+
+    def describe(self, domain: str) -> str:
+        """In words: 'TXT _acme-challenge.example.com, TTL 300: "token"'."""
+        shown = ", ".join(describe_value(self.type, value) for value in self.values)
+        return f"{self.type} {self.fqdn(domain)}, TTL {self.ttl}: {shown}"
+
+
+def describe_value(rtype: str, value: dict[str, Any]) -> str:
+    """One value of a record set as a zone file writes it (MX: '10 mail.example.com.')."""
+    if rtype == RecordType.MX:
+        return f"{value['level']} {value['value']}"
+    if rtype == RecordType.SRV:
+        return f"{value['priority']} {value['weight']} {value['port']} {value['value']}"
+    if rtype == RecordType.CAA:
+        return f'{value["flag"]} {value["tag"]} "{value["data"]}"'
+    return str(value["value"])

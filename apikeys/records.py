@@ -30,7 +30,7 @@ from django.db.models import Q, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Domain, Record, RecordType, User
+from accounts.models import Domain, Record, RecordType, User, describe_value
 from apikeys import scope
 from apikeys.models import ApiKey
 from audit.events import record_many
@@ -246,24 +246,8 @@ def record_set(rtype: str, name: object, ttl_value: object, entries: object) -> 
 # --- Words ----------------------------------------------------------------------------------
 
 
-def describe_value(rtype: str, value: Mapping[str, Any]) -> str:
-    if rtype == RecordType.MX:
-        return f"{value['level']} {value['value']}"
-    if rtype == RecordType.SRV:
-        return f"{value['priority']} {value['weight']} {value['port']} {value['value']}"
-    if rtype == RecordType.CAA:
-        return f'{value["flag"]} {value["tag"]} "{value["data"]}"'
-    return str(value["value"])
-
-
 def fqdn(name: str, domain: str) -> str:
     return f"{name}.{domain}" if name else domain
-
-
-def describe(record: Record | RecordSet, domain: str) -> str:
-    """A record set in words: 'TXT _acme-challenge.example.com, TTL 300: "token"'."""
-    shown = ", ".join(describe_value(record.type, v) for v in record.values)
-    return f"{record.type} {fqdn(record.name, domain)}, TTL {record.ttl}: {shown}"
 
 
 # --- Changes --------------------------------------------------------------------------------
@@ -351,8 +335,8 @@ def _event(
         "domain": domain.name,
         "record_id": shown.pk,
         "record": f"{shown.type} {fqdn(shown.name, domain.name)}",
-        "before": describe(before, domain.name) if before else "",
-        "after": describe(after, domain.name) if after else "",
+        "before": before.describe(domain.name) if before else "",
+        "after": after.describe(domain.name) if after else "",
     }
     record_many(
         domain.account_id, [key.entry(event, actor=key.owner, request=request, details=details)]

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from accounts.models import Domain, Record, RecordType
+from accounts.models import Domain, Record, RecordType, describe_value
 from apikeys import records
 from apikeys.api import ApiError, Authenticated, signed_api
 
@@ -87,7 +87,7 @@ def v1_shape(record: Record, domain: Domain) -> dict[str, Any]:
         value = record.values[0]["value"]
     elif record.type == RecordType.CAA:
         # lexicon reads a "value" from every round-robin entry, whatever the type.
-        rr = [{**entry, "value": records.describe_value(record.type, entry)} for entry in rr]
+        rr = [{**entry, "value": describe_value(record.type, entry)} for entry in rr]
     shape = {
         "id": record.pk,
         "type": record.type,

@@ -343,18 +343,29 @@ def _event(
     )
 
 
-def create(key: ApiKey, domain_id: int, wanted: RecordSet, request: HttpRequest | None) -> Record:
-    """Create the record set `wanted` (its name as the client gave it) and its event."""
+def create(
+    key: ApiKey, domain_id: int, wanted: RecordSet, request: HttpRequest | None
+) -> tuple[Record, bool]:
+    """Create the record set `wanted` (its name as the client gave it) and its event; or,
+    if exactly that set exists already, change nothing: (the set, whether it was created).
+
+    octoDNS posts a multi-valued SRV set once per value, each time the whole set; lexicon
+    posts a value it may have posted before. Any other set of the type at the name is
+    refused (400), which lexicon reads as "add the value with PUT"."""
     with transaction.atomic():
         domain = _locked_domain(key, domain_id)
         wanted = _resolved(wanted, domain)
         _allow(key, domain, wanted)
-        _check_neighbours(domain, wanted, list(domain.records.filter(name=wanted.name)))
+        at_name = list(domain.records.filter(name=wanted.name))
+        same = next((r for r in at_name if r.type == wanted.type), None)
+        if same is not None and (same.ttl, same.values) == (wanted.ttl, wanted.values):
+            return same, False
+        _check_neighbours(domain, wanted, at_name)
         record = Record.objects.create(
             domain=domain, type=wanted.type, name=wanted.name, ttl=wanted.ttl, values=wanted.values
         )
         _event(key, Event.RECORD_CREATED, domain, request, None, record)
-    return record
+    return record, True
 
 
 def update(

@@ -139,8 +139,8 @@ def v1_records_of_type(
     rtype = _rtype(rtype)
     if request.method == "POST":
         wanted = _run(v1_record_set, rtype, _body(request))
-        created = _run(records.create, auth.key, pk, wanted, request)
-        return _json(v1_shape(created, created.domain), status=201)
+        created, new = _run(records.create, auth.key, pk, wanted, request)
+        return _json(v1_shape(created, created.domain), status=201 if new else 200)
     domain = _run(records.readable_domain, auth.key, pk)
     return _json([v1_shape(r, domain) for r in records.records_of(domain, rtype)])
 
@@ -238,8 +238,8 @@ def _page(request: HttpRequest) -> int:
 def v4_records(request: HttpRequest, auth: Authenticated, pk: int) -> HttpResponse:
     if request.method == "POST":
         wanted = _run(v4_record_set, _body(request), None)
-        created = _run(records.create, auth.key, pk, wanted, request)
-        return _json({"data": v4_shape(created, created.domain)}, status=201)
+        created, new = _run(records.create, auth.key, pk, wanted, request)
+        return _json({"data": v4_shape(created, created.domain)}, status=201 if new else 200)
     domain = _run(records.readable_domain, auth.key, pk)
     number, per_page = _page(request), settings.API_PAGE_SIZE
     every = records.records_of(domain)

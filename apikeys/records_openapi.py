@@ -93,10 +93,16 @@ PATHS: dict[str, Any] = {
             "operationId": "v1CreateRecord",
             "summary": "Create a record set: every value of the type at one name.",
             "description": "A second set of one type at one name is refused (400): change it "
-            "with PUT." + _WRITES + _SLASH_NOTE,
+            "with PUT. Posting exactly the set that is there changes nothing (200)."
+            + _WRITES
+            + _SLASH_NOTE,
             "parameters": [_ID, _TYPE],
             "requestBody": _V1_BODY,
-            "responses": {"201": _json("Created.", _V1_RECORD), **_errors(1, write=True)},
+            "responses": {
+                "201": _json("Created.", _V1_RECORD),
+                "200": _json("Exactly this set was there already: nothing changed.", _V1_RECORD),
+                **_errors(1, write=True),
+            },
         },
     },
     "/v1/domains/{id}/records/{type}/{recordId}": {

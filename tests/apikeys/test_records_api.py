@@ -155,6 +155,26 @@ def test_a_second_set_of_one_type_at_one_name_is_refused(api, zone) -> None:
     assert Record.objects.get().values == [{"value": '"token-1"'}]
 
 
+def test_posting_exactly_the_set_that_is_there_changes_nothing(api, zone) -> None:
+    # octoDNS posts a two-valued SRV set twice, once per value.
+    srv = {
+        "name": "_sip._tcp",
+        "ttl": 600,
+        "roundRobin": [
+            {"value": "sip1.acme.example.", "priority": 10, "weight": 5, "port": 5060},
+            {"value": "sip2.acme.example.", "priority": 20, "weight": 5, "port": 5060},
+        ],
+    }
+    status, first = api("POST", f"/domains/{zone.pk}/records/SRV", srv)
+    assert status == 201
+    status, again = api("POST", f"/domains/{zone.pk}/records/SRV", srv)
+    assert (status, again["id"]) == (200, first["id"])
+    assert Record.objects.count() == 1
+    assert AuditEvent.objects.filter(event="record.created").count() == 1
+    status, _ = api("POST", f"/domains/{zone.pk}/records/SRV", {**srv, "ttl": 60})
+    assert status == 400
+
+
 def test_another_accounts_domain_is_not_found(api, other_account) -> None:
     theirs = Domain.objects.create(account=other_account, name="other.example")
     assert api("GET", f"/domains/{theirs.pk}/records")[0] == 404
@@ -252,3 +272,29 @@ def test_a_failed_write_logs_nothing(api, zone, monkeypatch) -> None:
     status, _ = api("POST", f"/domains/{zone.pk}/records/TXT", txt())
     assert status == 500
     assert not Record.objects.exists()
+
+
+def test_a_write_the_scope_check_refuses_is_403_and_writes_nothing(api, zone, monkeypatch) -> None:
+    # Rights per domain and scoped keys narrow scope.decide(); every write asks it first.
+    from apikeys import scope
+
+    def only_reads(key, operation, domain, name=None, rtype=None):
+        if operation == scope.WRITE:
+            return scope.Decision(False, f"No rule lets this key write {rtype} records.")
+        return scope.Decision(True, "read")
+
+    created = api("POST", f"/domains/{zone.pk}/records/TXT", txt())[1]
+    monkeypatch.setattr(scope, "decide", only_reads)
+    status, answer = api(
+        "POST",
+        f"/domains/{zone.pk}/records/A",
+        {**txt(name="www"), "roundRobin": [{"value": "192.0.2.1"}]},
+    )
+    assert (status, answer["code"]) == (403, "insufficient_scope")
+    assert answer["errors"] == ["No rule lets this key write A records."]
+    path = f"/domains/{zone.pk}/records/TXT/{created['id']}"
+    assert api("DELETE", path)[0] == 403
+    assert api("PUT", path, txt(value="other"))[0] == 403
+    assert api("GET", path)[0] == 200
+    assert list(Record.objects.values_list("type", "values")) == [("TXT", [{"value": '"token-1"'}])]
+    assert AuditEvent.objects.filter(event__startswith="record.").count() == 1

@@ -27,6 +27,11 @@ ZONE = """\
         preference: 10
   - type: TXT
     values: ['v=spf1 -all']
+_sip._tcp:
+  type: SRV
+  values:
+    - {port: 5060, priority: 10, target: sip1.example.com., weight: 5}
+    - {port: 5060, priority: 20, target: sip2.example.com., weight: 5}
 v6:
   type: AAAA
   value: 2001:db8::1
@@ -110,15 +115,26 @@ def test_octodns_sync_creates_then_plans_nothing_then_deletes(
         ("TXT", "", 3600, repr([{"value": '"v=spf1 -all"'}])),
         ("AAAA", "v6", 3600, repr([{"value": "2001:db8::1"}])),
         ("CNAME", "www", 3600, repr([{"value": "example.com."}])),
+        (
+            "SRV",
+            "_sip._tcp",
+            3600,
+            repr(
+                [
+                    {"value": "sip1.example.com.", "priority": 10, "weight": 5, "port": 5060},
+                    {"value": "sip2.example.com.", "priority": 20, "weight": 5, "port": 5060},
+                ]
+            ),
+        ),
     }
     created = AuditEvent.objects.filter(event="record.created")
-    assert {e.api_key for e in created} == {str(key.key)} and created.count() == 5
+    assert {e.api_key for e in created} == {str(key.key)} and created.count() == 6
 
     caplog.clear()
     with caplog.at_level(logging.INFO):
         octodns_sync(config, monkeypatch)
     assert "No changes were planned" in caplog.text
-    assert AuditEvent.objects.filter(event__startswith="record.").count() == 5
+    assert AuditEvent.objects.filter(event__startswith="record.").count() == 6
 
     (zones / "example.com.yaml").write_text(
         ZONE.replace("v6:\n  type: AAAA\n  value: 2001:db8::1\n", "")
@@ -129,6 +145,7 @@ def test_octodns_sync_creates_then_plans_nothing_then_deletes(
         ("MX", ""),
         ("TXT", ""),
         ("CNAME", "www"),
+        ("SRV", "_sip._tcp"),
     }
     deleted = AuditEvent.objects.get(event="record.deleted")
     assert deleted.details["before"] == "AAAA v6.example.com, TTL 3600: 2001:db8::1"

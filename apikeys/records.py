@@ -7,7 +7,7 @@ also API v1's `roundRobin` shape:
     A, AAAA        {"value": "192.0.2.1"}            (the address, in its canonical text)
     CNAME, ANAME,  {"value": "host.example.com."}    (a trailing dot: absolute; without one:
     NS                                                relative to the domain, as Constellix)
-    TXT            {"value": "\"text\""}                (quoted, as Constellix keeps it)
+    TXT            {"value": "\"text\""}             (in quotes, as Constellix keeps it)
     MX             {"value": "mail.example.com.", "level": 10}
     SRV            {"value": "target.", "priority": 10, "weight": 5, "port": 443}
     CAA            {"flag": 0, "tag": "issue", "data": "letsencrypt.org"}

@@ -19,14 +19,16 @@ page and the CSV read the same. Before anything is written, scope.decide() rules
 whether the key may make the change.
 """
 
+import functools
 import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q, Subquery
+from django.db import connection, transaction
+from django.db.models import Model, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -256,30 +258,73 @@ def fqdn(name: str, domain: str) -> str:
 # domain's lock already rules out the races the unique constraint would catch.
 
 
-def _locked_domain(key: ApiKey, domain_id: int) -> Domain:
-    """The key's account's domain, its row locked until the change commits; or NotFound.
+def _column(model: type[Model], name: str) -> str:
+    field = next(f for f in model._meta.concrete_fields if f.name == name)
+    return connection.ops.quote_name(field.column)
 
-    The same statement reads the key's name and its owner's email and role, which the
-    change's event records (the request's key statement reads only what authentication
-    needs)."""
+
+@functools.cache
+def _lock_sql(vendor: str) -> str:
+    """The write's first statement: the domain, locked (on databases that lock rows; SQLite's
+    transactions take the whole database), the key's name and its owner's email and role
+    for the change's event, and the record sets already at the name (none if it is NULL).
+    Hand-written and made once, as the key's own statement is (apikeys/lookup.py):
+    compiling the queryset cost more than the round trip it saves."""
+    q = connection.ops.quote_name
+    d, r, k, u = (q(m._meta.db_table) for m in (Domain, Record, ApiKey, User))
+    record = ", ".join(f"r.{_column(Record, f)}" for f in ("id", "type", "ttl", "values"))
+    lock = f" FOR UPDATE OF {q('d')}" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT d.{_column(Domain, 'id')}, d.{_column(Domain, 'name')},"
+        f" (SELECT {_column(ApiKey, 'name')} FROM {k} WHERE {_column(ApiKey, 'id')} = %s),"
+        f" (SELECT {_column(User, 'email')} FROM {u} WHERE {_column(User, 'id')} = %s),"
+        f" (SELECT {_column(User, 'role')} FROM {u} WHERE {_column(User, 'id')} = %s),"
+        f" {record}"
+        f" FROM {d} {q('d')} LEFT JOIN {r} {q('r')}"
+        f" ON r.{_column(Record, 'domain')} = d.{_column(Domain, 'id')}"
+        f" AND r.{_column(Record, 'name')} = %s"
+        f" WHERE d.{_column(Domain, 'id')} = %s AND d.{_column(Domain, 'account')} = %s{lock}"
+    )
+
+
+def _locked_domain(
+    key: ApiKey, domain_id: int, name: str | None = None
+) -> tuple[Domain, list[Record]]:
+    """The key's account's domain, its row locked until the change commits, and the record
+    sets at `name`; or NotFound. One round trip, which also reads what the change's event
+    records of the key and its owner (the request's key statement reads only what
+    authentication needs)."""
     if not 0 < domain_id <= BIGINT_MAX:  # past PostgreSQL's bigint: names no domain
         raise NotFound(f"There is no domain {domain_id} in your account.")
-    owner = User.objects.filter(pk=key.owner_id)
-    row = (
-        Domain.objects.select_for_update()
-        .filter(pk=domain_id, account_id=key.owner.account_id)
-        .annotate(
-            key_name=Subquery(ApiKey.objects.filter(pk=key.pk).values("name")),
-            owner_email=Subquery(owner.values("email")),
-            owner_role=Subquery(owner.values("role")),
-        )
-        .values_list("id", "name", "account_id", "key_name", "owner_email", "owner_role")
-        .first()
-    )
-    if row is None:
+    owner = key.owner
+    params = [key.pk, owner.pk, owner.pk, name, domain_id, owner.account_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(connection.vendor), params)
+        rows = cursor.fetchall()
+    if not rows:
         raise NotFound(f"There is no domain {domain_id} in your account.")
-    pk, name, account_id, key.name, key.owner.email, key.owner.role = row
-    return Domain(pk=pk, name=name, account_id=account_id)
+    pk, domain_name, key.name, owner.email, owner.role = rows[0][:5]
+    domain = Domain(pk=pk, name=domain_name, account_id=owner.account_id)
+    # jsonb arrives as text through Django's connection (as SQLite's JSON does).
+    at_name = [
+        Record(
+            pk=rid,
+            domain=domain,
+            type=rtype,
+            name=name or "",
+            ttl=ttl,
+            values=values if isinstance(values, list) else json.loads(values),
+        )
+        for *_, rid, rtype, ttl, values in rows
+        if rid is not None
+    ]
+    return domain, at_name
+
+
+def _relative_before_domain(given: str) -> str | None:
+    """The name relative to the domain when that needs no knowledge of the domain (it does
+    not end in a dot), so the lock can read the sets at it; checked again once it is known."""
+    return None if given.strip().endswith(".") else relative_name(given, "")
 
 
 def _allow(key: ApiKey, domain: Domain, *records: Record | RecordSet) -> None:
@@ -353,10 +398,12 @@ def create(
     posts a value it may have posted before. Any other set of the type at the name is
     refused (400), which lexicon reads as "add the value with PUT"."""
     with transaction.atomic():
-        domain = _locked_domain(key, domain_id)
+        guess = _relative_before_domain(wanted.name)
+        domain, at_name = _locked_domain(key, domain_id, guess)
         wanted = _resolved(wanted, domain)
+        if wanted.name != guess:  # an absolute name: read the sets at it now
+            at_name = list(domain.records.filter(name=wanted.name))
         _allow(key, domain, wanted)
-        at_name = list(domain.records.filter(name=wanted.name))
         same = next((r for r in at_name if r.type == wanted.type), None)
         if same is not None and (same.ttl, same.values) == (wanted.ttl, wanted.values):
             return same, False
@@ -378,7 +425,7 @@ def update(
 ) -> Record:
     """Replace the record's name, TTL and values (its type stays) and log before and after."""
     with transaction.atomic():
-        domain = _locked_domain(key, domain_id)
+        domain, _ = _locked_domain(key, domain_id)
         wanted = _resolved(wanted, domain)
         # The record, and the sets at its new name, in one query.
         nearby = list(domain.records.filter(Q(name=wanted.name) | Q(pk=record_id)))
@@ -402,7 +449,7 @@ def delete(
     key: ApiKey, domain_id: int, rtype: str, record_id: int, request: HttpRequest | None
 ) -> Record:
     with transaction.atomic():
-        domain = _locked_domain(key, domain_id)
+        domain, _ = _locked_domain(key, domain_id)
         record = domain.records.filter(type=rtype, pk=record_id).first()
         if record is None:
             raise NotFound(f"There is no {rtype} record {record_id} in {domain.name}.")

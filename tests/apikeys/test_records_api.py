@@ -298,3 +298,17 @@ def test_a_write_the_scope_check_refuses_is_403_and_writes_nothing(api, zone, mo
     assert api("GET", path)[0] == 200
     assert list(Record.objects.values_list("type", "values")) == [("TXT", [{"value": '"token-1"'}])]
     assert AuditEvent.objects.filter(event__startswith="record.").count() == 1
+
+
+def test_absolute_names_inside_the_domain_are_made_relative(api, zone) -> None:
+    records = f"/domains/{zone.pk}/records"
+    status, created = api("POST", f"{records}/TXT", txt(name="_acme-challenge.acme.example."))
+    assert (status, created["name"]) == (201, "_acme-challenge")
+    assert api("POST", f"{records}/TXT", txt(name="_ACME-challenge", value="t2"))[0] == 400
+    cname = {"name": "_acme-challenge.acme.example.", "ttl": 60, "host": "acme.other.example."}
+    status, answer = api("POST", f"{records}/CNAME", cname)
+    assert status == 400 and "cannot share its name" in answer["errors"][0]
+    apex = {"name": "acme.example.", "ttl": 60, "roundRobin": [{"value": "192.0.2.7"}]}
+    status, created = api("POST", f"{records}/A", apex)
+    assert (status, created["name"]) == (201, "")
+    assert Record.objects.count() == 2

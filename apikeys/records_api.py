@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.models import Domain, Record, RecordType, describe_value
@@ -51,6 +52,10 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         )
     try:
         body = json.loads(request.body or b"null")
+    except RequestDataTooBig:  # sent without a Content-Length
+        raise ApiError(
+            413, "too_large", f"The body is over {records.MAX_BODY} bytes.", field="body"
+        ) from None
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):

@@ -191,6 +191,9 @@ def test_unknown_type_and_bad_body_are_clear(api, zone) -> None:
     assert status == 404 and "no record type 'SOA'" in answer["errors"][0]
     status, answer = api("POST", f"/domains/{zone.pk}/records/TXT", ["not", "an", "object"])
     assert status == 400 and answer["errors"] == ["Send the record as a JSON object."]
+    status, answer = api("POST", f"/domains/{zone.pk}/records/TXT", txt(value="x" * 70_000))
+    assert (status, answer["code"]) == (413, "too_large")
+    assert not Record.objects.exists()
 
 
 def test_v4_create_read_update_and_delete(api, zone) -> None:

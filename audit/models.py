@@ -42,6 +42,9 @@ class Event(models.TextChoices):
     SECOND_STEP_LOCKED = "two_factor.second_step_locked", "Second step locked"
     TWO_FACTOR_RESET = "two_factor.reset", "Second factors reset"
     ADMIN_LOGIN_REFUSED = "admin.login_refused", "Admin login refused"
+    RECORD_CREATED = "record.created", "Record created"
+    RECORD_UPDATED = "record.updated", "Record updated"
+    RECORD_DELETED = "record.deleted", "Record deleted"
 
 
 class AppendOnlyError(Exception):

@@ -16,7 +16,8 @@ from portal.lib.tables import paginate
 
 
 def _list_page(request: AuthenticatedHttpRequest, form: DomainForm) -> HttpResponse:
-    table = DomainTable(Domain.objects.filter(account=request.user.account), order_by="name")
+    domains = Domain.objects.filter(account=request.user.account).prefetch_related("records")
+    table = DomainTable(domains, order_by="name")
     paginate(request, table)
     context = {"table": table, "form": form, "nav": "domains"}
     return render(request, "accounts/domains.html", context)

@@ -73,9 +73,11 @@ def failure(request: HttpRequest, version: int, exc: Exception) -> JsonResponse:
     )
 
 
-def method_not_allowed(version: int) -> JsonResponse:
-    response = error_response(
-        version, 405, "method_not_allowed", "This API is read-only: use GET.", field="method"
+def method_not_allowed(version: int, methods: tuple[str, ...] = READ_METHODS) -> JsonResponse:
+    allowed = ", ".join(methods)
+    message = (
+        "This resource is read-only: use GET." if methods == READ_METHODS else f"Use {allowed}."
     )
-    response["Allow"] = ", ".join(READ_METHODS)
+    response = error_response(version, 405, "method_not_allowed", message, field="method")
+    response["Allow"] = allowed
     return response

@@ -4,6 +4,8 @@ from typing import Any
 
 from django.conf import settings
 
+from apikeys.api import records_openapi
+
 TOKEN = "<api key>:<hmac>:<timestamp>"
 SIGNING = (
     "Every request is signed with an API key pair from the portal's profile page. "
@@ -241,6 +243,7 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        **records_openapi.PATHS,
         "/credentials/revoke": _REVOKE,
         "/openapi.json": {
             "get": {
@@ -350,6 +353,7 @@ DOCUMENT: dict[str, Any] = {
                     },
                 },
             },
+            **records_openapi.SCHEMAS,
             "ErrorCode": {
                 "type": "string",
                 "enum": [
@@ -369,6 +373,7 @@ DOCUMENT: dict[str, Any] = {
                     "method_not_allowed",
                     "unavailable",
                     "server_error",
+                    *records_openapi.ERROR_CODES,
                 ],
             },
         },

@@ -176,12 +176,14 @@ View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 ReadsFor = Callable[..., "reads.Read[Any] | None"]
 
 
-def signed_api(version: int, reads_for: ReadsFor | None = None) -> Callable[[ApiView[P]], View[P]]:
+def signed_api(
+    version: int, reads_for: ReadsFor | None = None, methods: tuple[str, ...] = READ_METHODS
+) -> Callable[[ApiView[P]], View[P]]:
     """Authenticate, rate-limit and answer in JSON, whatever happens inside the view.
 
     reads_for(request, **kwargs) names the data the view needs (or None), so it is fetched
     with the key; the view is then called as view(request, auth, **kwargs) and finds it in
-    auth.data.
+    auth.data. `methods` are those the view answers (the records' views write).
     """
 
     def decorator(view: ApiView[P]) -> View[P]:
@@ -191,8 +193,8 @@ def signed_api(version: int, reads_for: ReadsFor | None = None) -> Callable[[Api
         def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
             window: ratelimit.Window | None = None
             try:
-                if request.method not in READ_METHODS:
-                    return method_not_allowed(version)
+                if request.method not in methods:
+                    return method_not_allowed(version, methods)
                 read = reads_for(request, *args, **kwargs) if reads_for else None
                 auth = authenticate(request, read)  # steps 2 to 6
                 window = auth.window

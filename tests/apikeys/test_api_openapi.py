@@ -30,6 +30,11 @@ def test_it_describes_every_endpoint(client):
         "/v1/domains/{id}",
         "/v4/domains",
         "/v4/domains/{id}",
+        "/v1/domains/{id}/records",
+        "/v1/domains/{id}/records/{type}",
+        "/v1/domains/{id}/records/{type}/{recordId}",
+        "/v4/domains/{id}/records",
+        "/v4/domains/{id}/records/{recordId}",
         "/credentials/revoke",
         "/openapi.json",
     }
@@ -39,7 +44,11 @@ def test_it_describes_every_endpoint(client):
         p for p in resolver.url_patterns if isinstance(p, URLResolver) and p.namespace == "api"
     )
     named = {
-        str(p.pattern).rstrip("/").replace("<int:pk>", "{id}")
+        str(p.pattern)
+        .rstrip("/")
+        .replace("<int:pk>", "{id}")
+        .replace("<str:rtype>", "{type}")
+        .replace("<int:record_id>", "{recordId}")
         for p in api.url_patterns
         if isinstance(p, URLPattern) and p.name
     }

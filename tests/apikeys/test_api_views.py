@@ -280,7 +280,7 @@ def test_no_domains_is_one_empty_page(client, pair):
         "/api/v1/records",
         "/api/v4/domains/abc",
         "/api/v2/domains",
-        "/api/v4/domains/1/records/",
+        "/api/v4/domains/1/zones/",
     ],
 )
 def test_unknown_api_paths_are_json_404_without_redirect(client, path):

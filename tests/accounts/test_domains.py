@@ -241,9 +241,8 @@ def test_the_list_shows_each_domains_records(client_for, domain_admin, account) 
 
 
 def test_a_long_record_list_is_cut_short(client_for, domain_admin, account) -> None:
-    from accounts.domains import MAX_RECORDS_SHOWN
-
     from accounts.models import Record
+    from accounts.tables import MAX_RECORDS_SHOWN
 
     busy = Domain.objects.create(account=account, name="busy.example")
     Record.objects.bulk_create(

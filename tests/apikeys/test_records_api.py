@@ -7,8 +7,9 @@ import pytest
 
 from accounts.models import Domain, Record
 from audit.models import AuditEvent, Event
-from tests.apikeys.api_support import new_key, signed
+from tests.apikeys.api_support import signed
 from tests.audit.test_export import download, verify_text
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def zone(account) -> Domain:
 
 @pytest.fixture
 def api(client, user):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
 
     def call(method: str, path: str, body: object = None, version: int = 1):
         data = {} if body is None else {"data": json.dumps(body)}

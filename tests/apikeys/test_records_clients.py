@@ -13,7 +13,7 @@ from lexicon.config import ConfigResolver
 
 from accounts.models import Domain, Record
 from audit.models import AuditEvent
-from tests.apikeys.api_support import new_key
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,7 +99,7 @@ def zone_records(zone: Domain) -> dict[tuple[str, str], tuple[int, list[dict]]]:
 def test_octodns_sync_creates_then_plans_nothing_then_deletes(
     zone, user, constellix_at_live_server, tmp_path, monkeypatch, caplog
 ) -> None:
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     monkeypatch.setenv("CONSTELLIX_API_KEY", str(key.key))
     monkeypatch.setenv("CONSTELLIX_SECRET_KEY", secret)
     zones = tmp_path / "zones"
@@ -162,7 +162,7 @@ def lexicon(key, secret: str) -> Client:
 def test_lexicon_creates_lists_and_deletes_an_acme_challenge(
     zone, user, constellix_at_live_server
 ) -> None:
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     name = "_acme-challenge.example.com"
     with lexicon(key, secret) as dns:
         assert dns.create_record("TXT", name, "token-one")

@@ -111,7 +111,7 @@ def tell(keys: list[ApiKey], reporter: str, now: datetime) -> None:
     try:
         messages = _messages(keys, reporter, now)
         get_connection(timeout=EMAIL_TIMEOUT_SECONDS).send_messages(messages)
-    except Exception:  # noqa: BLE001 - the keys are revoked either way
+    except Exception:
         log.exception("revocation emails failed (%d keys)", len(keys))
 
 

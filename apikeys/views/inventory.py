@@ -369,7 +369,7 @@ def _email_owner(key: ApiKey, admin: User) -> bool:
         body = render_to_string("apikeys/email/deleted.txt", context)
     try:
         send_mail(subject, body, None, [owner.email])
-    except Exception:  # noqa: BLE001 - the key is deleted either way; say so, keep going
+    except Exception:
         log.exception("deletion email failed for key %s", key.key)
         return False
     return True

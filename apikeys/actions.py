@@ -204,15 +204,7 @@ def roll_key(
         )
         if problem:
             raise PolicyRefuses(problem)
-        months, expires = replacement_expiry(
-            months=old.expiry_months,
-            expires=old.expires,
-            created=old.created,
-            max_months=account.max_key_months,
-            allow_never=account.allow_never_expires,
-            time_zone=locked.time_zone,
-            now=now,
-        )
+        months, expires = replacement_expiry(old, account, time_zone=locked.time_zone, now=now)
         new, secret = _make(
             owner,
             expires,

@@ -118,13 +118,7 @@ def _roll_page(
 ) -> HttpResponse:
     user, account = request.user, request.user.account
     months, expires = replacement_expiry(
-        months=api_key.expiry_months,
-        expires=api_key.expires,
-        created=api_key.created,
-        max_months=account.max_key_months,
-        allow_never=account.allow_never_expires,
-        time_zone=user.time_zone,
-        now=timezone.now(),
+        api_key, account, time_zone=user.time_zone, now=timezone.now()
     )
     context = {
         "key": api_key,

@@ -3,7 +3,7 @@ ways (no redirect); anything else under /api/ is a JSON 404, never the HTML page
 
 from django.urls import path, re_path
 
-from apikeys import api
+from apikeys import api, exchange
 
 app_name = "api"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("v4/domains/<int:pk>/", api.v4_domain),
     path("credentials/revoke", api.revoke_credentials, name="revoke-credentials"),
     path("credentials/revoke/", api.revoke_credentials),
+    path("oidc/exchange", exchange.exchange, name="oidc-exchange"),
+    path("oidc/exchange/", exchange.exchange),
     path("openapi.json", api.openapi_document, name="openapi"),
     re_path(r"^.*$", api.not_found),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apikeys import inventory, policy, views
+from apikeys import inventory, policy, trust_views, views
 from apikeys.api import api_help
 
 app_name = "apikeys"
@@ -19,4 +19,8 @@ urlpatterns = [
     path("keys/<uuid:key>/revoke/", inventory.revoke, name="revoke"),
     path("keys/revoke/", inventory.revoke_many, name="revoke-many"),
     path("keys/policy/", policy.policy, name="policy"),
+    path("keys/ci/", trust_views.trust_list, name="trusts"),
+    path("keys/ci/add/", trust_views.trust_add, name="trust-add"),
+    path("keys/ci/<int:pk>/", trust_views.trust_edit, name="trust-edit"),
+    path("keys/ci/<int:pk>/delete/", trust_views.trust_delete, name="trust-delete"),
 ]

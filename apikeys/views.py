@@ -24,7 +24,7 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.reauth import require_recent_auth
-from apikeys import addresses, usage
+from apikeys import addresses, trusts, usage
 from apikeys.charts import last_days, utc_today
 from apikeys.expiry import replacement_expiry
 from apikeys.forms import GRACE, ExpiryForm, GenerateForm, KeyEditForm, RollForm
@@ -33,6 +33,7 @@ from apikeys.models import (
     ApiKey,
     ExpiryNotShorter,
     KeyLimitReached,
+    KeySource,
     NoApiAccess,
     NotLive,
     PolicyRefuses,
@@ -44,14 +45,17 @@ JUST_GENERATED = "just_generated"
 
 
 def _keys_of(user: User) -> list[ApiKey]:
-    keys = list(ApiKey.objects.filter(owner=user).not_deleted())
+    # Keys minted for CI are listed apart (trusts.ci_keys_of): never shown, edited or rolled.
+    keys = list(ApiKey.objects.filter(owner=user, source=KeySource.PORTAL).not_deleted())
     for key in keys:
         key.owner = user  # status() reads the owner: it is the signed-in user, no join needed
     return keys
 
 
 def _own_key(request: AuthenticatedHttpRequest, key: uuid.UUID) -> ApiKey:
-    api_key = get_object_or_404(ApiKey.objects.not_deleted(), owner=request.user, key=key)
+    api_key = get_object_or_404(
+        ApiKey.objects.not_deleted(), owner=request.user, key=key, source=KeySource.PORTAL
+    )
     api_key.owner = request.user
     return api_key
 
@@ -80,6 +84,7 @@ def _profile_page(
         "just_generated": just_generated,
         "access_message": "" if user.api_access else access_message(has_keys),
         "key_menu": key_menu(user, len(keys)),
+        "ci_keys": trusts.ci_keys_of(user),
         "nav": "profile",
         "section": "profile",
     }
@@ -128,7 +133,7 @@ def _generate_confirmed(request: AuthenticatedHttpRequest) -> HttpResponse:
 @sensitive_variables("secret")
 def _generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
-    count = ApiKey.objects.filter(owner=user).not_deleted().count()
+    count = ApiKey.objects.filter(owner=user, source=KeySource.PORTAL).not_deleted().count()
     refusal, refusal_status = "", 200
     if not user.api_access:
         has_keys = count > 0 or ApiKey.objects.filter(owner=user).exists()
@@ -388,7 +393,9 @@ def _roll_refusal(user: User, api_key: ApiKey) -> str:
         return access_message(True)
     if status != Status.LIVE:
         return NOT_LIVE
-    if ApiKey.objects.filter(owner=user).not_deleted().count() >= settings.MAX_KEYS_PER_USER:
+    if ApiKey.objects.filter(owner=user, source=KeySource.PORTAL).not_deleted().count() >= (
+        settings.MAX_KEYS_PER_USER
+    ):
         return ROLL_NEEDS_SLOT
     account = user.account
     problem = addresses.policy_problem(

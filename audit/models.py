@@ -41,6 +41,11 @@ class Event(models.TextChoices):
     SECOND_STEP_FAILED = "two_factor.second_step_failed", "Second step failed"
     TWO_FACTOR_RESET = "two_factor.reset", "Second factors reset"
     ADMIN_LOGIN_REFUSED = "admin.login_refused", "Admin login refused"
+    CI_TRUST_CREATED = "ci.trust_created", "Trusted CI added"
+    CI_TRUST_EDITED = "ci.trust_edited", "Trusted CI edited"
+    CI_TRUST_DELETED = "ci.trust_deleted", "Trusted CI deleted"
+    CI_KEY_MINTED = "ci.key_minted", "Key minted for CI"
+    CI_EXCHANGE_REFUSED = "ci.exchange_refused", "CI token refused"
 
 
 class AppendOnlyError(Exception):

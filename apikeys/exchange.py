@@ -6,6 +6,8 @@ check that failed (401), never echoing the token.
 """
 
 import json
+import logging
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -15,6 +17,72 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from apikeys import oidc, trusts
 from portal.lib.http import sessionless
 from portal.lib.net import client_ip
+
+log = logging.getLogger(__name__)
+
+
+def _error(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/V1Error"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# Its entry in /api/openapi.json (apikeys/openapi.py).
+OPENAPI: dict[str, Any] = {
+    "post": {
+        "operationId": "exchangeCiToken",
+        "summary": "Trade a CI job's OpenID Connect ID token for a short-lived key.",
+        "description": (
+            "No key needed: the token is the credential. It must come from the issuer of one "
+            "of the account's Trusted CI, for its audience, meeting its conditions; each jti "
+            "is accepted once. The key lives the trust's lifetime (at most 60 minutes), is "
+            "never renewed and its secret is never shown again. Rate-limited per address "
+            "and per trust. See docs/ci-keys.md."
+        ),
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["token"],
+                        "properties": {"token": {"type": "string"}},
+                    }
+                }
+                for media in ("application/json", "application/x-www-form-urlencoded")
+            },
+        },
+        "responses": {
+            "201": {
+                "description": "The key: Constellix's apiKey and secretKey, and its expiry.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["apiKey", "secretKey", "expiresAt", "trust"],
+                            "properties": {
+                                "apiKey": {"type": "string", "format": "uuid"},
+                                "secretKey": {"type": "string"},
+                                "expiresAt": {"type": "string", "format": "date-time"},
+                                "trust": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": _error("no_token: no token in the body."),
+            "401": _error(
+                "The token was refused; `code` names the check (wrong_issuer, wrong_audience, "
+                "expired, not_yet_valid, bad_signature, bad_algorithm, unknown_kid, replayed, "
+                "claims_mismatch, missing_claim, malformed_token, issuer_unavailable, "
+                "no_api_access)."
+            ),
+            "405": _error("Only POST is allowed."),
+            "429": _error("rate_limited: too many exchanges from this address or for this trust."),
+            "503": _error("unavailable: the replay check cannot run; try again shortly."),
+        },
+    }
+}
 
 
 def _answer(status: int, body: dict[str, object]) -> JsonResponse:
@@ -67,6 +135,10 @@ def exchange(request: HttpRequest) -> JsonResponse:
         return _refusal(e.status, e.code, e.message)
     except oidc.Refused as e:
         return _refusal(401, e.code, e.message)
+    except Exception as e:  # noqa: BLE001
+        # JSON, as the rest of /api/ answers; logged without the request, which holds a token.
+        log.error("oidc exchange: unexpected %s", type(e).__name__, exc_info=e)
+        return _refusal(500, "server_error", "Something went wrong on our side; try again.")
     assert minted.key.expires is not None
     return _answer(
         201,

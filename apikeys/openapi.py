@@ -4,6 +4,8 @@ from typing import Any
 
 from django.conf import settings
 
+from apikeys import exchange
+
 TOKEN = "<api key>:<hmac>:<timestamp>"
 SIGNING = (
     "Every request is signed with an API key pair from the portal's profile page. "
@@ -242,6 +244,7 @@ DOCUMENT: dict[str, Any] = {
             }
         },
         "/credentials/revoke": _REVOKE,
+        "/oidc/exchange": exchange.OPENAPI,
         "/openapi.json": {
             "get": {
                 "operationId": "openapiDocument",

@@ -138,11 +138,6 @@ def logged_claims(claims: dict[str, Any]) -> dict[str, str]:
     return {name: str(claims[name])[:200] for name in LOGGED_CLAIMS if name in claims}
 
 
-def ci_keys_of(user: User) -> list[ApiKey]:
-    """The user's keys minted for CI and not yet ended (their profile lists them apart)."""
-    return list(ApiKey.objects.filter(owner=user, source=KeySource.CI).live().order_by("-created"))
-
-
 def claims_text(claims: dict[str, Any]) -> str:
     """The claims a person reads to know which job minted a key."""
     shown = [name for name in LOGGED_CLAIMS if name not in ("iss", "aud", "jti", "iat", "exp")]

@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -24,7 +25,7 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.reauth import require_recent_auth
-from apikeys import addresses, trusts, usage
+from apikeys import addresses, usage
 from apikeys.charts import last_days, utc_today
 from apikeys.expiry import replacement_expiry
 from apikeys.forms import GRACE, ExpiryForm, GenerateForm, KeyEditForm, RollForm
@@ -44,12 +45,18 @@ from portal.lib.http import posted
 JUST_GENERATED = "just_generated"
 
 
-def _keys_of(user: User) -> list[ApiKey]:
-    # Keys minted for CI are listed apart (trusts.ci_keys_of): never shown, edited or rolled.
-    keys = list(ApiKey.objects.filter(owner=user, source=KeySource.PORTAL).not_deleted())
-    for key in keys:
+def _keys_of(user: User) -> tuple[list[ApiKey], list[ApiKey]]:
+    """The user's keys not deleted; and apart, in the same query, those minted for CI that
+    have not expired (listed only: never shown, edited or rolled)."""
+    fetched = list(
+        ApiKey.objects.filter(owner=user)
+        .not_deleted()
+        .filter(Q(source=KeySource.PORTAL) | Q(expires__gt=timezone.now()))
+    )
+    for key in fetched:
         key.owner = user  # status() reads the owner: it is the signed-in user, no join needed
-    return keys
+    keys = [key for key in fetched if key.source == KeySource.PORTAL]
+    return keys, [key for key in fetched if key.source == KeySource.CI]
 
 
 def _own_key(request: AuthenticatedHttpRequest, key: uuid.UUID) -> ApiKey:
@@ -65,6 +72,7 @@ def _profile_page(
     request: AuthenticatedHttpRequest,
     *,
     keys: list[ApiKey],
+    ci_keys: list[ApiKey],
     form: ProfileForm | None = None,
     revealed: dict[uuid.UUID, str] | None = None,
     just_generated: ApiKey | None = None,
@@ -84,7 +92,7 @@ def _profile_page(
         "just_generated": just_generated,
         "access_message": "" if user.api_access else access_message(has_keys),
         "key_menu": key_menu(user, len(keys)),
-        "ci_keys": trusts.ci_keys_of(user),
+        "ci_keys": ci_keys,
         "nav": "profile",
         "section": "profile",
     }
@@ -101,12 +109,14 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Your profile has been saved.")
         return redirect("apikeys:profile")
-    keys = _keys_of(request.user)
+    keys, ci_keys = _keys_of(request.user)
     just = None
     if request.method == "GET" and (just_id := request.session.pop(JUST_GENERATED, None)):
         just = next((key for key in keys if str(key.key) == just_id), None)
     revealed = {just.key: just.reveal()} if just is not None else None
-    return _profile_page(request, form=form, keys=keys, revealed=revealed, just_generated=just)
+    return _profile_page(
+        request, form=form, keys=keys, ci_keys=ci_keys, revealed=revealed, just_generated=just
+    )
 
 
 @sensitive_post_parameters()
@@ -193,7 +203,7 @@ def view_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     """View API Keys (all, or the one named by `key`): a POST, logged once per key shown."""
     user = request.user
     only = _key_param(request)
-    keys = _keys_of(user)
+    keys, ci_keys = _keys_of(user)
     if only is not None and not any(key.key == only for key in keys):
         raise Http404
     if not user.api_access:
@@ -204,7 +214,8 @@ def view_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     ]
     if not shown:
         messages.info(request, "Only live keys can be viewed: expired keys stay masked.")
-    return _profile_page(request, keys=keys, revealed=ApiKey.reveal_to_owner(shown, request))
+    revealed = ApiKey.reveal_to_owner(shown, request)
+    return _profile_page(request, keys=keys, ci_keys=ci_keys, revealed=revealed)
 
 
 def _key_param(request: HttpRequest) -> uuid.UUID | None:

@@ -31,6 +31,7 @@ def test_it_describes_every_endpoint(client):
         "/v4/domains",
         "/v4/domains/{id}",
         "/credentials/revoke",
+        "/oidc/exchange",
         "/openapi.json",
     }
     # Every named route under /api/ is in the document.
@@ -64,10 +65,12 @@ def test_it_describes_the_three_ways_to_authenticate(client):
     assert {"cnsdnsApiKey": [], "cnsdnsRequestDate": [], "cnsdnsHmac": []} in document["security"]
     assert "HMAC-SHA1" in document["info"]["description"]
     for path, item in document["paths"].items():
-        if path not in ("/openapi.json", "/credentials/revoke"):
+        if path not in ("/openapi.json", "/credentials/revoke", "/oidc/exchange"):
             assert {"401", "429"} <= set(item["get"]["responses"])
     # Reporting a leaked secret needs no key: that is the point of it.
     assert document["paths"]["/credentials/revoke"]["post"]["security"] == []
+    # Nor does the CI exchange: the job's ID token is its credential.
+    assert document["paths"]["/oidc/exchange"]["post"]["security"] == []
 
 
 def test_error_codes_in_the_document_cover_what_the_api_says(client):

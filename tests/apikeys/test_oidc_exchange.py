@@ -115,12 +115,19 @@ def test_ci_keys_show_as_from_ci_never_reveal_and_do_not_count_toward_the_limit(
     ci_row = profile.split('id="ci-keys"')[1]
     assert minted["secretKey"][-4:] not in ci_row
     viewed = client_for(user).post(reverse("apikeys:view"), {"key": minted["apiKey"]})
-    assert minted["secretKey"] not in viewed.content.decode()
+    assert viewed.status_code == 404
+    all_viewed = client_for(user).post(reverse("apikeys:view")).content.decode()
+    assert minted["secretKey"] not in all_viewed and "Keys from CI" in all_viewed
     roll = client_for(user).get(reverse("apikeys:roll", args=[minted["apiKey"]]))
     assert roll.status_code == 404
 
     inventory = client_for(account_admin).get(reverse("apikeys:inventory")).content.decode()
     assert "from CI" in inventory and "repository_id=123456" in inventory
+
+    expires = ApiKey.objects.get(key=minted["apiKey"]).expires
+    with time_machine.travel(expires + timedelta(seconds=1)):
+        later = client_for(user).get(reverse("apikeys:profile")).content.decode()
+    assert "Keys from CI" not in later and minted["apiKey"] not in later
 
 
 def test_refused_each_with_its_reason_and_logged_with_the_claims(client, issuer, trust, account):
@@ -235,3 +242,15 @@ def test_bad_requests_are_refused_plainly(client, issuer, trust):
     assert garbage.status_code == 400
     malformed = post(client, "not.a.jwt")
     assert malformed.status_code == 401 and malformed.json()["code"] == "malformed_token"
+
+
+def test_a_failure_inside_answers_json_500_without_the_token(client, issuer, trust, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr("apikeys.trusts.mint", broken)
+    token = issuer.token()
+    response = post(client, token)
+    assert response.status_code == 500
+    assert response.json()["code"] == "server_error"
+    assert token not in response.content.decode()

@@ -60,11 +60,24 @@ def url_allowed(url: str) -> bool:
     return bool(local and parts.scheme == "http" and parts.hostname in LOCAL_HOSTS)
 
 
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an address the portal may fetch from (never https to http)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:  # fmt: skip
+        if not url_allowed(newurl):
+            raise IssuerUnavailable(f"redirected to an address not allowed: {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_Redirects)
+
+
 def _get_json(url: str) -> dict[str, Any]:
     if not url_allowed(url):
         raise IssuerUnavailable(f"not an https address: {url}")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=settings.OIDC_HTTP_TIMEOUT) as response:  # noqa: S310 (checked)
+    with _opener.open(request, timeout=settings.OIDC_HTTP_TIMEOUT) as response:
         body = response.read(MAX_DOCUMENT + 1)
     if len(body) > MAX_DOCUMENT:
         raise IssuerUnavailable(f"document over {MAX_DOCUMENT} bytes: {url}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 AUDIENCE = "https://portal.example/acme"
 REPOSITORY_ID = "123456"
@@ -27,6 +27,10 @@ class Issuer:
     def __init__(self) -> None:
         self.key = new_rsa_key()
         self.kid = "key-1"
+        # A P-256 key published beside the RSA one, when a test sets it (kid "ec-1").
+        self.ec_key: ec.EllipticCurvePrivateKey | None = None
+        # Where the discovery document sends the portal for the keys, when not /jwks.
+        self.jwks_uri: str | None = None
         self.fetches: list[str] = []
         issuer = self
 
@@ -34,7 +38,13 @@ class Issuer:
             def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
                 issuer.fetches.append(self.path)
                 if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/jwks"}
+                    jwks_uri = issuer.jwks_uri or f"{issuer.url}/jwks"
+                    body = {"issuer": issuer.url, "jwks_uri": jwks_uri}
+                elif self.path == "/moved":
+                    self.send_response(302)
+                    self.send_header("Location", "http://203.0.113.9/jwks")
+                    self.end_headers()
+                    return
                 elif self.path == "/jwks":
                     body = issuer.jwks()
                 else:
@@ -57,7 +67,11 @@ class Issuer:
 
     def jwks(self) -> dict[str, Any]:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+        keys = [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]
+        if self.ec_key is not None:
+            ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec_key.public_key()))
+            keys.append({**ec_jwk, "kid": "ec-1", "use": "sig"})
+        return {"keys": keys}
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -82,11 +96,13 @@ class Issuer:
         claims.update(overrides)
         return {name: value for name, value in claims.items() if value is not None}
 
-    def token(self, key: Any = None, kid: str | None = None, **overrides: Any) -> str:
+    def token(
+        self, key: Any = None, kid: str | None = None, algorithm: str = "RS256", **overrides: Any
+    ) -> str:
         return jwt.encode(
             self.claims(**overrides),
             key or self.key,
-            algorithm="RS256",
+            algorithm=algorithm,
             headers={"kid": kid or self.kid},
         )
 

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import reverse
 from django.utils import timezone
 
+from apikeys import oidc
 from apikeys.models import ApiKey, CiProvider, CiTrust, KeySource
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import new_key, signed
@@ -185,6 +187,31 @@ def test_a_rotated_key_is_found_by_the_refresh(client, issuer, trust):
     assert post(client, issuer.token()).status_code == 201
     issuer.key, issuer.kid = new_rsa_key(), "key-2"
     assert post(client, issuer.token()).status_code == 201
+
+
+def test_a_p256_key_verifies_es256_and_nothing_else(client, issuer, trust, account):
+    issuer.ec_key = ec.generate_private_key(ec.SECP256R1())
+    assert post(client, issuer.token(issuer.ec_key, "ec-1", "ES256")).status_code == 201
+    # A header that claims another algorithm for that key is refused before any check.
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    assert_refused(client, account, issuer.token(p384, "ec-1", "ES384"), "bad_algorithm")
+    # And an RSA signature presented under the EC key's kid.
+    assert_refused(client, account, issuer.token(kid="ec-1"), "bad_algorithm")
+
+
+def test_keys_are_not_fetched_through_a_redirect_to_plain_http(
+    client, issuer, trust, account, settings, monkeypatch
+):
+    settings.OIDC_HTTP_TIMEOUT = 0.5
+    asked: list[str] = []
+    allowed = oidc.url_allowed
+    monkeypatch.setattr(oidc, "url_allowed", lambda url: asked.append(url) or allowed(url))
+    issuer.jwks_uri = f"{issuer.url}/moved"
+
+    assert_refused(client, account, issuer.token(), "issuer_unavailable")
+    assert "/moved" in issuer.fetches
+    # The redirect's target was checked, and refused, before any connection to it.
+    assert asked[-1] == "http://203.0.113.9/jwks"
 
 
 def test_a_replayed_token_is_refused(client, issuer, trust, account):

@@ -220,7 +220,7 @@ def _refuse(
                     "reason": code,
                     "claims": shown,
                 },
-            }  # fmt: skip
+            }
         )
     for account_id, batch in entries.items():
         record_many(account_id, batch)

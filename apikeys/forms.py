@@ -1,4 +1,4 @@
-"""The forms of the User window's key pages: Add API Key, Edit, Roll and shorten expiry."""
+"""The forms of the key pages: Add API Key, Edit, Roll, shorten expiry, and the Key Policy."""
 
 import re
 import uuid
@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from accounts.models import Account
+from accounts.models import POLICY_MAX_MONTHS, RETIRE_CHOICES, Account
 from apikeys import addresses
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
@@ -92,7 +92,7 @@ class KeyRestrictionsMixin:
 class GenerateForm(KeyRestrictionsMixin, forms.Form):
     """Add API Key: a whole number of months, or Never Expires, as the account's policy allows.
 
-    The hidden form_token is made when the form is shown; ApiKey.generate() makes at most one
+    The hidden form_token is made when the form is shown; actions.generate_key() makes at most one
     key per token, so a double click or a resubmitted POST cannot make two.
     """
 
@@ -294,3 +294,74 @@ class RollForm(forms.Form):
     @property
     def grace_period(self) -> timedelta:
         return GRACE[self.cleaned_data["grace"]][0]
+
+
+# --- Key Policy ------------------------------------------------------------------------
+
+POLICY_FIELDS = [
+    "max_key_months",
+    "allow_never_expires",
+    "remind_admins",
+    "require_two_factor",
+    "require_allowed_ips",
+    "allowed_ranges",
+    "retire_unused_days",
+]
+MONTHS_MESSAGE = f"Enter a whole number of months from 1 to {POLICY_MAX_MONTHS}."
+MAX_RANGES = 50
+
+
+class PolicyForm(forms.ModelForm[Account]):
+    max_key_months = forms.IntegerField(
+        label="Longest expiry (months)",
+        min_value=1,
+        max_value=POLICY_MAX_MONTHS,
+        help_text=f"The most months a new key may run before it expires: 1 to {POLICY_MAX_MONTHS}.",
+        error_messages={
+            "required": MONTHS_MESSAGE,
+            "invalid": MONTHS_MESSAGE,
+            "min_value": MONTHS_MESSAGE,
+            "max_value": MONTHS_MESSAGE,
+        },
+    )
+    allowed_ranges = AddressListField(
+        label="Account-wide allowed ranges",
+        limit=MAX_RANGES,
+        help_text="Optional: IPv4 or IPv6 ranges (such as 203.0.113.0/24) or addresses, one a "
+        f"line, up to {MAX_RANGES}. Every key's allowed addresses must fall within one of "
+        "them. With “Require allowed addresses on every key” too, no key can be used from "
+        "outside them.",
+    )
+    retire_unused_days = forms.TypedChoiceField(
+        label="Retire keys unused for",
+        choices=RETIRE_CHOICES,
+        coerce=int,
+        required=False,
+        help_text="A key not used for this long (counted from when it was made, if it never "
+        "was) expires. Its owner is warned by email 7 days before.",
+        error_messages={"invalid_choice": "Choose Off, 30, 60, 90 or 180 days."},
+    )
+
+    class Meta:
+        model = Account
+        fields = POLICY_FIELDS
+        labels = {
+            "allow_never_expires": "Allow Never Expires",
+            "remind_admins": "Copy Account Administrators on expiry reminders",
+            "require_two_factor": "Require two-factor authentication",
+            "require_allowed_ips": "Require allowed addresses on every key",
+        }
+        help_texts = {
+            "allow_never_expires": "Off: every new key must have an expiry date.",
+            "remind_admins": "Expiry reminders to key owners are also sent to every active "
+            "Account Administrator.",
+            "require_two_factor": "A user who must have a second factor (an authenticator app "
+            "or a passkey) and has none is asked to add one right after their password, and "
+            "can open no other page until they have. It applies to open sessions too.",
+            "require_allowed_ips": "On: a key cannot be generated, or saved, without at least "
+            "one allowed address or range.",
+        }
+
+    def clean_retire_unused_days(self) -> int:
+        # Left out (an older form): off, as before this setting existed.
+        return int(self.cleaned_data.get("retire_unused_days") or 0)

@@ -2,8 +2,9 @@
 
 A trust (apikeys.models.CiTrust) names an issuer, the audience its jobs request, conditions
 on the token's claims, the user the keys act for, the keys' rules and their lifetime. The
-exchange finds the trusts for the token's issuer and audience, checks the token
-(apikeys/oidc.py), accepts each `jti` once, matches the conditions, and mints a key.
+exchange (admit()) finds the trusts for the token's issuer and audience, checks the token
+(apikeys/oidc.py), accepts each `jti` once and matches the conditions; then
+apikeys.actions.mint_ci_key() mints the key and logs it in one transaction.
 
 Which claims may stand alone: only stable numeric IDs (a repository or project can be
 renamed, and someone else can then take the old name). GitHub trusts need `repository_id`
@@ -26,19 +27,17 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, Domain, User
-from apikeys import oidc, ratelimit
+from apikeys import oidc
+from apikeys.api import ratelimit
 from apikeys.models import ApiKey, CiProvider, CiTrust, KeySource
 from audit.events import Entry, record_many
 from audit.models import Event
@@ -175,10 +174,11 @@ def log_trust(
 
 
 @dataclass(frozen=True)
-class Minted:
-    key: ApiKey
-    secret: str
+class Admitted:
+    """A token that passed every check, and the trust it met: a key may be minted."""
+
     trust: CiTrust
+    claims: dict[str, Any]
 
 
 class ExchangeRefused(Exception):
@@ -187,7 +187,7 @@ class ExchangeRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def admitted(name: str, limit: int) -> tuple[bool, int]:
+def rate_allows(name: str, limit: int) -> tuple[bool, int]:
     """Count one exchange against `name`'s minute; whether it may go ahead, and the seconds
     until the minute ends. With the cache down it goes ahead: the replay check that follows
     fails closed anyway."""
@@ -244,8 +244,9 @@ def _accept_once(claims: dict[str, Any]) -> bool:
 
 
 @sensitive_variables("token")
-def exchange(token: str, request: HttpRequest) -> Minted:
-    """A key for the job whose token this is; ExchangeRefused saying which check failed."""
+def admit(token: str, request: HttpRequest) -> Admitted:
+    """The trust this token meets, with its verified claims; ExchangeRefused saying which
+    check failed. The key itself is minted by apikeys.actions.mint_ci_key()."""
     unverified = oidc.unverified_claims(token)
     issuer = str(unverified.get("iss", ""))
     audiences = unverified.get("aud")
@@ -281,13 +282,12 @@ def exchange(token: str, request: HttpRequest) -> Minted:
     if not (trust.acts_for.api_access and trust.acts_for.is_active):
         raise _refuse([trust], "no_api_access", "The trust's user has no API access.", claims,
                       request)  # fmt: skip
-    allowed, reset = admitted(f"trust:{trust.pk}", settings.OIDC_TRUST_RATE_LIMIT)
+    allowed, reset = rate_allows(f"trust:{trust.pk}", settings.OIDC_TRUST_RATE_LIMIT)
     if not allowed:
         raise ExchangeRefused(
             429, "rate_limited", f"Too many exchanges for this trust: try again in {reset}s."
         )
-    key, secret = mint(trust, claims, request)
-    return Minted(key, secret, trust)
+    return Admitted(trust, claims)
 
 
 def apply_rules(key: ApiKey, rules: list[dict[str, Any]]) -> None:
@@ -298,39 +298,3 @@ def apply_rules(key: ApiKey, rules: list[dict[str, Any]]) -> None:
     can, as every key does. When they land, this sets the key's scope from the rules.
     """
     key.ci_rules = rules
-
-
-@sensitive_variables("secret")
-def mint(trust: CiTrust, claims: dict[str, Any], request: HttpRequest) -> tuple[ApiKey, str]:
-    """The one way a CI key is made: for the trust's user, for its lifetime, its claims and
-    rules kept, its event logged. Refused when that user may no longer use the API."""
-    expires: datetime = timezone.now() + timedelta(minutes=trust.lifetime_minutes)
-    with transaction.atomic():
-        owner = User.objects.select_for_update().get(pk=trust.acts_for_id)
-        if not (owner.api_access and owner.is_active):  # removed a moment ago
-            raise ExchangeRefused(401, "no_api_access", "The trust's user has no API access.")
-        shown = logged_claims(claims)
-        key, secret = ApiKey._make(
-            owner,
-            expires,
-            form_token=None,
-            name=f"CI: {trust.name}"[:100],
-            source=KeySource.CI,
-            minted_by=trust,
-            ci_claims=shown,
-        )
-        apply_rules(key, trust.rules)
-        key.save(update_fields=["ci_rules"])
-        key.log(
-            Event.CI_KEY_MINTED,
-            actor=None,
-            request=request,
-            details={
-                "trust": trust.name,
-                "trust_id": trust.pk,
-                "expires": expires.isoformat(),
-                "claims": shown,
-                "rules": trust.rules,
-            },
-        )
-    return key, secret

@@ -198,6 +198,24 @@ def _reset(entry: Entry) -> str:
     return f"Reset by {entry.actor}: removed {removed} and {codes} recovery codes"
 
 
+def _through_key(entry: Entry) -> str:
+    """Which key made an API change, and whose it is."""
+    short = entry.event.api_key[:8]
+    return f"by key “{entry.text('key_name')}” ({short}…) of {entry.actor}"
+
+
+def _record_created(entry: Entry) -> str:
+    return f"Created {entry.text('after')}, {_through_key(entry)}"
+
+
+def _record_updated(entry: Entry) -> str:
+    return f"Changed {entry.text('before')} → {entry.text('after')}, {_through_key(entry)}"
+
+
+def _record_deleted(entry: Entry) -> str:
+    return f"Deleted {entry.text('before')}, {_through_key(entry)}"
+
+
 def _claims(value: object) -> str:
     if not isinstance(value, dict) or not value:
         return "no claims"
@@ -265,6 +283,10 @@ SENTENCES: dict[str, Callable[[Entry], str]] = {
     Event.RECOVERY_CODE_USED: lambda entry: f"{entry.text('left')} left",
     Event.SECOND_STEP_PASSED: lambda entry: _second_step(entry, passed=True),
     Event.SECOND_STEP_FAILED: lambda entry: _second_step(entry, passed=False),
+    Event.SECOND_STEP_LOCKED: lambda entry: (
+        f"Locked after {entry.text('failures')} failures; the user was emailed to change "
+        "their password"
+    ),
     Event.TWO_FACTOR_RESET: _reset,
     Event.CI_TRUST_CREATED: lambda entry: f"{_trust(entry)} added by {entry.actor}",
     Event.CI_TRUST_EDITED: _trust_edited,
@@ -280,6 +302,9 @@ SENTENCES: dict[str, Callable[[Entry], str]] = {
     Event.ADMIN_LOGIN_REFUSED: lambda entry: REFUSALS.get(
         entry.text("reason"), entry.text("reason")
     ),
+    Event.RECORD_CREATED: _record_created,
+    Event.RECORD_UPDATED: _record_updated,
+    Event.RECORD_DELETED: _record_deleted,
 }
 
 

@@ -35,6 +35,9 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be a long random value when DEBUG is off.")
+# Old signing keys, still accepted while sessions, reset links and recovery codes made under
+# them age out (docs/security.md, "Rotating SECRET_KEY").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 PORTAL_NAME = env.str("PORTAL_NAME", default="Meridian DNS")
 # The portal's public address: links in emails sent outside a request (reminders), and the
@@ -250,6 +253,8 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Sign-in throttling (cache-backed so every app server sees the same counts) --------
 SIGNIN_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+# Failed second factors per user, counted apart from passwords (portal/lib/throttle.py).
+SECOND_STEP_FAILURE_LIMIT = env.int("SECOND_STEP_FAILURE_LIMIT", default=5)
 SIGNIN_IP_FAILURE_LIMIT = env.int("SIGNIN_IP_FAILURE_LIMIT", default=20)
 SIGNIN_LOCKOUT_SECONDS = env.int("SIGNIN_LOCKOUT_SECONDS", default=15 * 60)
 SIGNIN_SLOWDOWN_AFTER = env.int("SIGNIN_SLOWDOWN_AFTER", default=3)
@@ -266,7 +271,7 @@ OTP_WEBAUTHN_RP_NAME = PORTAL_NAME
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [
     f"{_portal.scheme}://{_portal.hostname}" + (f":{_portal.port}" if _portal.port else "")
 ]
-OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PortalWebAuthnHelper"
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.two_factor.passkeys.PortalWebAuthnHelper"
 # The portal logs a failed passkey check itself (one line, and the activity log), without
 # the library's traceback for what is a user's everyday mistake.
 OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = ""

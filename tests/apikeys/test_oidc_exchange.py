@@ -14,8 +14,9 @@ from django.utils import timezone
 from apikeys import oidc
 from apikeys.models import ApiKey, CiProvider, CiTrust, KeySource
 from audit.models import AuditEvent, Event
-from tests.apikeys.api_support import new_key, signed
+from tests.apikeys.api_support import signed
 from tests.apikeys.issuer import AUDIENCE, REPOSITORY_ID, Issuer, new_rsa_key, unsigned_token
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -106,8 +107,8 @@ def test_a_form_field_carries_the_token_too(client, issuer, trust):
 def test_ci_keys_show_as_from_ci_never_reveal_and_do_not_count_toward_the_limit(
     client_for, client, issuer, trust, user, account_admin
 ):
-    new_key(user)
-    new_key(user)  # the owner's two keys: the limit
+    make_key(user)
+    make_key(user)  # the owner's two keys: the limit
     minted = post(client, issuer.token()).json()
     assert minted["apiKey"]
 
@@ -275,7 +276,7 @@ def test_a_failure_inside_answers_json_500_without_the_token(client, issuer, tru
     def broken(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr("apikeys.trusts.mint", broken)
+    monkeypatch.setattr("apikeys.actions.mint_ci_key", broken)
     token = issuer.token()
     response = post(client, token)
     assert response.status_code == 500

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.models import Role
 from apikeys.models import CiProvider, CiTrust
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -9,12 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from apikeys.models import ApiKey
 from audit import chain
 from audit.events import record
 from audit.models import AuditEvent, Event
 from tests.audit.conftest import fill
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 URL = reverse("audit:export")
 FORMULA = '=HYPERLINK("http://x","y")'
@@ -124,7 +123,7 @@ def test_formulas_come_out_neutralised(client_for, account, account_admin, tmp_p
 
 
 def test_no_secret_ever_appears(client_for, account, account_admin, user) -> None:
-    key, secret = ApiKey.generate(user, None)
+    key, secret = make_key(user, None)
     assert secret
     client = client_for(account_admin)
     rows = download(client.post(URL))

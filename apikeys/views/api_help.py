@@ -1,0 +1,28 @@
+"""The API help page: how to sign a request, with the user's own API keys filled in."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from accounts.http import AuthenticatedHttpRequest
+from apikeys.models import ApiKey
+
+
+@login_required
+def api_help(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """How to sign a request, with the user's own API keys (never a secret) filled in."""
+    keys = list(ApiKey.objects.filter(owner=request.user).not_deleted())
+    return render(
+        request,
+        "apikeys/api_help.html",
+        {
+            "keys": keys,
+            "example_key": str(keys[0].key) if keys else "<your API key>",
+            "base_url": request.build_absolute_uri("/api/"),
+            "tolerance": settings.API_TIMESTAMP_TOLERANCE,
+            "rate_limit": settings.API_RATE_LIMIT,
+            "rate_window": settings.API_RATE_WINDOW,
+            "nav": "api_help",
+        },
+    )

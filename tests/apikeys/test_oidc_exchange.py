@@ -3,6 +3,7 @@ working key that stops at its expiry; every check that fails refuses with its re
 with the claims and never the token."""
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import reverse
 from django.utils import timezone
 
-from apikeys import oidc
+from apikeys import actions, oidc
 from apikeys.models import ApiKey, CiProvider, CiTrust, KeySource
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import signed
@@ -131,6 +132,43 @@ def test_ci_keys_show_as_from_ci_never_reveal_and_do_not_count_toward_the_limit(
     with time_machine.travel(expires + timedelta(seconds=1)):
         later = client_for(user).get(reverse("apikeys:profile")).content.decode()
     assert "Keys from CI" not in later and minted["apiKey"] not in later
+
+
+def test_a_ci_key_takes_no_slot_generate_and_roll_still_have_room(
+    client_for, client, issuer, trust, user
+):
+    old, _ = make_key(user, timezone.now() + timedelta(days=90))
+    assert post(client, issuer.token()).status_code == 201
+    assert post(client, issuer.token()).status_code == 201  # two CI keys, one portal key
+    signed_in = client_for(user)
+
+    roll_page = signed_in.get(reverse("apikeys:roll", args=[old.key])).content.decode()
+    assert "Roll needs a free slot" not in roll_page
+    generated = signed_in.post(
+        reverse("apikeys:generate"),
+        {"expiry": "months", "months": "1", "form_token": str(uuid.uuid4())},
+    )
+    assert generated.status_code == 302
+    assert ApiKey.objects.filter(owner=user, source=KeySource.PORTAL).count() == 2
+    assert ApiKey.objects.filter(owner=user, source=KeySource.CI).count() == 2
+
+
+def test_the_api_help_page_leaves_ci_keys_out(client_for, client, issuer, trust, user):
+    portal_key, _ = make_key(user)
+    minted = post(client, issuer.token()).json()
+    page = client_for(user).get(reverse("apikeys:api_help")).content.decode()
+    assert str(portal_key.key) in page
+    assert minted["apiKey"] not in page
+
+
+def test_access_removed_just_before_the_mint_makes_no_key_and_logs_nothing(trust, user):
+    user.api_access = False
+    user.save(update_fields=["api_access"])
+    claims = {"iss": trust.issuer, "jti": "j-1", "repository_id": REPOSITORY_ID}
+    with pytest.raises(actions.NoApiAccess):
+        actions.mint_ci_key(trust, claims)
+    assert not ApiKey.objects.filter(owner=user).exists()
+    assert not AuditEvent.objects.filter(event=Event.CI_KEY_MINTED).exists()
 
 
 def test_refused_each_with_its_reason_and_logged_with_the_claims(client, issuer, trust, account):

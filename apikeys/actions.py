@@ -1,7 +1,8 @@
 """Every change to a key that the activity log records, each writing its event in the same
 transaction as the change (so a change is never without its entry, nor an entry without its
-change): generate, roll, edit, shorten the expiry, delete one or many, revoke as leaked,
-retire for want of use; and showing secrets to their owner ("Key viewed").
+change): generate, roll, mint a key for a CI job, edit, shorten the expiry, delete one or
+many, revoke as leaked, retire for want of use; and showing secrets to their owner ("Key
+viewed").
 
 Views, the API and commands call these; nothing else writes a key's audited fields. Emails
 that announce a change go once it has committed (transaction.on_commit), so none announces
@@ -21,9 +22,9 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, User
-from apikeys import addresses, idle, leaked, secret_format, secret_storage
+from apikeys import addresses, idle, leaked, secret_format, secret_storage, trusts
 from apikeys.expiry import replacement_expiry
-from apikeys.models import ApiKey, EndedReason
+from apikeys.models import ApiKey, CiTrust, EndedReason, KeySource
 from audit.events import Entry, record_many
 from audit.models import Event
 from portal.lib.net import client_ip
@@ -111,7 +112,7 @@ def generate_key(
             return done, None
         if not locked.api_access:
             raise NoApiAccess
-        if ApiKey.objects.filter(owner=owner).not_deleted().count() >= settings.MAX_KEYS_PER_USER:
+        if ApiKey.objects.filter(owner=owner).counted().count() >= settings.MAX_KEYS_PER_USER:
             raise KeyLimitReached
         key, secret = _make(
             owner,
@@ -196,7 +197,7 @@ def roll_key(
             raise NoApiAccess
         if old.deleted_at or (old.expires is not None and old.expires <= now):
             raise NotLive
-        if ApiKey.objects.filter(owner=owner).not_deleted().count() >= (settings.MAX_KEYS_PER_USER):
+        if ApiKey.objects.filter(owner=owner).counted().count() >= settings.MAX_KEYS_PER_USER:
             raise KeyLimitReached
         account = Account.objects.get(pk=old.account_id)
         problem = addresses.policy_problem(
@@ -236,6 +237,48 @@ def roll_key(
             },
         )
     return new, secret
+
+
+@sensitive_variables("secret")
+def mint_ci_key(
+    trust: CiTrust, claims: dict[str, Any], *, request: HttpRequest | None = None
+) -> tuple[ApiKey, str]:
+    """Mint a key for a CI job whose token met `trust` (apikeys/trusts.py admit()): for the
+    trust's user, living the trust's lifetime, the job's claims and the trust's rules kept,
+    "Key minted for CI" logged. It takes none of the user's slots (ApiKeyQuerySet.counted).
+    NoApiAccess when that user's access was removed a moment ago (the row is locked, as
+    generate_key() locks it, so the check holds until the key exists)."""
+    expires = timezone.now() + timedelta(minutes=trust.lifetime_minutes)
+    shown = trusts.logged_claims(claims)
+    with transaction.atomic():
+        owner = User.objects.select_for_update().get(pk=trust.acts_for_id)
+        if not (owner.api_access and owner.is_active):
+            raise NoApiAccess
+        key, secret = _make(
+            owner,
+            expires,
+            form_token=None,
+            name=f"CI: {trust.name}"[:100],
+            source=KeySource.CI,
+            minted_by=trust,
+            ci_claims=shown,
+        )
+        trusts.apply_rules(key, trust.rules)
+        key.save(update_fields=["ci_rules"])
+        log(
+            key,
+            Event.CI_KEY_MINTED,
+            actor=None,
+            request=request,
+            details={
+                "trust": trust.name,
+                "trust_id": trust.pk,
+                "expires": expires.isoformat(),
+                "claims": shown,
+                "rules": trust.rules,
+            },
+        )
+    return key, secret
 
 
 # --- Edit and shorten --------------------------------------------------------------------

@@ -32,9 +32,19 @@ class EndedReason(models.TextChoices):
     LEAKED = "leaked", "Reported leaked"
 
 
+class KeySource(models.TextChoices):
+    PORTAL = "portal", "Generated in the portal"
+    CI = "ci", "From CI"
+
+
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
     def not_deleted(self) -> "ApiKeyQuerySet":
         return self.filter(deleted_at__isnull=True)
+
+    def counted(self) -> "ApiKeyQuerySet":
+        """The keys that take one of the owner's MAX_KEYS_PER_USER slots: those not deleted
+        and made in the portal (a key minted for CI lives minutes and takes none)."""
+        return self.not_deleted().filter(source=KeySource.PORTAL)
 
     def live(self, now: datetime | None = None) -> "ApiKeyQuerySet":
         now = now or timezone.now()
@@ -84,6 +94,15 @@ class ApiKey(models.Model):
     ended_reason = models.CharField(max_length=20, choices=EndedReason.choices, blank=True)
     # When its owner was warned that it is about to be retired for want of use.
     idle_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A key minted for a CI job by a trust (apikeys/trusts.py), with the verified claims of
+    # the job's ID token and the trust's rules as they were: it is never renewed nor shown
+    # again, and does not count toward the owner's limit. The trust may since be deleted.
+    source = models.CharField(max_length=10, choices=KeySource.choices, default=KeySource.PORTAL)
+    minted_by = models.ForeignKey(
+        "CiTrust", null=True, blank=True, on_delete=models.SET_NULL, related_name="keys"
+    )
+    ci_claims = models.JSONField(default=dict, blank=True, editable=False)
+    ci_rules = models.JSONField(default=list, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -187,3 +206,36 @@ class UsageFold(models.Model):
 
     def __str__(self) -> str:
         return self.claim
+
+
+class CiProvider(models.TextChoices):
+    GITHUB = "github", "GitHub Actions"
+    GITLAB = "gitlab", "GitLab CI"
+    OTHER = "other", "Another OpenID Connect issuer"
+
+
+class CiTrust(models.Model):
+    """Trusted CI: jobs whose ID token (from `issuer`, for `audience`, with claims meeting
+    `conditions`) may trade it for a key of `acts_for`, living `lifetime_minutes`.
+
+    `conditions` maps claim names to the exact value required ({"repository_id": "123"});
+    `rules` is the minted key's scope (apikeys/trusts.py says its shape).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ci_trusts")
+    name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=10, choices=CiProvider.choices)
+    issuer = models.CharField(max_length=200, db_index=True)
+    audience = models.CharField(max_length=200)
+    conditions = models.JSONField(default=dict)
+    acts_for = models.ForeignKey(User, on_delete=models.PROTECT, related_name="ci_trusts")
+    rules = models.JSONField(default=list)
+    lifetime_minutes = models.PositiveSmallIntegerField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "trusted CI"
+
+    def __str__(self) -> str:
+        return self.name

@@ -27,7 +27,7 @@ from django.utils import formats, timezone
 
 from accounts.models import Account, Role, User
 from apikeys import actions, idle
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, KeySource
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def _candidates(now: datetime) -> Iterator[ApiKey]:
             owner__is_active=True,
             owner__api_access=True,
             ended_reason="",
+            source=KeySource.PORTAL,  # a CI key lives minutes: nobody is reminded of it
         )
         .select_related("owner", "account")
         .order_by("pk")
@@ -197,6 +198,7 @@ def _idle_candidates(account: Account, days: int, now: datetime) -> Iterator[Api
         ApiKey.objects.not_deleted()
         .filter(Q(expires__isnull=True) | Q(expires__gt=now))
         .filter(account=account, owner__is_active=True, owner__api_access=True, ended_reason="")
+        .filter(source=KeySource.PORTAL)
         .alias(idle_since=Coalesce("last_used_at", "created"))
         .filter(idle_since__lte=now - timedelta(days=days) + idle.WARNING)
         .select_related("owner")

@@ -2,7 +2,18 @@
 
 from django.urls import path
 
-from apikeys.views import api_help, delete, edit, expiry, generate, inventory, policy, profile, roll
+from apikeys.views import (
+    api_help,
+    delete,
+    edit,
+    expiry,
+    generate,
+    inventory,
+    policy,
+    profile,
+    roll,
+    trusts,
+)
 
 app_name = "apikeys"
 
@@ -19,4 +30,8 @@ urlpatterns = [
     path("keys/", inventory.key_list, name="inventory"),
     path("keys/delete/", inventory.delete, name="inventory-delete"),
     path("keys/policy/", policy.policy, name="policy"),
+    path("keys/ci/", trusts.trust_list, name="trusts"),
+    path("keys/ci/add/", trusts.trust_add, name="trust-add"),
+    path("keys/ci/<int:pk>/", trusts.trust_edit, name="trust-edit"),
+    path("keys/ci/<int:pk>/delete/", trusts.trust_delete, name="trust-delete"),
 ]

@@ -45,6 +45,11 @@ class Event(models.TextChoices):
     RECORD_CREATED = "record.created", "Record created"
     RECORD_UPDATED = "record.updated", "Record updated"
     RECORD_DELETED = "record.deleted", "Record deleted"
+    CI_TRUST_CREATED = "ci.trust_created", "Trusted CI added"
+    CI_TRUST_EDITED = "ci.trust_edited", "Trusted CI edited"
+    CI_TRUST_DELETED = "ci.trust_deleted", "Trusted CI deleted"
+    CI_KEY_MINTED = "ci.key_minted", "Key minted for CI"
+    CI_EXCHANGE_REFUSED = "ci.exchange_refused", "CI token refused"
 
 
 class AppendOnlyError(Exception):

@@ -216,6 +216,22 @@ def _record_deleted(entry: Entry) -> str:
     return f"Deleted {entry.text('before')}, {_through_key(entry)}"
 
 
+def _claims(value: object) -> str:
+    if not isinstance(value, dict) or not value:
+        return "no claims"
+    return ", ".join(f"{name}={claim}" for name, claim in value.items())
+
+
+def _trust(entry: Entry) -> str:
+    return f"“{entry.text('trust')}”"
+
+
+def _trust_edited(entry: Entry) -> str:
+    changed = entry.details.get("changed")
+    fields = ", ".join(str(name) for name in changed) if isinstance(changed, list) else ""
+    return f"{_trust(entry)} edited by {entry.actor}: {fields or 'no change'}"
+
+
 REFUSALS = {
     "not staff": "Not staff",
     "no second factor": "No verified second factor",
@@ -272,6 +288,17 @@ SENTENCES: dict[str, Callable[[Entry], str]] = {
         "their password"
     ),
     Event.TWO_FACTOR_RESET: _reset,
+    Event.CI_TRUST_CREATED: lambda entry: f"{_trust(entry)} added by {entry.actor}",
+    Event.CI_TRUST_EDITED: _trust_edited,
+    Event.CI_TRUST_DELETED: lambda entry: f"{_trust(entry)} deleted by {entry.actor}",
+    Event.CI_KEY_MINTED: lambda entry: (
+        f"From CI {_trust(entry)}, expires {_moment(entry.details.get('expires'))}; "
+        f"claims {_claims(entry.details.get('claims'))}"
+    ),
+    Event.CI_EXCHANGE_REFUSED: lambda entry: (
+        f"{_trust(entry)} refused a token ({entry.text('reason')}); "
+        f"claims {_claims(entry.details.get('claims'))}"
+    ),
     Event.ADMIN_LOGIN_REFUSED: lambda entry: REFUSALS.get(
         entry.text("reason"), entry.text("reason")
     ),

@@ -306,6 +306,13 @@ API_LAST_USED_INTERVAL = env.int("API_LAST_USED_INTERVAL", default=60)
 # POST /api/credentials/revoke: reports per source address per minute.
 REVOCATION_RATE_LIMIT = env.int("REVOCATION_RATE_LIMIT", default=10)
 API_PAGE_SIZE = 50
+# POST /api/oidc/exchange (apikeys/trusts.py): exchanges per source address and per trust
+# per minute; fetching an OpenID Connect issuer's keys gives up after this many seconds;
+# http://127.0.0.1 and http://localhost issuers allowed (always when DEBUG), for local issuers.
+OIDC_ADDRESS_RATE_LIMIT = env.int("OIDC_ADDRESS_RATE_LIMIT", default=30)
+OIDC_TRUST_RATE_LIMIT = env.int("OIDC_TRUST_RATE_LIMIT", default=30)
+OIDC_HTTP_TIMEOUT = env.float("OIDC_HTTP_TIMEOUT", default=3.0)
+OIDC_ALLOW_HTTP_LOCALHOST = env.bool("OIDC_ALLOW_HTTP_LOCALHOST", default=False)
 # The API's one statement runs as a prepared statement (PostgreSQL plans it once per
 # connection). Turn off behind a pooler in transaction mode that cannot keep prepared
 # statements (PgBouncer before 1.21).

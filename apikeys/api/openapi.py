@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apikeys.api import records_openapi
+from apikeys.api import exchange, records_openapi
 
 TOKEN = "<api key>:<hmac>:<timestamp>"
 SIGNING = (
@@ -245,6 +245,7 @@ DOCUMENT: dict[str, Any] = {
         },
         **records_openapi.PATHS,
         "/credentials/revoke": _REVOKE,
+        "/oidc/exchange": exchange.OPENAPI,
         "/openapi.json": {
             "get": {
                 "operationId": "openapiDocument",
@@ -374,6 +375,7 @@ DOCUMENT: dict[str, Any] = {
                     "unavailable",
                     "server_error",
                     *records_openapi.ERROR_CODES,
+                    *exchange.ERROR_CODES,
                 ],
             },
         },

@@ -3,7 +3,7 @@ ways (no redirect); anything else under /api/ is a JSON 404, never the HTML page
 
 from django.urls import path, re_path
 
-from apikeys.api import records, views
+from apikeys.api import exchange, records, views
 
 app_name = "api"
 
@@ -37,6 +37,8 @@ urlpatterns = [
     path("v4/domains/<int:pk>/records/<int:record_id>/", records.v4_record),
     path("credentials/revoke", views.revoke_credentials, name="revoke-credentials"),
     path("credentials/revoke/", views.revoke_credentials),
+    path("oidc/exchange", exchange.exchange, name="oidc-exchange"),
+    path("oidc/exchange/", exchange.exchange),
     path("openapi.json", views.openapi_document, name="openapi"),
     re_path(r"^.*$", views.not_found),
 ]

@@ -43,7 +43,7 @@ def _generate_confirmed(request: AuthenticatedHttpRequest) -> HttpResponse:
 @sensitive_variables("secret")
 def _generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
-    count = ApiKey.objects.filter(owner=user).not_deleted().count()
+    count = ApiKey.objects.filter(owner=user).counted().count()
     refusal, refusal_status = "", 200
     if not user.api_access:
         has_keys = count > 0 or ApiKey.objects.filter(owner=user).exists()

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from accounts.guards import domain_admin_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, User
-from apikeys import actions, addresses, charts
+from apikeys import actions, addresses, charts, trusts
 from apikeys.api import usage
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, ApiKeyQuerySet, DailyUsage, EndedReason, Status
@@ -194,10 +194,12 @@ class KeyTable(tables.Table):
 
     def render_name(self, record: ApiKey) -> str:
         if record.name:
-            return format_html(
+            shown = format_html(
                 '<strong class="key-name">{}</strong><br><code>{}</code>', record.name, record.key
             )
-        return format_html("<code>{}</code>", record.key)
+        else:
+            shown = format_html("<code>{}</code>", record.key)
+        return format_html("{}{}", shown, trusts.from_ci(record))
 
     def render_expires(self, record: ApiKey) -> str:
         expires = _local(record.expires) if record.expires else "Never Expires"

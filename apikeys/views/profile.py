@@ -11,8 +11,10 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
@@ -25,21 +27,30 @@ from apikeys import actions
 from apikeys.api import usage
 from apikeys.charts import last_days, utc_today
 from apikeys.menu import access_message, key_menu
-from apikeys.models import ApiKey, Status
+from apikeys.models import ApiKey, KeySource, Status
 from portal.lib.http import posted
 
 JUST_GENERATED = "just_generated"
 
 
-def _keys_of(user: User) -> list[ApiKey]:
-    keys = list(ApiKey.objects.filter(owner=user).not_deleted())
-    for key in keys:
+def _keys_of(user: User) -> tuple[list[ApiKey], list[ApiKey]]:
+    """The user's keys not deleted; and apart, in the same query, those minted for CI that
+    have not expired (listed only: never shown, edited or rolled)."""
+    fetched = list(
+        ApiKey.objects.filter(owner=user)
+        .not_deleted()
+        .filter(Q(source=KeySource.PORTAL) | Q(expires__gt=timezone.now()))
+    )
+    for key in fetched:
         key.owner = user  # status() reads the owner: it is the signed-in user, no join needed
-    return keys
+    keys = [key for key in fetched if key.source == KeySource.PORTAL]
+    return keys, [key for key in fetched if key.source == KeySource.CI]
 
 
 def own_key(request: AuthenticatedHttpRequest, key: uuid.UUID) -> ApiKey:
-    api_key = get_object_or_404(ApiKey.objects.not_deleted(), owner=request.user, key=key)
+    api_key = get_object_or_404(
+        ApiKey.objects.not_deleted(), owner=request.user, key=key, source=KeySource.PORTAL
+    )
     api_key.owner = request.user
     return api_key
 
@@ -49,6 +60,7 @@ def _profile_page(
     request: AuthenticatedHttpRequest,
     *,
     keys: list[ApiKey],
+    ci_keys: list[ApiKey],
     form: ProfileForm | None = None,
     revealed: dict[uuid.UUID, str] | None = None,
     just_generated: ApiKey | None = None,
@@ -68,6 +80,7 @@ def _profile_page(
         "just_generated": just_generated,
         "access_message": "" if user.api_access else access_message(has_keys),
         "key_menu": key_menu(user, len(keys)),
+        "ci_keys": ci_keys,
         "nav": "profile",
         "section": "profile",
     }
@@ -84,12 +97,14 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Your profile has been saved.")
         return redirect("apikeys:profile")
-    keys = _keys_of(request.user)
+    keys, ci_keys = _keys_of(request.user)
     just = None
     if request.method == "GET" and (just_id := request.session.pop(JUST_GENERATED, None)):
         just = next((key for key in keys if str(key.key) == just_id), None)
     revealed = {just.key: just.reveal()} if just is not None else None
-    return _profile_page(request, form=form, keys=keys, revealed=revealed, just_generated=just)
+    return _profile_page(
+        request, form=form, keys=keys, ci_keys=ci_keys, revealed=revealed, just_generated=just
+    )
 
 
 @sensitive_variables("revealed")
@@ -106,7 +121,7 @@ def view_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     """View API Keys (all, or the one named by `key`): a POST, logged once per key shown."""
     user = request.user
     only = _key_param(request)
-    keys = _keys_of(user)
+    keys, ci_keys = _keys_of(user)
     if only is not None and not any(key.key == only for key in keys):
         raise Http404
     if not user.api_access:
@@ -117,7 +132,8 @@ def view_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     ]
     if not shown:
         messages.info(request, "Only live keys can be viewed: expired keys stay masked.")
-    return _profile_page(request, keys=keys, revealed=actions.reveal_to_owner(shown, request))
+    revealed = actions.reveal_to_owner(shown, request)
+    return _profile_page(request, keys=keys, ci_keys=ci_keys, revealed=revealed)
 
 
 def _key_param(request: HttpRequest) -> uuid.UUID | None:

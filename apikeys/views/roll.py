@@ -98,7 +98,7 @@ def _roll_refusal(user: User, api_key: ApiKey) -> str:
         return access_message(True)
     if status != Status.LIVE:
         return NOT_LIVE
-    if ApiKey.objects.filter(owner=user).not_deleted().count() >= settings.MAX_KEYS_PER_USER:
+    if ApiKey.objects.filter(owner=user).counted().count() >= settings.MAX_KEYS_PER_USER:
         return ROLL_NEEDS_SLOT
     account = user.account
     problem = addresses.policy_problem(

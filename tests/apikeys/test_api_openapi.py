@@ -36,6 +36,7 @@ def test_it_describes_every_endpoint(client):
         "/v4/domains/{id}/records",
         "/v4/domains/{id}/records/{recordId}",
         "/credentials/revoke",
+        "/oidc/exchange",
         "/openapi.json",
     }
     # Every named route under /api/ is in the document.
@@ -73,10 +74,12 @@ def test_it_describes_the_three_ways_to_authenticate(client):
     assert {"cnsdnsApiKey": [], "cnsdnsRequestDate": [], "cnsdnsHmac": []} in document["security"]
     assert "HMAC-SHA1" in document["info"]["description"]
     for path, item in document["paths"].items():
-        if path not in ("/openapi.json", "/credentials/revoke"):
+        if path not in ("/openapi.json", "/credentials/revoke", "/oidc/exchange"):
             assert {"401", "429"} <= set(item["get"]["responses"])
     # Reporting a leaked secret needs no key: that is the point of it.
     assert document["paths"]["/credentials/revoke"]["post"]["security"] == []
+    # Nor does the CI exchange: the job's ID token is its credential.
+    assert document["paths"]["/oidc/exchange"]["post"]["security"] == []
 
 
 def test_error_codes_in_the_document_cover_what_the_api_says(client):
@@ -86,4 +89,10 @@ def test_error_codes_in_the_document_cover_what_the_api_says(client):
     source = "\n".join(path.read_text() for path in sorted(api.glob("*.py")))
     # Every status code followed by an error code, as in ApiError(401, "unknown_key", ...).
     used = set(re.findall(r'\b[1-5]\d\d,\s*"([a-z_]+)"', source))
+    # The CI exchange's refusals are decided in apikeys/oidc.py and apikeys/trusts.py, as in
+    # Refused("expired", ...) and _refuse(trusts, "replayed", ...).
+    rules = "\n".join((api.parent / name).read_text() for name in ("oidc.py", "trusts.py"))
+    used |= set(re.findall(r'\b[1-5]\d\d,\s*"([a-z_]+)"', rules))
+    used |= set(re.findall(r'Refused\(\s*"([a-z_]+)"', rules))
+    used |= set(re.findall(r'_refuse\(\s*[\w\[\]]+,\s*"([a-z_]+)"', rules))
     assert used == codes

@@ -157,7 +157,7 @@ def exchange(request: HttpRequest) -> JsonResponse:
         return _refusal(401, e.code, e.message)
     except actions.NoApiAccess:  # removed between the checks and the mint
         return _refusal(401, "no_api_access", "The trust's user has no API access.")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         # JSON, as the rest of /api/ answers; logged without the request, which holds a token.
         log.error("oidc exchange: unexpected %s", type(e).__name__, exc_info=e)
         return _refusal(500, "server_error", "Something went wrong on our side; try again.")

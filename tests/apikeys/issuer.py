@@ -35,7 +35,7 @@ class Issuer:
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            def do_GET(self) -> None:
                 issuer.fetches.append(self.path)
                 if self.path == "/.well-known/openid-configuration":
                     jwks_uri = issuer.jwks_uri or f"{issuer.url}/jwks"

@@ -84,6 +84,9 @@ class ApiKey(models.Model):
     ended_reason = models.CharField(max_length=20, choices=EndedReason.choices, blank=True)
     # When its owner was warned that it is about to be retired for want of use.
     idle_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the key may reach within its owner's rights (apikeys/scope.py): a list of
+    # {"domain": id | "*", "level", "names"?, "types"?}; empty: all its owner's rights.
+    scope_rules = models.JSONField("rules", default=list, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 

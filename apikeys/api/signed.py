@@ -69,7 +69,8 @@ def find(key_id: uuid.UUID, read: "reads.Read[Any] | None") -> tuple[ApiKey, Any
     if not lookup.single_statement():
         key = lookup.candidate_key(key_id)
         return None if key is None else (key, None)
-    expressions, params = read.select(lookup.OWNER_ACCOUNT) if read else ([], [])
+    refs = reads.Refs(lookup.OWNER_ACCOUNT, lookup.KEY_RULES, lookup.OWNER_RIGHTS)
+    expressions, params = read.select(refs) if read else ([], [])
     found = lookup.candidate_key_with(key_id, expressions, params)
     if found is None:
         return None
@@ -132,7 +133,7 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
             address=source.ip or sources.UNKNOWN,
         )
     if read is not None and data is None and not lookup.single_statement():
-        data = read.with_orm(key.owner.account_id)
+        data = read.with_orm(key.owner.account_id, key)
     return Authenticated(key, window, data)
 
 

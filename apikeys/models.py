@@ -181,6 +181,29 @@ class DailyUsage(UsageCounts):
         return f"{self.api_key_id} on {self.day}"
 
 
+class DomainUsage(models.Model):
+    """Requests per key, domain and operation (read or write) per UTC day, kept 90 days:
+    what "Narrow to what it used" narrows to (apikeys/narrowing.py). The domain is an id,
+    not a foreign key: a removed domain's use stays counted, and names nothing."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    domain_id = models.BigIntegerField()
+    operation = models.CharField(max_length=5)  # "read" or "write"
+    requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "day", "domain_id", "operation"], name="domain_usage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="domain_usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} {self.operation} {self.domain_id} on {self.day}"
+
+
 class UsageFold(models.Model):
     """A claimed hash of counts that a fold has added to the tables: the ledger that makes
     folding exactly-once (apikeys/api/usage.py)."""

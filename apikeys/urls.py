@@ -27,6 +27,7 @@ urlpatterns = [
     path("profile/keys/<uuid:key>/edit/", edit.edit, name="edit"),
     path("profile/keys/<uuid:key>/roll/", roll.roll, name="roll"),
     path("profile/keys/<uuid:key>/can/", abilities.abilities, name="abilities"),
+    path("profile/keys/<uuid:key>/narrow/", abilities.narrow, name="narrow"),
     path("profile/api/", api_help.api_help, name="api_help"),
     path("keys/", inventory.key_list, name="inventory"),
     path("keys/delete/", inventory.delete, name="inventory-delete"),

@@ -1,12 +1,17 @@
 """Rules on Add API Key and Edit (presets and rules one a line), and "What can this key do?"."""
 
+import html
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Domain, Record
 from apikeys.models import ApiKey
+from apikeys.narrowing import proposal
 from audit.models import AuditEvent, Event
+from tests.apikeys.api_support import signed
 from tests.apikeys.test_generate import GENERATE, form_token
 from tests.factories import make_key
 
@@ -155,3 +160,62 @@ def test_the_checker_page_runs_a_constant_number_of_queries(signed_in, user, zon
             signed_in.get(url, {"method": "GET", "path": f"/v1/domains/{zones[0].pk}"})
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_narrow_to_what_it_used_offers_the_rules_and_saves_them_when_confirmed(
+    signed_in, client, user, zones
+):
+    a, b, _ = zones
+    key, secret = make_key(user)
+    url = f"/profile/keys/{key.key}/can/"
+    assert "Nothing narrower to offer" in signed_in.get(url).content.decode()
+
+    assert (
+        client.get(f"/api/v1/domains/{a.pk}/records", **signed(key.key, secret)).status_code == 200
+    )
+    body = '{"name": "x", "ttl": 60, "roundRobin": [{"value": "t"}]}'
+    created = client.post(
+        f"/api/v1/domains/{b.pk}/records/TXT",
+        data=body,
+        content_type="application/json",
+        **signed(key.key, secret),
+    )
+    assert created.status_code == 201
+    page = signed_in.get(url).content.decode()
+    assert "<li>Read only on a.example</li>" in page
+    assert "<li>Read/write on b.example</li>" in page
+
+    proposal = re.search(r'name="proposal" value="([^"]+)"', page).group(1)
+
+    response = signed_in.post(
+        f"/profile/keys/{key.key}/narrow/", {"proposal": html.unescape(proposal)}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.scope_rules == [
+        {"domain": a.pk, "level": "read"},
+        {"domain": b.pk, "level": "read_write"},
+    ]
+    event = AuditEvent.objects.filter(event=Event.KEY_EDITED).get()
+    assert event.details["new"]["rules"] == "read only on a.example; read/write on b.example"
+    # Now as narrow as its use: nothing more to offer.
+    assert "Nothing narrower to offer" in signed_in.get(url).content.decode()
+
+
+def test_a_stale_narrowing_is_not_saved(signed_in, user, zones):
+    key, _ = make_key(user)
+    response = signed_in.post(f"/profile/keys/{key.key}/narrow/", {"proposal": "[]"})
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.scope_rules == []
+    assert not AuditEvent.objects.filter(event=Event.KEY_EDITED).exists()
+
+
+def test_narrowing_never_widens_a_key():
+    dns01 = [{"domain": 5, "level": "read_write", "names": ["_acme-challenge"], "types": ["TXT"]}]
+    assert proposal(dns01, {(5, "read"), (5, "write")}) == dns01
+    assert proposal(dns01, {(5, "read")}) == [{**dns01[0], "level": "read"}]
+    assert proposal([{"domain": "*", "level": "read"}], {(7, "write")}) == [
+        {"domain": 7, "level": "read"}
+    ]
+    assert proposal(dns01, {(6, "write")}) == []

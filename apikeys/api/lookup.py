@@ -1,5 +1,6 @@
-"""The one database round trip of a signed request: the key, just enough of its owner to
-judge it, and on PostgreSQL the data the view will answer with, in one statement.
+"""The one database round trip of a signed request: the key (with its rules), just enough of
+its owner to judge it (with its rights per domain, so apikeys/scope.py needs no query), and
+on PostgreSQL the data the view will answer with, in one statement.
 
 Every API call runs this, so it is hand-written SQL rather than a queryset. Measured on
 PostgreSQL, `select_related("owner__account").first()` spent about 0.3 ms compiling its

@@ -1,6 +1,8 @@
 """A user's rights per domain, set by a Domain Administrator on the user's page."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts import rules
 from accounts.models import Domain
@@ -69,3 +71,17 @@ def test_granting_api_access_to_someone_without_rights_gives_read_write_everywhe
     rules.set_api_access(user, True, actor=domain_admin, request=rf.post("/"))
     user.refresh_from_db()
     assert user.domain_rights == {"*": "read_write"}
+
+
+def test_the_rights_page_runs_a_constant_number_of_queries(client_for, domain_admin, user, account):
+    client = client_for(domain_admin)
+    url = f"/accounts/users/{user.pk}/rights/"
+    client.get(url)  # the session's first page does its own one-off work
+    counts = []
+    for n in (1, 20):
+        for i in range(n):
+            Domain.objects.create(account=account, name=f"d{n}-{i}.example")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

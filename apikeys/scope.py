@@ -37,7 +37,8 @@ Rule = dict[str, Any]
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
 # A name pattern: "@" (the domain itself), an exact relative name, "*." + a name (anything
 # below it), a name + ".*" (anything below it, e.g. "_acme-challenge.*"), or "*" (any).
-_PATTERN = re.compile(rf"@|\*|(\*\.)?{_LABEL}(\.{_LABEL})*(\.\*)?")
+_NAME = rf"{_LABEL}(\.{_LABEL})*"
+_PATTERN = re.compile(rf"@|\*|\*\.{_NAME}|{_NAME}(\.\*)?")
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,6 @@ def name_matches(pattern: str, name: str) -> bool:
         return True
     if pattern == "@":
         return name == ""
-    if pattern.startswith("*.") and pattern.endswith(".*"):
-        return f".{pattern[2:-2]}." in f".{name}."
     if pattern.startswith("*."):
         return name.endswith(pattern[1:])
     if pattern.endswith(".*"):
@@ -87,22 +86,19 @@ def rule_applies(
 
 
 def rules_of(key: ApiKey) -> Sequence[Rule]:
+    """The key's rules: the one place decide() reads them, so rules stored elsewhere (a
+    Trusted CI key's, say) are handed over here."""
     return key.scope_rules or []
 
 
 def _what(operation: Operation, domain: str, name: str | None, rtype: str | None) -> str:
     what = "read" if operation == READ else "write"
-    if rtype is not None or name is not None:
-        record = " ".join(
-            part
-            for part in (
-                rtype or "",
-                f"records named {describe_name(name)}" if name is not None else "records",
-            )
-            if part
-        )
-        return f"{what} {record} on {domain}"
-    return f"{what} {domain}"
+    if rtype is None and name is None:
+        return f"{what} {domain}"
+    records = f"{rtype} records" if rtype else "records"
+    if name is not None:
+        records += f" named {describe_name(name)}"
+    return f"{what} {records} on {domain}"
 
 
 def describe_name(name: str) -> str:

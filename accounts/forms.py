@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.models import TIME_ZONES, Account, Domain, Role, User
+from accounts.models import ALL_DOMAINS, RIGHT_LEVELS, TIME_ZONES, Account, Domain, Role, User
 from portal.lib import throttle
 from portal.lib.net import client_ip
 
@@ -156,6 +156,44 @@ class UserAddForm(forms.ModelForm[User]):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, error_messages=ROLE_ERRORS)
+
+
+AS_EVERY_DOMAIN = ""
+
+
+class RightsForm(forms.Form):
+    """A user's rights through the API: a level on every domain (present and future), and
+    per domain, that level or its own."""
+
+    def __init__(self, *args: Any, target: User, domains: list[Domain], **kwargs: Any) -> None:
+        rights = target.domain_rights or {}
+        initial = {"all_domains": rights.get(ALL_DOMAINS, "none")}
+        initial.update({f"domain_{d.pk}": rights.get(str(d.pk), AS_EVERY_DOMAIN) for d in domains})
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        choice = {"invalid_choice": "Choose none, read or read/write."}
+        self.fields["all_domains"] = forms.ChoiceField(
+            label="All domains, present and future",
+            choices=RIGHT_LEVELS,
+            error_messages=choice,
+        )
+        self.domains = domains
+        for domain in domains:
+            self.fields[f"domain_{domain.pk}"] = forms.ChoiceField(
+                label=domain.name,
+                choices=[(AS_EVERY_DOMAIN, "As all domains"), *RIGHT_LEVELS],
+                required=False,
+                error_messages=choice,
+            )
+
+    def rights(self) -> dict[str, str]:
+        """The rights to store: "*" and each domain that differs from it."""
+        rights = {ALL_DOMAINS: self.cleaned_data["all_domains"]}
+        for domain in self.domains:
+            level = self.cleaned_data.get(f"domain_{domain.pk}") or AS_EVERY_DOMAIN
+            if level not in (AS_EVERY_DOMAIN, rights[ALL_DOMAINS]):
+                rights[str(domain.pk)] = level
+        return rights
 
 
 class ConfirmPasswordForm(forms.Form):

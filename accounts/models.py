@@ -71,6 +71,23 @@ class Role(models.TextChoices):
     USER = "user", "User"
 
 
+# A user's rights through the API, per domain (User.domain_rights): {"*": level} for every
+# domain present and future, {"<domain id>": level} for one; a domain's own entry wins.
+ALL_DOMAINS = "*"
+RIGHT_LEVELS = [("none", "None"), ("read", "Read"), ("read_write", "Read/write")]
+
+
+def all_domains_read_write() -> dict[str, str]:
+    """What API access has always meant: read and write every domain of the account."""
+    return {ALL_DOMAINS: "read_write"}
+
+
+def rights_level(rights: dict[str, str] | None, domain_id: int) -> str:
+    """The level ("none", "read", "read_write") these rights give on one domain."""
+    rights = rights or {}
+    return rights.get(str(domain_id), rights.get(ALL_DOMAINS, "none"))
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -119,6 +136,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Counts changes to the user's second factors. The session hash covers it, so adding,
     # removing or resetting a factor ends the user's other sessions.
     second_factors_version = models.PositiveIntegerField(default=0, editable=False)
+    # What the user's keys may reach while API access is granted (rights_level()). Existing
+    # users got the default, so API access still means read/write on every domain.
+    domain_rights = models.JSONField(
+        "rights per domain", default=all_domains_read_write, blank=True, editable=False
+    )
 
     objects = UserManager()
 

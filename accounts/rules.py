@@ -11,7 +11,15 @@ from django.dispatch import Signal
 from django.http import HttpRequest
 
 from accounts import signals
-from accounts.models import Account, Domain, Role, User
+from accounts.models import (
+    ALL_DOMAINS,
+    RIGHT_LEVELS,
+    Account,
+    Domain,
+    Role,
+    User,
+    all_domains_read_write,
+)
 
 
 class LastAccountAdmin(Exception):
@@ -89,8 +97,47 @@ def set_api_access(target: User, granted: bool, *, actor: User, request: HttpReq
     """
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=target.pk)
+        if granted and not user.api_access and set(user.domain_rights.values()) <= {"none"}:
+            # Granting access to someone with no rights anywhere means what it always has.
+            user.domain_rights = target.domain_rights = all_domains_read_write()
+            user.save(update_fields=["domain_rights"])
         signal = signals.api_access_granted if granted else signals.api_access_removed
         return _set_flag(user, target, "api_access", granted, signal, actor=actor, request=request)
+
+
+def describe_rights(rights: dict[str, str], names: dict[int, str]) -> str:
+    """'Read/write on every domain, none on b.example': the rights in words."""
+    levels = dict(RIGHT_LEVELS)
+    everywhere = levels[rights.get(ALL_DOMAINS, "none")].lower()
+    parts = [f"{everywhere} on every domain"]
+    for pk, level in sorted(rights.items()):
+        if pk != ALL_DOMAINS:
+            parts.append(f"{levels[level].lower()} on {names.get(int(pk), 'domain ' + pk)}")
+    text = ", ".join(parts)
+    return text[0].upper() + text[1:]
+
+
+def set_rights(target: User, rights: dict[str, str], *, actor: User, request: HttpRequest) -> bool:
+    """Set what target may reach through the API, per domain; False if nothing changed.
+
+    Cutting rights cuts every key of theirs at its next request (the key's statement reads
+    them); no key is touched."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=target.pk)
+        if user.domain_rights == rights:
+            return False
+        names = dict(Domain.objects.filter(account_id=user.account_id).values_list("id", "name"))
+        details = {
+            "from": describe_rights(user.domain_rights, names),
+            "to": describe_rights(rights, names),
+        }
+        user.domain_rights = rights
+        user.save(update_fields=["domain_rights"])
+        signals.rights_changed.send(
+            User, request=request, actor=actor, target=user, details=details
+        )
+    target.domain_rights = rights
+    return True
 
 
 def _set_flag(

@@ -36,6 +36,7 @@ urlpatterns = [
     path("users/add/", users.user_add, name="user_add"),
     path("users/<int:user_id>/", users.user_detail, name="user_detail"),
     path("users/<int:user_id>/role/", users.user_role, name="user_role"),
+    path("users/<int:user_id>/rights/", users.user_rights, name="user_rights"),
     path("users/<int:user_id>/deactivate/", users.user_deactivate, name="user_deactivate"),
     path("users/<int:user_id>/reactivate/", users.user_reactivate, name="user_reactivate"),
     path("users/<int:user_id>/invite/", users.user_reinvite, name="user_reinvite"),

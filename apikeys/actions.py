@@ -21,8 +21,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import Account, User
-from apikeys import addresses, idle, leaked, secret_format, secret_storage, trusts
+from accounts.models import Account, Domain, User
+from apikeys import addresses, idle, leaked, scope, secret_format, secret_storage, trusts
 from apikeys.expiry import replacement_expiry
 from apikeys.models import ApiKey, CiTrust, EndedReason, KeySource
 from audit.events import Entry, record_many
@@ -101,6 +101,7 @@ def generate_key(
     expiry_months: int | None = None,
     form_token: uuid.UUID | None = None,
     request: HttpRequest | None = None,
+    scope_rules: list[dict[str, Any]] | None = None,
 ) -> tuple[ApiKey, str | None]:
     """Make a key for owner; return it with its secret (None if the form was replayed).
 
@@ -121,10 +122,13 @@ def generate_key(
             allowed_ips=allowed_ips or [],
             expiry_months=expiry_months,
             form_token=form_token,
+            scope_rules=scope_rules or [],
         )
         details: dict[str, Any] = {"expires": expires.isoformat() if expires else "never"}
         if key.allowed_ips:
             details["allowed_ips"] = key.allowed_ips
+        if key.scope_rules:
+            details["rules"] = rules_in_words(key.account_id, key.scope_rules)
         log(key, Event.KEY_GENERATED, actor=owner, request=request, details=details)
     return key, secret
 
@@ -180,7 +184,7 @@ def roll_key(
 ) -> tuple[ApiKey, str | None]:
     """Make the key's replacement in its owner's free slot; end the key after `grace`.
 
-    The replacement keeps the name, the allowed addresses (and the addresses its owner
+    The replacement keeps the name, the rules, the allowed addresses (and the addresses its owner
     already knows it is used from) and the expiry length, as the account's policy allows
     today. The key then expires at now + grace, never later than it already did. Locks the
     owner's row first, as generate_key() does, then the key's. Returns the new key and its
@@ -214,6 +218,7 @@ def roll_key(
             allowed_ips=list(old.allowed_ips),
             known_addresses=list(old.known_addresses),
             expiry_months=months,
+            scope_rules=list(old.scope_rules),
         )
         ends = now + grace
         if old.expires is None or ends < old.expires:
@@ -262,9 +267,9 @@ def mint_ci_key(
             source=KeySource.CI,
             minted_by=trust,
             ci_claims=shown,
+            # The trust's rules are the key's scope (apikeys/scope.py), within its user's rights.
+            scope_rules=trust.rules,
         )
-        trusts.apply_rules(key, trust.rules)
-        key.save(update_fields=["ci_rules"])
         log(
             key,
             Event.CI_KEY_MINTED,
@@ -284,35 +289,50 @@ def mint_ci_key(
 # --- Edit and shorten --------------------------------------------------------------------
 
 
+def rules_in_words(account_id: int, rules: list[dict[str, Any]]) -> str:
+    """A key's rules as the log shows them (domains by name, so the entry stays readable
+    after a domain is removed)."""
+    names = dict(Domain.objects.filter(account_id=account_id).values_list("id", "name"))
+    return "; ".join(scope.describe_rules(rules, names))
+
+
 def edit_key(
     key: ApiKey,
     name: str,
     allowed_ips: list[str],
     actor: User,
     request: HttpRequest | None = None,
+    scope_rules: list[dict[str, Any]] | None = None,
 ) -> bool:
-    """Rename the key and set its allowed addresses; False if that changes nothing."""
+    """Rename the key, set its allowed addresses and (unless None) its rules; False if that
+    changes nothing."""
     with transaction.atomic():
         fresh = ApiKey.objects.select_for_update().get(pk=key.pk)
         if fresh.deleted_at:
             return False
-        old = {"name": fresh.name, "allowed_ips": fresh.allowed_ips}
-        new = {"name": name, "allowed_ips": allowed_ips}
+        old: dict[str, Any] = {"name": fresh.name, "allowed_ips": fresh.allowed_ips}
+        new: dict[str, Any] = {"name": name, "allowed_ips": allowed_ips}
+        if scope_rules is not None:
+            old["scope_rules"], new["scope_rules"] = fresh.scope_rules, scope_rules
         changed = [field for field in new if old[field] != new[field]]
         if not changed:
             return False
-        fresh.name, fresh.allowed_ips = name, allowed_ips
+        for field in changed:
+            setattr(fresh, field, new[field])
+            setattr(key, field, new[field])
         fresh.save(update_fields=changed)
-        key.name, key.allowed_ips = name, allowed_ips
+        shown_old = {field: old[field] for field in changed}
+        shown_new = {field: new[field] for field in changed}
+        if "scope_rules" in changed:
+            shown_old["rules"] = rules_in_words(key.account_id, old["scope_rules"])
+            shown_new["rules"] = rules_in_words(key.account_id, new["scope_rules"])
+            del shown_old["scope_rules"], shown_new["scope_rules"]
         log(
             key,
             Event.KEY_EDITED,
             actor=actor,
             request=request,
-            details={
-                "old": {field: old[field] for field in changed},
-                "new": {field: new[field] for field in changed},
-            },
+            details={"old": shown_old, "new": shown_new},
         )
     return True
 

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import POLICY_MAX_MONTHS, RETIRE_CHOICES, Account, User
-from apikeys import addresses, oidc, trusts
+from apikeys import addresses, oidc, scope, trusts
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, CiProvider
+from apikeys.scope_forms import ScopeRulesMixin
 
 MONTHS, NEVER = "months", "never"
 WHOLE_NUMBER = re.compile(r"\d{1,6}")
@@ -91,7 +92,7 @@ class KeyRestrictionsMixin:
         return entries
 
 
-class GenerateForm(KeyRestrictionsMixin, forms.Form):
+class GenerateForm(KeyRestrictionsMixin, ScopeRulesMixin, forms.Form):
     """Add API Key: a whole number of months, or Never Expires, as the account's policy allows.
 
     The hidden form_token is made when the form is shown; actions.generate_key() makes at most one
@@ -119,6 +120,7 @@ class GenerateForm(KeyRestrictionsMixin, forms.Form):
         self.fields["form_token"].error_messages["invalid"] = self.STALE
         self.policy = policy
         self._restriction_fields(self.fields)
+        self._scope_fields(policy)
         choices = [(MONTHS, "A number of months")]
         if policy.allow_never_expires:
             choices.append((NEVER, "Never Expires"))
@@ -256,14 +258,15 @@ class ExpiryForm(forms.Form):
         return data
 
 
-class KeyEditForm(KeyRestrictionsMixin, forms.Form):
-    """A key's name and allowed addresses, changed after it was made."""
+class KeyEditForm(KeyRestrictionsMixin, ScopeRulesMixin, forms.Form):
+    """A key's name, allowed addresses and rules, changed after it was made."""
 
     def __init__(self, *args: Any, key: ApiKey, policy: Account, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"name": key.name, "allowed_ips": key.allowed_ips})
         super().__init__(*args, **kwargs)
         self.policy = policy
         self._restriction_fields(self.fields)
+        self._scope_fields(policy, key.scope_rules)
 
 
 # Roll's grace periods: how long the old key keeps working beside its replacement.
@@ -447,7 +450,7 @@ class TrustForm(forms.Form):
             raise forms.ValidationError("The rules are not valid JSON.") from None
         try:
             return trusts.clean_rules(value, self.account)
-        except trusts.InvalidRules as e:
+        except scope.BadRule as e:
             raise forms.ValidationError(str(e)) from None
 
     def clean(self) -> dict[str, Any]:

@@ -95,14 +95,16 @@ class ApiKey(models.Model):
     # When its owner was warned that it is about to be retired for want of use.
     idle_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
     # A key minted for a CI job by a trust (apikeys/trusts.py), with the verified claims of
-    # the job's ID token and the trust's rules as they were: it is never renewed nor shown
+    # the job's ID token (its rules are its scope_rules): it is never renewed nor shown
     # again, and does not count toward the owner's limit. The trust may since be deleted.
     source = models.CharField(max_length=10, choices=KeySource.choices, default=KeySource.PORTAL)
     minted_by = models.ForeignKey(
         "CiTrust", null=True, blank=True, on_delete=models.SET_NULL, related_name="keys"
     )
     ci_claims = models.JSONField(default=dict, blank=True, editable=False)
-    ci_rules = models.JSONField(default=list, blank=True, editable=False)
+    # What the key may reach within its owner's rights (apikeys/scope.py): a list of
+    # {"domain": id | "*", "level", "names"?, "types"?}; empty: all its owner's rights.
+    scope_rules = models.JSONField("rules", default=list, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -195,6 +197,29 @@ class DailyUsage(UsageCounts):
 
     def __str__(self) -> str:
         return f"{self.api_key_id} on {self.day}"
+
+
+class DomainUsage(models.Model):
+    """Requests per key, domain and operation (read or write) per UTC day, kept 90 days:
+    what "Narrow to what it used" narrows to (apikeys/narrowing.py). The domain is an id,
+    not a foreign key: a removed domain's use stays counted, and names nothing."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    domain_id = models.BigIntegerField()
+    operation = models.CharField(max_length=5)  # "read" or "write"
+    requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "day", "domain_id", "operation"], name="domain_usage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="domain_usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} {self.operation} {self.domain_id} on {self.day}"
 
 
 class UsageFold(models.Model):

@@ -328,6 +328,15 @@ def _relative_before_domain(given: str) -> str | None:
     return None if given.strip().endswith(".") else relative_name(given, "")
 
 
+def _allow_domain(key: ApiKey, domain_id: int) -> None:
+    """Refuse a write to a domain no rule of the key (or right of its owner) opens for
+    writing, before looking the domain up: the answer is the same 403 whether or not the id
+    names a domain, so it tells nothing of other domains."""
+    decision = scope.decide_on(key, scope.WRITE, domain_id, f"domain {domain_id}")
+    if not decision.allowed:
+        raise Refused(decision)
+
+
 def _allow(key: ApiKey, domain: Domain, *records: Record | RecordSet) -> None:
     for record in records:
         decision = scope.decide(key, scope.WRITE, domain, record.name, record.type)
@@ -398,6 +407,7 @@ def create(
     octoDNS posts a multi-valued SRV set once per value, each time the whole set; lexicon
     posts a value it may have posted before. Any other set of the type at the name is
     refused (400), which lexicon reads as "add the value with PUT"."""
+    _allow_domain(key, domain_id)
     with transaction.atomic():
         guess = _relative_before_domain(wanted.name)
         domain, at_name = _locked_domain(key, domain_id, guess)
@@ -425,6 +435,7 @@ def update(
     request: HttpRequest | None,
 ) -> Record:
     """Replace the record's name, TTL and values (its type stays) and log before and after."""
+    _allow_domain(key, domain_id)
     with transaction.atomic():
         domain, _ = _locked_domain(key, domain_id)
         wanted = _resolved(wanted, domain)
@@ -449,6 +460,7 @@ def update(
 def delete(
     key: ApiKey, domain_id: int, rtype: str, record_id: int, request: HttpRequest | None
 ) -> Record:
+    _allow_domain(key, domain_id)
     with transaction.atomic():
         domain, _ = _locked_domain(key, domain_id)
         record = domain.records.filter(type=rtype, pk=record_id).first()
@@ -479,8 +491,9 @@ def readable_domain(key: ApiKey, domain_id: int) -> Domain:
 
 
 def records_of(
-    domain: Domain, rtype: str | None = None, record_id: int | None = None
+    key: ApiKey, domain: Domain, rtype: str | None = None, record_id: int | None = None
 ) -> Sequence[Record]:
+    """The domain's record sets the key may read (its rules' names and types filter them)."""
     records = Record.objects.filter(domain=domain)
     if record_id is not None and not 0 < record_id <= BIGINT_MAX:
         return []
@@ -488,4 +501,4 @@ def records_of(
         records = records.filter(type=rtype)
     if record_id is not None:
         records = records.filter(pk=record_id)
-    return list(records)
+    return [r for r in records if scope.decide(key, scope.READ, domain, r.name, r.type).allowed]

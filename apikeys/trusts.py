@@ -10,13 +10,13 @@ Which claims may stand alone: only stable numeric IDs (a repository or project c
 renamed, and someone else can then take the old name). GitHub trusts need `repository_id`
 or `repository_owner_id`; GitLab trusts `project_id`; other issuers `sub`.
 
-Rules, the minted key's scope, stored as data until scoped keys exist (issue 23):
+Rules, the minted key's scope (apikeys/scope.py), checked by scope.clean_rules as a key's are:
 
     [{"domain": 12 | "*", "level": "read" | "read_write",
       "names": ["_acme-challenge", ...], "types": ["TXT", ...]}]
 
-`names` and `types` are optional (absent: any). apply_rules() is the one place they take
-effect.
+`names` and `types` are optional (absent: any). actions.mint_ci_key() gives them to the key
+it makes, and the key never reaches beyond its user's rights.
 
 Replays: a `jti` is accepted once, with cache.add() for the token's remaining lifetime. The
 production cache is Redis, shared by every app server, so one add is atomic everywhere; with
@@ -36,7 +36,7 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, Domain, User
-from apikeys import oidc
+from apikeys import oidc, scope
 from apikeys.api import ratelimit
 from apikeys.models import ApiKey, CiProvider, CiTrust, KeySource
 from audit.events import Entry, record_many
@@ -72,14 +72,7 @@ LOGGED_CLAIMS = [
     "workflow", "run_id", "actor", "project_id", "project_path", "namespace_id",
     "pipeline_id", "user_login",
 ]  # fmt: skip
-LEVELS = ("read", "read_write")
-RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "CAA", "ANAME")
-MAX_RULES = 20
 WINDOW_SECONDS = 60
-
-
-class InvalidRules(ValueError):
-    pass
 
 
 def condition_problem(provider: str, conditions: dict[str, str]) -> str:
@@ -97,36 +90,13 @@ def condition_problem(provider: str, conditions: dict[str, str]) -> str:
     return ""
 
 
-def clean_rules(value: Any, account: Account) -> list[dict[str, Any]]:
-    """The rules in their stored shape; InvalidRules saying what is wrong."""
+def clean_rules(value: Any, account: Account) -> list[scope.Rule]:
+    """The trust's rules, checked as a key's are (scope.clean_rules); a trust needs at least
+    one, since a key with none would have all its user's rights."""
     if not isinstance(value, list) or not value:
-        raise InvalidRules("Give a list of at least one rule.")
-    if len(value) > MAX_RULES:
-        raise InvalidRules(f"At most {MAX_RULES} rules.")
-    domain_ids = set(Domain.objects.filter(account=account).values_list("pk", flat=True))
-    rules = []
-    for n, rule in enumerate(value, 1):
-        if not isinstance(rule, dict) or set(rule) - {"domain", "level", "names", "types"}:
-            raise InvalidRules(f"Rule {n}: use only domain, level, names and types.")
-        domain = rule.get("domain")
-        if domain != "*" and not (isinstance(domain, int) and domain in domain_ids):
-            raise InvalidRules(f'Rule {n}: domain must be "*" or the id of one of your domains.')
-        if rule.get("level") not in LEVELS:
-            raise InvalidRules(f'Rule {n}: level must be "read" or "read_write".')
-        cleaned: dict[str, Any] = {"domain": domain, "level": rule["level"]}
-        names, types = rule.get("names", []), rule.get("types", [])
-        if not isinstance(names, list) or not all(
-            isinstance(name, str) and 0 < len(name) <= 253 and " " not in name for name in names
-        ):
-            raise InvalidRules(f"Rule {n}: names must be a list of record names.")
-        if not isinstance(types, list) or not all(kind in RECORD_TYPES for kind in types):
-            raise InvalidRules(f"Rule {n}: types must be a list of {', '.join(RECORD_TYPES)}.")
-        if names:
-            cleaned["names"] = names
-        if types:
-            cleaned["types"] = types
-        rules.append(cleaned)
-    return rules
+        raise scope.BadRule("Give a list of at least one rule.")
+    domains = Domain.objects.filter(account=account).values_list("pk", flat=True)
+    return scope.clean_rules(value, domains)
 
 
 def rules_text(rules: list[dict[str, Any]]) -> str:
@@ -288,13 +258,3 @@ def admit(token: str, request: HttpRequest) -> Admitted:
             429, "rate_limited", f"Too many exchanges for this trust: try again in {reset}s."
         )
     return Admitted(trust, claims)
-
-
-def apply_rules(key: ApiKey, rules: list[dict[str, Any]]) -> None:
-    """THE place a trust's rules become the minted key's scope.
-
-    Scoped keys do not exist yet (issue 23): until they do, the rules are recorded on the
-    key (ci_rules) and in its "Key minted for CI" entry, and the key can do what its owner
-    can, as every key does. When they land, this sets the key's scope from the rules.
-    """
-    key.ci_rules = rules

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from apikeys.views import (
+    abilities,
     api_help,
     delete,
     edit,
@@ -26,6 +27,8 @@ urlpatterns = [
     path("profile/keys/<uuid:key>/expiry/", expiry.expiry, name="expiry"),
     path("profile/keys/<uuid:key>/edit/", edit.edit, name="edit"),
     path("profile/keys/<uuid:key>/roll/", roll.roll, name="roll"),
+    path("profile/keys/<uuid:key>/can/", abilities.abilities, name="abilities"),
+    path("profile/keys/<uuid:key>/narrow/", abilities.narrow, name="narrow"),
     path("profile/api/", api_help.api_help, name="api_help"),
     path("keys/", inventory.key_list, name="inventory"),
     path("keys/delete/", inventory.delete, name="inventory-delete"),

@@ -19,6 +19,7 @@ class Event(models.TextChoices):
     KEY_REVOKED = "key.revoked", "Key revoked (reported leaked)"
     API_ACCESS_GRANTED = "api_access.granted", "API access granted"
     API_ACCESS_REMOVED = "api_access.removed", "API access removed"
+    RIGHTS_CHANGED = "api_access.rights_changed", "API rights changed"
     SIGNED_IN = "user.signed_in", "Signed in"
     SIGN_IN_FAILED = "user.sign_in_failed", "Sign-in failed"
     SIGNED_OUT = "user.signed_out", "Signed out"

@@ -81,7 +81,10 @@ def _generated(entry: Entry) -> str:
     expires = entry.details.get("expires")
     text = "Never Expires" if expires in (None, "never") else f"Expires {_day(expires)}"
     allowed = entry.details.get("allowed_ips")
-    return f"{text}; allowed from {_addresses(allowed)}" if allowed else text
+    if allowed:
+        text += f"; allowed from {_addresses(allowed)}"
+    rules = entry.details.get("rules")
+    return f"{text}; rules: {rules}" if rules else text
 
 
 def _name(value: object) -> str:
@@ -99,6 +102,8 @@ def _edited(entry: Entry) -> str:
     if "allowed_ips" in new:
         before, after = _addresses(old.get("allowed_ips")), _addresses(new.get("allowed_ips"))
         changes.append(f"Allowed addresses: {before} → {after}")
+    if "rules" in new:
+        changes.append(f"Rules: {old.get('rules') or '—'} → {new.get('rules') or '—'}")
     return "; ".join(changes) or "Key edited"
 
 
@@ -255,6 +260,7 @@ SENTENCES: dict[str, Callable[[Entry], str]] = {
     ),
     Event.API_ACCESS_GRANTED: _by("Access granted"),
     Event.API_ACCESS_REMOVED: _by("Access removed"),
+    Event.RIGHTS_CHANGED: lambda entry: f"Rights: {entry.text('from')} → {entry.text('to')}",
     Event.SIGNED_IN: _nothing,
     Event.SIGN_IN_FAILED: lambda entry: "Wrong password",
     Event.SIGNED_OUT: _nothing,

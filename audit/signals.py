@@ -88,6 +88,7 @@ for _signal, _event in [
     (signals.user_reactivated, Event.USER_REACTIVATED),
     (signals.api_access_granted, Event.API_ACCESS_GRANTED),
     (signals.api_access_removed, Event.API_ACCESS_REMOVED),
+    (signals.rights_changed, Event.RIGHTS_CHANGED),
     (signals.domain_added, Event.DOMAIN_ADDED),
     (signals.domain_removed, Event.DOMAIN_REMOVED),
     (signals.policy_changed, Event.POLICY_CHANGED),

@@ -45,6 +45,7 @@ def make_key(
     allowed_ips: list[str] | None = None,
     months: int | None = None,
     made: datetime | None = None,
+    rules: list[dict[str, Any]] | None = None,
 ) -> tuple[ApiKey, str]:
     """A key of `owner`'s, made as Generate makes it, with its secret.
 
@@ -53,12 +54,19 @@ def make_key(
     made (its created time, its activity entry's, the months' start)."""
     if made is not None:
         with time_machine.travel(made, tick=False):
-            return make_key(owner, expires, name=name, allowed_ips=allowed_ips, months=months)
+            return make_key(
+                owner, expires, name=name, allowed_ips=allowed_ips, months=months, rules=rules
+            )
     if months is not None:
         assert expires is None, "a key expires at a date or some months on, not both"
         expires = expires_after(months, owner.time_zone)
     key, secret = generate_key(
-        owner, expires, name=name, allowed_ips=allowed_ips, expiry_months=months
+        owner,
+        expires,
+        name=name,
+        allowed_ips=allowed_ips,
+        expiry_months=months,
+        scope_rules=rules,
     )
     assert secret is not None
     return key, secret

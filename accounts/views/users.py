@@ -16,11 +16,11 @@ from django.views.decorators.http import require_POST
 
 from accounts import figures, rules
 from accounts.filters import UserFilter
-from accounts.forms import RoleForm, UserAddForm
+from accounts.forms import RightsForm, RoleForm, UserAddForm
 from accounts.guards import account_admin_required, domain_admin_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.invitations import INVITATION_HOURS, send_invitation
-from accounts.models import RecoveryCode, Role, User
+from accounts.models import Domain, RecoveryCode, Role, User
 from accounts.tables import UserTable
 from accounts.two_factor import devices, session
 from portal.lib.http import posted, safe_next
@@ -110,9 +110,29 @@ def user_detail(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse
         and target.pk != request.user.pk
         and bool(getattr(target, "two_factor", False) or codes_left),
         "figure_templates": figures.facts_templates(),
+        "rights": rules.describe_rights(target.domain_rights, _domain_names(request)),
         "nav": "users",
     }
     return render(request, "accounts/user_detail.html", context)
+
+
+def _domain_names(request: AuthenticatedHttpRequest) -> dict[int, str]:
+    return dict(Domain.objects.filter(account=request.user.account).values_list("id", "name"))
+
+
+@domain_admin_required
+def user_rights(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
+    """What a user's keys may reach: none, read or read/write, on every domain and per domain."""
+    target = _user_in_account(request, user_id)
+    domains = list(Domain.objects.filter(account=request.user.account).order_by("name"))
+    form = RightsForm(posted(request), target=target, domains=domains)
+    if form.is_bound and form.is_valid():
+        changed = rules.set_rights(target, form.rights(), actor=request.user, request=request)
+        name = target.get_full_name()
+        _say(request, changed, f"Rights of {name} saved.", f"Nothing changed for {name}.")
+        return redirect("accounts:user_detail", target.pk)
+    context = {"target": target, "form": form, "nav": "users"}
+    return render(request, "accounts/user_rights.html", context)
 
 
 @account_admin_required

@@ -14,9 +14,10 @@ this list):
    whatever happens.
 2. Parse and freshness (`signing.py`): the token from the headers, checked for shape, and
    its timestamp against the server's clock. No I/O.
-3. The one statement (`lookup.py`): the key, just enough of its owner to judge it and, on
-   PostgreSQL, the view's data as JSON built by the database (`reads.py`), in one round
-   trip. A deleted or made-up key is unknown.
+3. The one statement (`lookup.py`): the key and its rules, just enough of its owner to judge
+   it (with its rights per domain) and, on PostgreSQL, the view's data as JSON built by the
+   database (`reads.py`, leaving out domains the key may not read), in one round trip. A
+   deleted or made-up key is unknown. Records' views ask apikeys/scope.py with what it read.
 4. Secret and HMAC (`signing.py`): the key's secret decrypted (apikeys/secret_storage.py)
    and the signature checked against it. A refusal up to here carries no rate-limit
    headers: only a verified request learns its key's window.

@@ -1,5 +1,6 @@
-"""The one database round trip of a signed request: the key, just enough of its owner to
-judge it, and on PostgreSQL the data the view will answer with, in one statement.
+"""The one database round trip of a signed request: the key (with its rules), just enough of
+its owner to judge it (with its rights per domain, so apikeys/scope.py needs no query), and
+on PostgreSQL the data the view will answer with, in one statement.
 
 Every API call runs this, so it is hand-written SQL rather than a queryset. Measured on
 PostgreSQL, `select_related("owner__account").first()` spent about 0.3 ms compiling its
@@ -48,8 +49,13 @@ _KEY_COLUMNS = (
     "last_used_at",
     "deleted_at",
     "allowed_ips",  # checked against the request's address: no query of its own
+    "scope_rules",  # and the key's rules and its owner's rights (apikeys/scope.py): no query
 )
-_OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active")
+_OWNER_COLUMNS = ("id", "account_id", "api_access", "is_active", "domain_rights")
+# How the statement names the key's rules and the owner's rights, for reads that filter on
+# them (apikeys/api/reads.py).
+KEY_RULES = f"k.{connection.ops.quote_name(ApiKey._meta.get_field('scope_rules').column)}"
+OWNER_RIGHTS = f"u.{connection.ops.quote_name(User._meta.get_field('domain_rights').column)}"
 # How the statement names the owner's account, for the data selected beside the key.
 OWNER_ACCOUNT = f"u.{connection.ops.quote_name(User._meta.get_field('account').column)}"
 

@@ -8,7 +8,11 @@ line breaks json_agg puts between them. On other databases the same JSON text is
 with the ORM and json.dumps, once the key has passed.
 
 The account is named by an SQL reference to the key owner's account (lookup.OWNER_ACCOUNT),
-so a key can never read another account's domains.
+so a key can never read another account's domains. The key's rules and its owner's rights
+are named the same way (lookup.KEY_RULES, lookup.OWNER_RIGHTS): a domain the key may not read
+(apikeys/scope.py) is left out in SQL, from the list, the page and its count, in the same
+statement. `_visible` is scope.decide(key, "read", domain) written for PostgreSQL; the ORM
+path asks decide() itself.
 """
 
 import functools
@@ -21,6 +25,8 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Domain
+from apikeys import scope
+from apikeys.models import ApiKey
 
 # The fields of a domain in the API's answers, in their order there.
 FIELDS = ("id", "name", "status", "note")
@@ -29,8 +35,17 @@ BIGINT_MAX = 2**63 - 1
 T = TypeVar("T", covariant=True)
 
 
+@dataclass(frozen=True)
+class Refs:
+    """SQL references, in the key's statement, to what a read is limited by."""
+
+    account: str  # the owner's account id
+    rules: str  # the key's rules (jsonb)
+    rights: str  # the owner's rights per domain (jsonb)
+
+
 class Read(Protocol, Generic[T]):
-    def select(self, account: str) -> tuple[list[str], list[object]]:
+    def select(self, refs: Refs) -> tuple[list[str], list[object]]:
         """PostgreSQL: the select-list expressions and their parameters, in text order."""
         ...
 
@@ -38,8 +53,9 @@ class Read(Protocol, Generic[T]):
         """The result, from the values those expressions produced."""
         ...
 
-    def with_orm(self, account_id: int) -> T:
-        """The same result through the ORM, on any database."""
+    def with_orm(self, account_id: int, key: ApiKey | None = None) -> T:
+        """The same result through the ORM, on any database (limited to what `key` may
+        read, when given)."""
         ...
 
 
@@ -52,13 +68,26 @@ def _column(name: str) -> str:
     return _q(field.column)
 
 
-def _rows(account: str, where: str = "", tail: str = "") -> str:
-    """The account's domains as rows of the API's fields, named as the API names them."""
+def _visible(refs: Refs) -> str:
+    """The domain d is one the key may read: its owner's level on it is not "none" (its own
+    entry, else "*"), and the key has no rules or one naming it or "*" (every rule's level
+    covers reading, and names and types narrow records, not the domain)."""
+    pk = f"d.{_column('id')}::text"
+    return (
+        f" AND coalesce({refs.rights}->>({pk}), {refs.rights}->>'*', 'none') <> 'none'"
+        f" AND (jsonb_array_length({refs.rules}) = 0 OR EXISTS (SELECT 1 FROM"
+        f" jsonb_array_elements({refs.rules}) r WHERE r->>'domain' IN ('*', {pk})))"
+    )
+
+
+def _rows(refs: Refs, where: str = "", tail: str = "") -> str:
+    """The account's domains the key may read, as rows of the API's fields, named as the
+    API names them."""
     columns = ", ".join(f"d.{_column(f)} AS {_q(f)}" for f in FIELDS)
     account_column = _column("account")
     return (
         f"SELECT {columns} FROM {_q(Domain._meta.db_table)} d"
-        f" WHERE d.{account_column} = {account}{where}{tail}"
+        f" WHERE d.{account_column} = {refs.account}{_visible(refs)}{where}{tail}"
     )
 
 
@@ -72,8 +101,11 @@ def _array(rows: str) -> str:
     )
 
 
-def _domains(account_id: int) -> "QuerySet[Domain]":
-    return Domain.objects.filter(account_id=account_id).order_by("name", "id")
+def _domains(account_id: int, key: ApiKey | None) -> "QuerySet[Domain]":
+    domains = Domain.objects.filter(account_id=account_id).order_by("name", "id")
+    if key is None:
+        return domains
+    return domains.filter(scope.readable_domains(key))
 
 
 def _dumps(value: object) -> str:
@@ -85,34 +117,34 @@ def _dumps(value: object) -> str:
 
 
 @functools.cache
-def _list_sql(account: str) -> list[str]:
-    return [_array(_rows(account))]
+def _list_sql(refs: Refs) -> list[str]:
+    return [_array(_rows(refs))]
 
 
 @functools.cache
-def _page_sql(account: str) -> list[str]:
-    count = f"(SELECT count(*) FROM ({_rows(account)}) c)"
-    page = _array(_rows(account, tail=f" ORDER BY {_ORDER} LIMIT %s OFFSET %s"))
+def _page_sql(refs: Refs) -> list[str]:
+    count = f"(SELECT count(*) FROM ({_rows(refs)}) c)"
+    page = _array(_rows(refs, tail=f" ORDER BY {_ORDER} LIMIT %s OFFSET %s"))
     return [count, page]
 
 
 @functools.cache
-def _one_sql(account: str) -> list[str]:
-    row = _rows(account, where=f" AND d.{_column('id')} = %s")
+def _one_sql(refs: Refs) -> list[str]:
+    row = _rows(refs, where=f" AND d.{_column('id')} = %s")
     return [f"(SELECT row_to_json(p)::text FROM ({row}) p)"]
 
 
 class DomainList:
     """Every domain of the account (API v1), as a JSON array."""
 
-    def select(self, account: str) -> tuple[list[str], list[object]]:
-        return _list_sql(account), []
+    def select(self, refs: Refs) -> tuple[list[str], list[object]]:
+        return _list_sql(refs), []
 
     def from_columns(self, values: Sequence[Any]) -> str:
         return str(values[0])
 
-    def with_orm(self, account_id: int) -> str:
-        return _dumps(list(_domains(account_id).values(*FIELDS)))
+    def with_orm(self, account_id: int, key: ApiKey | None = None) -> str:
+        return _dumps(list(_domains(account_id, key).values(*FIELDS)))
 
 
 @dataclass(frozen=True)
@@ -134,14 +166,14 @@ class DomainPage:
     def offset(self) -> int:
         return (self.number - 1) * self.per_page
 
-    def select(self, account: str) -> tuple[list[str], list[object]]:
-        return _page_sql(account), [self.per_page, self.offset]
+    def select(self, refs: Refs) -> tuple[list[str], list[object]]:
+        return _page_sql(refs), [self.per_page, self.offset]
 
     def from_columns(self, values: Sequence[Any]) -> Page:
         return Page(self.number, self.per_page, int(values[0]), str(values[1]))
 
-    def with_orm(self, account_id: int) -> Page:
-        domains = _domains(account_id)
+    def with_orm(self, account_id: int, key: ApiKey | None = None) -> Page:
+        domains = _domains(account_id, key)
         total = domains.count()
         start = self.offset
         rows = list(domains.values(*FIELDS)[start : start + self.per_page]) if start < total else []
@@ -154,12 +186,12 @@ class OneDomain:
 
     pk: int
 
-    def select(self, account: str) -> tuple[list[str], list[object]]:
-        return _one_sql(account), [self.pk]
+    def select(self, refs: Refs) -> tuple[list[str], list[object]]:
+        return _one_sql(refs), [self.pk]
 
     def from_columns(self, values: Sequence[Any]) -> str | None:
         return None if values[0] is None else str(values[0])
 
-    def with_orm(self, account_id: int) -> str | None:
-        row = _domains(account_id).filter(pk=self.pk).values(*FIELDS).first()
+    def with_orm(self, account_id: int, key: ApiKey | None = None) -> str | None:
+        row = _domains(account_id, key).filter(pk=self.pk).values(*FIELDS).first()
         return None if row is None else _dumps(row)

@@ -135,7 +135,7 @@ def v1_record_set(rtype: str, body: dict[str, Any]) -> records.RecordSet:
 @signed_api(1)
 def v1_records(request: HttpRequest, auth: Authenticated, pk: int) -> HttpResponse:
     domain = _run(records.readable_domain, auth.key, pk)
-    return _json([v1_shape(r, domain) for r in records.records_of(domain)])
+    return _json([v1_shape(r, domain) for r in records.records_of(auth.key, domain)])
 
 
 @signed_api(1, methods=LIST)
@@ -148,7 +148,7 @@ def v1_records_of_type(
         created, new = _run(records.create, auth.key, pk, wanted, request)
         return _json(v1_shape(created, created.domain), status=201 if new else 200)
     domain = _run(records.readable_domain, auth.key, pk)
-    return _json([v1_shape(r, domain) for r in records.records_of(domain, rtype)])
+    return _json([v1_shape(r, domain) for r in records.records_of(auth.key, domain, rtype)])
 
 
 @signed_api(1, methods=ONE)
@@ -164,7 +164,7 @@ def v1_record(
         _run(records.delete, auth.key, pk, rtype, record_id, request)
         return _json({"success": "Record deleted."})
     domain = _run(records.readable_domain, auth.key, pk)
-    found = records.records_of(domain, rtype, record_id)
+    found = records.records_of(auth.key, domain, rtype, record_id)
     if not found:
         raise ApiError(
             404, "not_found", f"There is no {rtype} record {record_id} in {domain}.", field="id"
@@ -248,7 +248,7 @@ def v4_records(request: HttpRequest, auth: Authenticated, pk: int) -> HttpRespon
         return _json({"data": v4_shape(created, created.domain)}, status=201 if new else 200)
     domain = _run(records.readable_domain, auth.key, pk)
     number, per_page = _page(request), settings.API_PAGE_SIZE
-    every = records.records_of(domain)
+    every = records.records_of(auth.key, domain)
     page = every[(number - 1) * per_page : number * per_page]
     pagination = {
         "total": len(every),
@@ -262,7 +262,7 @@ def v4_records(request: HttpRequest, auth: Authenticated, pk: int) -> HttpRespon
 @signed_api(4, methods=ONE)
 def v4_record(request: HttpRequest, auth: Authenticated, pk: int, record_id: int) -> HttpResponse:
     domain = _run(records.readable_domain, auth.key, pk)
-    found = records.records_of(domain, record_id=record_id)
+    found = records.records_of(auth.key, domain, record_id=record_id)
     if not found:
         raise ApiError(404, "not_found", f"There is no record {record_id} in {domain}.", field="id")
     rtype = found[0].type

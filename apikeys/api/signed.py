@@ -69,7 +69,8 @@ def find(key_id: uuid.UUID, read: "reads.Read[Any] | None") -> tuple[ApiKey, Any
     if not lookup.single_statement():
         key = lookup.candidate_key(key_id)
         return None if key is None else (key, None)
-    expressions, params = read.select(lookup.OWNER_ACCOUNT) if read else ([], [])
+    refs = reads.Refs(lookup.OWNER_ACCOUNT, lookup.KEY_RULES, lookup.OWNER_RIGHTS)
+    expressions, params = read.select(refs) if read else ([], [])
     found = lookup.candidate_key_with(key_id, expressions, params)
     if found is None:
         return None
@@ -77,7 +78,11 @@ def find(key_id: uuid.UUID, read: "reads.Read[Any] | None") -> tuple[ApiKey, Any
     return key, read.from_columns(columns) if read else None
 
 
-def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) -> Authenticated:
+def authenticate(
+    request: HttpRequest,
+    read: "reads.Read[Any] | None" = None,
+    target: tuple[int, str] | None = None,
+) -> Authenticated:
     """The live key that signed this request, its rate-limit window and the read's data;
     or ApiError. One database round trip and one Redis round trip.
 
@@ -106,7 +111,7 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
         )
 
     # 5. Source address: the address seen, and whether the key allows it (no query).
-    source = sources.Source.of(key, request)
+    source = sources.Source.of(key, request, target)
     # 6. Rate limit, counted only once the signature holds, so nobody can spend another's
     # allowance (or fill its usage chart); the request's usage rides the same pipeline.
     window = ratelimit.hit(str(key.key), riders=source.riders)
@@ -132,7 +137,7 @@ def authenticate(request: HttpRequest, read: "reads.Read[Any] | None" = None) ->
             address=source.ip or sources.UNKNOWN,
         )
     if read is not None and data is None and not lookup.single_statement():
-        data = read.with_orm(key.owner.account_id)
+        data = read.with_orm(key.owner.account_id, key)
     return Authenticated(key, window, data)
 
 
@@ -168,6 +173,15 @@ def refuse_unless_live(key: ApiKey, window: ratelimit.Window) -> None:
         )
 
 
+def _target(request: HttpRequest, kwargs: dict[str, Any]) -> tuple[int, str] | None:
+    """The domain a request names (its URL's pk) and whether it reads or writes it: what
+    its usage is also counted under, for narrowing the key to what it used."""
+    pk = kwargs.get("pk")
+    if not isinstance(pk, int) or not 0 < pk <= reads.BIGINT_MAX:
+        return None
+    return pk, "read" if request.method in READ_METHODS else "write"
+
+
 P = ParamSpec("P")
 # A view of the signed API, called with what authentication found, and the same view once
 # decorated; and what a view reads besides the key, decided from the request alone.
@@ -196,7 +210,7 @@ def signed_api(
                 if request.method not in methods:
                     return method_not_allowed(version, methods)
                 read = reads_for(request, *args, **kwargs) if reads_for else None
-                auth = authenticate(request, read)  # steps 2 to 6
+                auth = authenticate(request, read, _target(request, kwargs))  # steps 2 to 6
                 window = auth.window
                 lastused.touch(auth.key, request)  # 7. Last used
                 response = view(request, auth, *args, **kwargs)

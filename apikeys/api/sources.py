@@ -73,12 +73,14 @@ class Source(NamedTuple):
     hour: int
 
     @classmethod
-    def of(cls, key: ApiKey, request: HttpRequest) -> "Source":
+    def of(
+        cls, key: ApiKey, request: HttpRequest, target: tuple[int, str] | None = None
+    ) -> "Source":
         ip = client_ip(request)
         allowed = addresses.permits(addresses.allowlist(tuple(key.allowed_ips)), ip)
         outcome = usage.outcome(key.status(), allowed)
         hour = usage.hour_now()
-        used = usage.counter(key.pk, outcome, hour)
+        used = usage.counter(key.pk, outcome, hour, target)
         if outcome == usage.ANSWERED and ip is not None:
             return cls(ip, allowed, (used, _counter(str(key.key), ip)), outcome, hour)
         return cls(ip, allowed, (used,), outcome, hour)

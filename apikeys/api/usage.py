@@ -65,7 +65,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from apikeys.api import ratelimit
-from apikeys.models import ApiKey, DailyUsage, HourlyUsage, Status, UsageFold
+from apikeys.models import ApiKey, DailyUsage, DomainUsage, HourlyUsage, Status, UsageFold
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ ANSWERED, RATE_LIMITED, ADDRESS, EXPIRY, ACCESS = OUTCOMES = (
     "expiry",
     "access",
 )
+# A request to one domain is also counted under "d<domain id>:<read|write>" (the key's
+# domain usage, for narrowing it), by a second HINCRBY in the same pipeline and hash.
+_DOMAIN_FIELD = re.compile(r"d(\d{1,18}):(read|write)$")
 HOURLY_KEPT = timedelta(hours=48)
 DAILY_KEPT_DAYS = 90
 # How far back a fold looks for hours' hashes; and how long a prepared hash lives unfolded.
@@ -124,15 +127,21 @@ def _claims_name() -> str:
     return cache.make_key("keyusage:claims")
 
 
-def counter(key_pk: int, counted_as: str, hour: int) -> ratelimit.Rider:
-    """One request of the key, counted under `counted_as` in `hour`."""
-    field = f"{key_pk}:{counted_as}"
+def counter(
+    key_pk: int, counted_as: str, hour: int, target: tuple[int, str] | None = None
+) -> ratelimit.Rider:
+    """One request of the key, counted under `counted_as` in `hour`; and, when it is
+    answered and names a domain, under that domain and its operation (`target`)."""
+    names = [counted_as]
+    if target is not None and counted_as == ANSWERED:
+        names.append(f"d{target[0]}:{target[1]}")
 
     def in_redis(pipe: redis.client.Pipeline) -> None:
-        pipe.hincrby(_hash_name(hour), field, 1)
+        for name in names:
+            pipe.hincrby(_hash_name(hour), f"{key_pk}:{name}", 1)
 
     def in_process() -> None:
-        _count_locally(key_pk, {counted_as: 1}, hour)
+        _count_locally(key_pk, dict.fromkeys(names, 1), hour)
 
     return ratelimit.Rider(in_redis, in_process)
 
@@ -267,7 +276,7 @@ def _fold_claim(
         else:
             folded.claims += 1
             for pk, by_outcome in counts.items():
-                n = sum(by_outcome.values())
+                n = sum(by_outcome.get(name, 0) for name in OUTCOMES)
                 if pk in known:
                     folded.requests += n
                     counted.add(pk)
@@ -291,7 +300,8 @@ def _parse(stored: Mapping[bytes, bytes]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for field, value in stored.items():
         pk, _, counted_as = field.decode().partition(":")
-        if counted_as in OUTCOMES and pk.isascii() and pk.isdigit():
+        known = counted_as in OUTCOMES or _DOMAIN_FIELD.match(counted_as)
+        if known and pk.isascii() and pk.isdigit():
             counts[int(pk)][counted_as] = int(value)
         elif field != _PLACEHOLDER.encode():
             log.warning("usage: unknown field %r left out", field)
@@ -299,18 +309,31 @@ def _parse(stored: Mapping[bytes, bytes]) -> dict[int, dict[str, int]]:
 
 
 def _add(counts: Mapping[tuple[int, int], Mapping[str, int]]) -> None:
-    """Add counts per (key pk, UTC hour) to the hourly and daily rows, creating them."""
+    """Add counts per (key pk, UTC hour) to the hourly and daily rows, creating them, and
+    the per-domain counts to the daily domain rows."""
     hourly: list[tuple[Any, ...]] = []
     daily: dict[tuple[int, date], list[int]] = {}
+    domains: dict[tuple[int, date, int, str], int] = defaultdict(int)
     for (pk, hour), by_outcome in counts.items():
         values = [by_outcome.get(name, 0) for name in OUTCOMES]
         start = datetime.fromtimestamp(hour * 3600, UTC)
+        for name, n in by_outcome.items():
+            if found := _DOMAIN_FIELD.match(name):
+                domains[pk, start.date(), int(found[1]), found[2]] += n
         hourly.append((pk, connection.ops.adapt_datetimefield_value(start), *values))
         day = daily.setdefault((pk, start.date()), [0] * len(OUTCOMES))
         day[:] = [a + b for a, b in zip(day, values, strict=True)]
     if not hourly:
         return
     with connection.cursor() as cursor:
+        if domains:
+            cursor.executemany(
+                _domain_upsert(),
+                [
+                    (pk, connection.ops.adapt_datefield_value(day), domain, op, n)
+                    for (pk, day, domain, op), n in domains.items()
+                ],
+            )
         cursor.executemany(_upsert(HourlyUsage, "hour"), hourly)
         cursor.executemany(
             _upsert(DailyUsage, "day"),
@@ -334,10 +357,23 @@ def _upsert(model: type[Model], period: str) -> str:
     )
 
 
+@functools.cache
+def _domain_upsert() -> str:
+    q = connection.ops.quote_name
+    table = q(DomainUsage._meta.db_table)
+    keys = ", ".join(q(c) for c in ("api_key_id", "day", "domain_id", "operation"))
+    return (
+        f"INSERT INTO {table} ({keys}, {q('requests')}) VALUES (%s, %s, %s, %s, %s) "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {q('requests')} = "
+        f"{table}.{q('requests')} + excluded.{q('requests')}"
+    )
+
+
 def prune(now: datetime) -> int:
     """Delete hourly rows past 48 hours, daily rows past 90 days, and old ledger rows."""
     today = now.astimezone(UTC).date()
     hours, _ = HourlyUsage.objects.filter(hour__lt=now - HOURLY_KEPT).delete()
     days, _ = DailyUsage.objects.filter(day__lte=today - timedelta(days=DAILY_KEPT_DAYS)).delete()
+    DomainUsage.objects.filter(day__lte=today - timedelta(days=DAILY_KEPT_DAYS)).delete()
     UsageFold.objects.filter(folded_at__lt=now - LEDGER_KEPT).delete()
     return hours + days

@@ -57,7 +57,15 @@ def _save_edit(
     request: AuthenticatedHttpRequest, api_key: ApiKey, form: KeyEditForm
 ) -> HttpResponse:
     data = form.cleaned_data
-    if actions.edit_key(api_key, data["name"], data["allowed_ips"], request.user, request):
+    changed = actions.edit_key(
+        api_key,
+        data["name"],
+        data["allowed_ips"],
+        request.user,
+        request,
+        scope_rules=data.get("scope_rules"),
+    )
+    if changed:
         messages.success(request, f"The API key {api_key.key} has been saved.")
     else:
         messages.info(request, f"Nothing changed on the API key {api_key.key}.")

@@ -61,6 +61,7 @@ def _generate(request: AuthenticatedHttpRequest) -> HttpResponse:
                 expiry_months=form.cleaned_data["months"],
                 form_token=form.cleaned_data["form_token"],
                 request=request,
+                scope_rules=form.cleaned_data.get("scope_rules"),
             )
         except KeyLimitReached:
             refusal, refusal_status = LIMIT_MESSAGE, 409

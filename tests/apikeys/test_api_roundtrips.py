@@ -81,6 +81,25 @@ def test_a_signed_request_is_one_database_and_one_redis_round_trip(
         assert len(trips["queries"]) == orm_queries, trips["queries"]
 
 
+@pytest.mark.parametrize("endpoint", ["v1 list", "v1 one", "v4 list", "v4 one"])
+def test_a_scoped_key_costs_no_round_trip_more(client, redis_cache, user, domain, endpoint):
+    """Its rules and its owner's rights come back in the same statement, and filter there."""
+    user.domain_rights = {"*": "read", str(domain.pk): "read_write"}
+    user.save()
+    key, secret = make_key(user, rules=[{"domain": domain.pk, "level": "read"}])
+    path, orm_queries = paths(domain)[endpoint]
+    with time_machine.travel(START, tick=False):
+        assert client.get(path, **signed(key.key, secret)).status_code == 200
+    with time_machine.travel(START + timedelta(seconds=5), tick=False), round_trips() as trips:
+        response = client.get(path, **signed(key.key, secret))
+    assert response.status_code == 200, response.content
+    assert trips["redis"] == 1
+    if POSTGRESQL:
+        assert trips["postgresql"] == 1, trips["pg_sent"]
+    else:
+        assert len(trips["queries"]) == orm_queries, trips["queries"]
+
+
 def test_last_used_costs_a_few_more_round_trips_at_most_once_a_minute(
     client, redis_cache, user, pair, domains
 ):

@@ -224,3 +224,23 @@ def test_without_redis_counts_wait_in_the_process_until_something_reads_them(
         "this run only prunes."
     )
     assert answered(key) == 2
+
+
+@pytest.mark.django_db
+def test_requests_to_a_domain_are_folded_per_domain_and_operation(user, redis_cache, client):
+    from accounts.models import Domain
+    from apikeys.models import DomainUsage
+
+    domain = Domain.objects.create(account=user.account, name="a.example")
+    key, secret = make_key(user)
+    client_redis = ratelimit.shared_redis()
+    for path in ("/api/v1/domains", f"/api/v1/domains/{domain.pk}", f"/api/v4/domains/{domain.pk}"):
+        assert client.get(path, **signed(key.key, secret)).status_code == 200
+    refused = client.post(f"/api/v1/domains/{domain.pk}/records/TXT", **signed(key.key, secret))
+    assert refused.status_code == 400  # no body: counted as a write all the same
+    assert client_redis is not None
+    assert fold_command().splitlines()[0].startswith("Folded 4 request(s) of 1 key(s)")
+    assert answered(key) == 4
+    assert sorted(
+        DomainUsage.objects.filter(api_key=key).values_list("domain_id", "operation", "requests")
+    ) == [(domain.pk, "read", 2), (domain.pk, "write", 1)]

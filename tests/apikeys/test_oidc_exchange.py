@@ -86,7 +86,7 @@ def test_a_good_token_gets_a_key_that_lists_domains_and_stops_at_its_expiry(
     assert key.expires is not None
     assert abs(key.expires - (timezone.now() + timedelta(minutes=15))) < timedelta(seconds=5)
     assert key.ci_claims["repository_id"] == REPOSITORY_ID
-    assert key.ci_rules == trust.rules
+    assert key.scope_rules == trust.rules
     entry = AuditEvent.objects.get(event=Event.CI_KEY_MINTED)
     assert entry.api_key == body["apiKey"]
     assert entry.details["claims"]["repository"] == "acme/infra"
@@ -98,6 +98,34 @@ def test_a_good_token_gets_a_key_that_lists_domains_and_stops_at_its_expiry(
         expired = client.get(DOMAINS, **signed(body["apiKey"], body["secretKey"]))
     assert expired.status_code == 401
     assert expired.json()["code"] == "key_expired"
+
+
+def test_a_minted_key_writes_within_the_trusts_rules_and_nowhere_else(
+    client, issuer, trust, domains
+):
+    trust.rules = [
+        {
+            "domain": domains[0].pk,
+            "level": "read_write",
+            "names": ["_acme-challenge"],
+            "types": ["TXT"],
+        }
+    ]
+    trust.save()
+    minted = post(client, issuer.token()).json()
+    auth = signed(minted["apiKey"], minted["secretKey"])
+
+    def write(domain, rtype: str, name: str, value: str):
+        body = {"name": name, "ttl": 60, "roundRobin": [{"value": value}]}
+        path = f"/api/v1/domains/{domain.pk}/records/{rtype}"
+        return client.post(path, json.dumps(body), content_type="application/json", **auth)
+
+    assert write(domains[0], "TXT", "_acme-challenge", "token-1").status_code in (200, 201)
+    assert write(domains[0], "A", "www", "192.0.2.1").status_code == 403
+    assert write(domains[0], "A", "www", "192.0.2.1").json()["code"] == "insufficient_scope"
+    assert write(domains[1], "TXT", "_acme-challenge", "token-1").status_code == 403
+    listed = client.get(DOMAINS, **auth).json()
+    assert [d["name"] for d in listed] == [domains[0].name]
 
 
 def test_a_form_field_carries_the_token_too(client, issuer, trust):

@@ -193,3 +193,33 @@ def test_lexicon_creates_lists_and_deletes_an_acme_challenge(
         "record.deleted",
     ]
     assert {e.api_key for e in events} == {str(key.key)}
+
+
+def test_lexicon_with_a_dns01_key_does_its_challenge_and_nothing_else(
+    zone, user, constellix_at_live_server
+) -> None:
+    from apikeys.scope_forms import dns01_rules
+
+    other = Domain.objects.create(account=zone.account, name="other.example")
+    key, secret = make_key(user, rules=dns01_rules(zone.pk))
+    name = "_acme-challenge.example.com"
+    with lexicon(key, secret) as dns:
+        assert dns.create_record("TXT", name, "token-one")
+        assert [r["content"] for r in dns.list_records("TXT", name)] == ["token-one"]
+        with pytest.raises(Exception, match="403"):
+            dns.create_record("A", "www.example.com", "192.0.2.1")
+        assert dns.delete_record(rtype="TXT", name=name, content="token-one")
+        assert dns.list_records("TXT", name) == []
+    assert not Record.objects.exists()
+
+    config = ConfigResolver().with_dict(
+        {
+            "provider_name": "constellix",
+            "domain": "other.example",
+            "constellix": {"auth_username": str(key.key), "auth_token": secret},
+        }
+    )
+    # The other domain is absent from the key's list, so lexicon cannot even find it.
+    with pytest.raises(Exception, match="(?i)domain"), Client(config) as dns:
+        dns.create_record("TXT", "_acme-challenge.other.example", "token")
+    assert not Record.objects.filter(domain=other).exists()

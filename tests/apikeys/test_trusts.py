@@ -128,8 +128,8 @@ def test_a_lifetime_outside_1_to_60_minutes_is_refused(
         ({"provider": "gitlab", "repository_id": ""}, "Set project_id"),
         ({"rules": "[{"}, "The rules are not valid JSON."),
         ({"rules": "[]"}, "Give a list of at least one rule."),
-        ({"rules": '[{"domain": "*", "level": "admin"}]'}, "level must be"),
-        ({"rules": '[{"domain": 999999, "level": "read"}]'}, "domain must be"),
+        ({"rules": '[{"domain": "*", "level": "admin"}]'}, "the level must be read or read_write"),
+        ({"rules": '[{"domain": 999999, "level": "read"}]'}, "is not a domain of this account"),
     ],
 )
 def test_bad_input_gets_a_form_error_and_writes_nothing(

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_records'),
-        ('apikeys', '0004_revocation'),
+        ('apikeys', '0006_domain_usage'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -19,11 +19,6 @@ class Migration(migrations.Migration):
             model_name='apikey',
             name='ci_claims',
             field=models.JSONField(blank=True, default=dict, editable=False),
-        ),
-        migrations.AddField(
-            model_name='apikey',
-            name='ci_rules',
-            field=models.JSONField(blank=True, default=list, editable=False),
         ),
         migrations.AddField(
             model_name='apikey',

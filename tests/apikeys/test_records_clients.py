@@ -223,3 +223,84 @@ def test_lexicon_with_a_dns01_key_does_its_challenge_and_nothing_else(
     with pytest.raises(Exception, match="(?i)domain"), Client(config) as dns:
         dns.create_record("TXT", "_acme-challenge.other.example", "token")
     assert not Record.objects.filter(domain=other).exists()
+
+
+def _docs_block(marker: str) -> str:
+    """The fenced Python block of docs/api.md that holds `marker`: the set-up as users copy it."""
+    text = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    blocks = text.split("```python\n")[1:]
+    [block] = [b.split("```", 1)[0] for b in blocks if marker in b]
+    return block
+
+
+def test_the_docs_octodns_provider_syncs_with_a_key_scoped_to_the_zone(
+    zone, user, live_server, tmp_path, monkeypatch
+) -> None:
+    (tmp_path / "portal_provider.py").write_text(_docs_block("class PortalProvider"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    key, secret = make_key(user, rules=[{"domain": zone.pk, "level": "read_write"}])
+    monkeypatch.setenv("PORTAL_API_KEY", str(key.key))
+    monkeypatch.setenv("PORTAL_SECRET_KEY", secret)
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    (zones / "example.com.yaml").write_text(ZONE)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        CONFIG.format(directory=zones).replace(
+            "    class: octodns_constellix.ConstellixProvider\n"
+            "    api_key: env/CONSTELLIX_API_KEY\n"
+            "    secret_key: env/CONSTELLIX_SECRET_KEY\n",
+            "    class: portal_provider.PortalProvider\n"
+            "    api_key: env/PORTAL_API_KEY\n"
+            "    secret_key: env/PORTAL_SECRET_KEY\n"
+            f"    base_url: {live_server.url}/api/v1\n",
+        )
+    )
+
+    octodns_sync(config, monkeypatch)
+
+    assert ("CNAME", "www") in zone_records(zone) and len(zone_records(zone)) == 6
+
+
+def test_the_docs_lexicon_launcher_writes_the_challenge_with_a_dns01_key(
+    zone, user, live_server, tmp_path
+) -> None:
+    import os
+    import subprocess
+
+    script = _docs_block("def _at_portal").replace(
+        "https://portal.example.com/api/v1", f"{live_server.url}/api/v1"
+    )
+    (tmp_path / "portal_lexicon.py").write_text(script)
+    rules = [
+        {"domain": zone.pk, "level": "read_write", "names": ["_acme-challenge"], "types": ["TXT"]}
+    ]
+    key, secret = make_key(user, rules=rules)
+    env = {
+        **os.environ,
+        "LEXICON_CONSTELLIX_AUTH_USERNAME": str(key.key),
+        "LEXICON_CONSTELLIX_AUTH_TOKEN": secret,
+    }
+
+    # The launcher runs as written; only the DNS lookup of the zone (lexicon's command line
+    # always asks the DNS, which this machine cannot reach) is answered in advance.
+    offline = (
+        "import runpy, sys, dns.name, dns.resolver\n"
+        "dns.resolver.zone_for_name = lambda name, *a, **k: dns.name.from_text('example.com')\n"
+        "sys.argv = ['portal_lexicon.py', *sys.argv[1:]]\n"
+        "runpy.run_path('portal_lexicon.py', run_name='__main__')\n"
+    )
+
+    def lexicon_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", offline, "constellix", *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    name = "--name=_acme-challenge.example.com."
+    created = lexicon_cli("create", "example.com", "TXT", name, "--content=token-1")
+    assert created.returncode == 0, created.stderr
+    assert zone_records(zone) == {("TXT", "_acme-challenge"): (3600, [{"value": '"token-1"'}])}
+    refused = lexicon_cli("create", "example.com", "A", "--name=www", "--content=192.0.2.1")
+    assert refused.returncode != 0
+    deleted = lexicon_cli("delete", "example.com", "TXT", name, "--content=token-1")
+    assert deleted.returncode == 0, deleted.stderr
+    assert zone_records(zone) == {}

@@ -10,6 +10,7 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 
 from accounts.http import AuthenticatedHttpRequest
+from apikeys.menu import key_menu
 from apikeys.models import ApiKey
 from portal.lib.http import sessionless
 
@@ -18,8 +19,9 @@ log = logging.getLogger(__name__)
 
 @login_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
-    keys = ApiKey.objects.filter(owner=request.user).not_deleted().select_related("owner")
-    return render(request, "portal/dashboard.html", {"keys": keys, "nav": "dashboard"})
+    keys = list(ApiKey.objects.filter(owner=request.user).not_deleted().select_related("owner"))
+    context = {"keys": keys, "key_menu": key_menu(request.user, len(keys)), "nav": "dashboard"}
+    return render(request, "portal/dashboard.html", context)
 
 
 @sessionless

@@ -98,7 +98,7 @@ def test_the_users_page_shows_two_factor_status_in_the_same_queries(
     rows = {row.split("</td>")[0]: row for row in page.split("<tr")[1:]}
     uma = next(row for row in rows.values() if user.email in row)
     ada = next(row for row in rows.values() if account_admin.email in row)
-    assert ">On<" in uma and ">Off<" in ada
+    assert "Two-factor on<" in uma and "Two-factor off<" in ada
     detail = client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
     assert "Authenticator app “Phone”" in detail and "Reset second factors" in detail
 

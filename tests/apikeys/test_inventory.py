@@ -406,7 +406,11 @@ def test_the_users_page_shows_key_names_and_the_last_used_address(client_for, do
     )
     client = client_for(domain_admin)
     page = client.get(reverse("accounts:users")).content.decode()
-    assert "Key names" in page and "backup, certbot on web-1" in page
-    assert "5 Mar 2026, 05:06 UTC from 2001:db8::7" in page
+    # The names under the count, the address under the time.
+    assert '2<span class="sub">backup, certbot on web-1</span>' in page
+    assert (
+        '5 Mar 2026, 05:06 UTC<span class="sub">from <code class="token" title="2001:db8::7">'
+        in page
+    )
     detail = client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
     assert "backup, certbot on web-1" in detail and "from 2001:db8::7" in detail

@@ -163,5 +163,6 @@ def test_profile_shows_when_and_where_each_key_was_last_used(client_for, user):
         last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
     )
     page = client_for(user).get("/profile/").content.decode()
-    assert "4 Mar 2026, 05:06 UTC from 198.51.100.7" in page
+    # The address on a line of its own, never broken (a token with a title).
+    assert '4 Mar 2026, 05:06 UTC<br>from <code class="token" title="198.51.100.7">' in page
     assert "Never used" in page

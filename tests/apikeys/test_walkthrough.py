@@ -12,7 +12,7 @@ from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.apikeys import leaks
-from tests.conftest import PASSWORD, browser_sign_in, make_user
+from tests.conftest import PASSWORD, browser_sign_in, key_action, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -103,13 +103,13 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     assert_accessible(page)
 
     # The Change Expiry page, left without a change.
-    page.get_by_role("link", name=f"Change expiry of {first.key}").click()
+    key_action(page, first.key, "Expire sooner")
     expect(page.get_by_role("heading", name="Change Expiry")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("link", name="Back to your profile").click()
 
     # 7. Delete one, after a confirmation page.
-    page.get_by_role("link", name=f"Delete {first.key}").click()
+    key_action(page, first.key, "Delete")
     expect(page.get_by_role("heading", name="Delete API Key")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="Delete API Key").click()

@@ -180,3 +180,10 @@ def test_query_count_is_the_same_for_10_and_1000_users(client_for, account_admin
     assert response.status_code == 200
     assert response.context["table"].paginator.count >= 1000
     assert len(large) == len(small) <= 5, [q["sql"][:150] for q in large.captured_queries]
+
+
+def test_last_used_says_never_for_users_who_never_used_a_key(client_for, account_admin, user):
+    ApiKey.generate(user, None)  # a key, never used; the administrator has none
+    page = client_for(account_admin).get(URL).content.decode()
+    cells = re.findall(r'<td\s+data-label="Last used">(.*?)</td>', page)
+    assert cells == ["Never", "Never"]

@@ -83,7 +83,7 @@ def test_seed_walkthrough_with_the_keyboard_only(page, user):
     tab_to(page, "Manage Profile", tag="a")
     assert_focus_ring(page)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Manage Profile", exact=True)).to_be_visible()
 
     # 2-4. Generate API Keys, 5 months, Generate: the new key is shown in full.
     generate(page, months="5")

@@ -166,3 +166,27 @@ def test_profile_shows_when_and_where_each_key_was_last_used(client_for, user):
     # The address on a line of its own, never broken (a token with a title).
     assert '4 Mar 2026, 05:06 UTC<br>from <code class="token" title="198.51.100.7">' in page
     assert "Never used" in page
+
+
+GENERATE_BUTTON = 'class="button" href="/profile/keys/generate/">Generate API key</a>'
+
+
+def test_dashboard_and_profile_offer_generate_until_the_limit(signed_in, user):
+    for url in ("/", "/profile/"):
+        assert GENERATE_BUTTON in signed_in.get(url).content.decode()
+    assert "<h1>Manage Profile</h1>" in signed_in.get("/profile/").content.decode()
+    make_key(user, None)
+    make_key(user, None)
+    for url in ("/", "/profile/"):
+        assert GENERATE_BUTTON not in signed_in.get(url).content.decode()
+
+
+def test_an_account_admin_without_api_access_is_told_to_grant_it_on_the_users_page(
+    client_for, account_admin
+):
+    client = client_for(account_admin)
+    for url in ("/", "/profile/"):
+        page = client.get(url).content.decode()
+        assert "you can grant it to yourself on the" in page
+        assert 'href="/accounts/users/">Users</a> page' in page
+        assert GENERATE_BUTTON not in page

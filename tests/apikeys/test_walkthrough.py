@@ -49,7 +49,7 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     page.get_by_role("navigation", name="Main menu").get_by_role(
         "link", name="Manage Profile"
     ).click()
-    expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Manage Profile", exact=True)).to_be_visible()
     assert_accessible(page)
 
     # 2-4. Generate API Keys, 5 months, Generate: the key is shown in full this once.
@@ -102,9 +102,9 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     expect(page.locator("#api-keys tbody tr")).to_have_count(2)
     assert_accessible(page)
 
-    # The Change Expiry page, left without a change.
+    # The Expire Sooner page, left without a change.
     key_action(page, first.key, "Expire sooner")
-    expect(page.get_by_role("heading", name="Change Expiry")).to_be_visible()
+    expect(page.get_by_role("heading", name="Expire Sooner")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("link", name="Back to your profile").click()
 

@@ -277,7 +277,7 @@ def user_walkthrough(page, capture: Capture, user: User, settings) -> list[str]:
     third_key = ApiKey.objects.get(owner=user, expires__isnull=False, deleted_at__isnull=True)
     key_action(page, third_key.key, "Expire sooner")
     page.get_by_label("In 7 days").check()
-    page.get_by_role("button", name="Set expiry").click()
+    page.get_by_role("button", name="Expire sooner").click()
     expect(page.get_by_text("now expires on")).to_be_visible()
 
     # View one key after the password check has gone stale: the password page, then the key.

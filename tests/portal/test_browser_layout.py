@@ -82,6 +82,13 @@ class Walk:
         self.role = role
         self.problems: list[str] = []
         self.seen: set[str] = set()
+        # Anything a page asks for that is refused or missing (a favicon, a stylesheet).
+        page.on(
+            "response",
+            lambda response: self.problems.append(f"{response.url} answered {response.status}")
+            if response.status >= 400
+            else None,
+        )
 
     def check(self, label: str) -> None:
         for size, (width, height) in VIEWPORTS.items():

@@ -443,12 +443,16 @@ def openapi_document(request: HttpRequest) -> JsonResponse:
 def api_help(request: AuthenticatedHttpRequest) -> HttpResponse:
     """How to sign a request, with the user's own API keys (never a secret) filled in."""
     keys = list(ApiKey.objects.filter(owner=request.user).not_deleted())
+    # The examples use the newest key still working (after a Roll, the new one).
+    now = timezone.now()
+    live = [key for key in keys if key.expires is None or key.expires > now]
+    newest = max(live or keys, key=lambda key: key.created, default=None)
     return render(
         request,
         "apikeys/api_help.html",
         {
             "keys": keys,
-            "example_key": str(keys[0].key) if keys else "<your API key>",
+            "example_key": str(newest.key) if newest else "<your API key>",
             "base_url": request.build_absolute_uri("/api/"),
             "tolerance": settings.API_TIMESTAMP_TOLERANCE,
             "rate_limit": settings.API_RATE_LIMIT,

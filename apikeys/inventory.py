@@ -32,6 +32,7 @@ from accounts.models import Account, User
 from apikeys import addresses, charts, usage
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, ApiKeyQuerySet, DailyUsage, EndedReason, Status
+from portal.lib.http import safe_next
 from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
@@ -271,6 +272,8 @@ def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = request.user.account
     usage.flush_local()  # without Redis: what this process counted, written first
     keys = with_requests(ApiKey.objects.filter(account=account).select_related("owner"))
+    if request.GET.get("status") != Status.DELETED:
+        keys = keys.not_deleted()  # deleted keys only when the filter asks for them
     key_filter = KeyFilter(request.GET or None, queryset=keys)
     # Newest first until a column is chosen.
     table = KeyTable(key_filter.qs.order_by("-created", "-id"), account=account, now=timezone.now())
@@ -286,6 +289,7 @@ def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_POST
 def revoke_many(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Revoke (delete) the keys ticked in the inventory, after one confirmation."""
+    back = safe_next(request) or reverse("apikeys:inventory")  # its filters and sort kept
     chosen = set()
     for value in request.POST.getlist("keys")[:MAX_BULK]:
         try:
@@ -302,14 +306,14 @@ def revoke_many(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.info(request, "Those API keys were revoked already. Nothing was changed.")
         else:
             messages.error(request, "Tick the API keys to revoke first.")
-        return redirect("apikeys:inventory")
+        return redirect(back)
     if request.POST.get("confirmed") != "yes":
         now = timezone.now()
         rows = [(key, key.status(now)) for key in keys]
         return render(
             request,
             "apikeys/inventory_revoke_many.html",
-            {"keys": keys, "rows": rows, "nav": "inventory"},
+            {"keys": keys, "rows": rows, "next": back, "nav": "inventory"},
         )
     revoked = ApiKey.delete_many([key.pk for key in keys], request.user, request)
     skipped = len(keys) - len(revoked)
@@ -327,7 +331,7 @@ def revoke_many(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.warning(
             request, f"The email telling {', '.join(sorted(set(unsent)))} could not be sent."
         )
-    return redirect("apikeys:inventory")
+    return redirect(back)
 
 
 def _email_owner(key: ApiKey, admin: User) -> bool:

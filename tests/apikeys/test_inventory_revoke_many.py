@@ -133,3 +133,28 @@ def test_queries_do_not_grow_with_the_keys_revoked(client_for, account_admin, ac
     revoke(1)  # the first request of a session does its one-off work
     # Emails are one per key; the database work is the same few statements.
     assert revoke(2) == revoke(20)
+
+
+def test_the_filters_and_sort_are_kept_after_the_action(client_for, account_admin, three):
+    client = client_for(account_admin)
+    where = f"{INVENTORY}?status=live&sort=-expires"
+    page = client.get(where).content.decode()
+    assert f'name="next" value="{where.replace("&", "&amp;")}"' in page
+    keys = [str(three[0].key)]
+    asked = client.post(REVOKE_MANY, {"keys": keys, "next": where}).content.decode()
+    assert f'name="next" value="{where.replace("&", "&amp;")}"' in asked
+    done = client.post(REVOKE_MANY, {"keys": keys, "next": where, "confirmed": "yes"})
+    assert done.status_code == 302 and done["Location"] == where
+    # Nothing ticked goes back to the same place; a next elsewhere is not followed.
+    assert client.post(REVOKE_MANY, {"next": where})["Location"] == where
+    elsewhere = client.post(REVOKE_MANY, {"next": "https://evil.example/"})
+    assert elsewhere["Location"] == INVENTORY
+
+
+def test_deleted_keys_are_hidden_unless_the_filter_asks_for_them(client_for, account_admin, three):
+    three[0].delete_by(account_admin)
+    client = client_for(account_admin)
+    page = client.get(INVENTORY).content.decode()
+    assert str(three[0].key) not in page and str(three[1].key) in page
+    deleted = client.get(INVENTORY, {"status": "deleted"}).content.decode()
+    assert str(three[0].key) in deleted and str(three[1].key) not in deleted

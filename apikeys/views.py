@@ -224,7 +224,7 @@ def delete(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     api_key = _own_key(request, key)
     if request.method == "POST":
         api_key.delete_by(request.user, request)
-        messages.success(request, f"The API key {api_key.key} has been deleted.")
+        messages.success(request, f"{api_key.label} has been deleted.")
         return redirect("apikeys:profile")
     context = {"key": api_key, "nav": "profile", "section": "delete"}
     return render(request, "apikeys/delete.html", context)
@@ -244,7 +244,7 @@ def expiry(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
             form.add_error(None, "The key's expiry changed meanwhile: check it and try again.")
         else:
             when = date_format(timezone.localtime(api_key.expires), "DATETIME_FORMAT")
-            messages.success(request, f"The API key {api_key.key} now expires on {when}.")
+            messages.success(request, f"{api_key.label} now expires on {when}.")
             return redirect("apikeys:profile")
     context = {
         "key": api_key,
@@ -302,7 +302,7 @@ def _save_edit(
 ) -> HttpResponse:
     data = form.cleaned_data
     if api_key.edit(data["name"], data["allowed_ips"], request.user, request):
-        messages.success(request, f"The API key {api_key.key} has been saved.")
+        messages.success(request, f"{api_key.label} has been saved.")
     else:
         messages.info(request, f"Nothing changed on the API key {api_key.key}.")
     return redirect("apikeys:profile")

@@ -93,12 +93,13 @@ def test_name_restrict_refuse_edit_and_roll(page, live_server, user, domains, ac
     page.get_by_label("Allowed addresses").fill("127.0.0.0/8")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("is not an IPv4").or_(page.get_by_text("too wide"))).to_have_count(0)
-    expect(page.get_by_text(f"The API key {key.key} has been saved.")).to_be_visible()
+    short = str(key.key)[:8]
+    expect(page.get_by_text(f"certbot on web-1 ({short}…) has been saved.")).to_be_visible()
     key_action(page, key.key, "Edit")
     page.get_by_label("Name", exact=True).fill("certbot on web-2")
     page.get_by_label("Allowed addresses").fill("127.0.0.1")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text(f"The API key {key.key} has been saved.")).to_be_visible()
+    expect(page.get_by_text(f"certbot on web-2 ({short}…) has been saved.")).to_be_visible()
     assert_accessible(page)
 
     # Roll with a grace of one hour: the new secret is shown once, as after Generate.

@@ -172,3 +172,18 @@ def test_a_refused_date_left_in_the_field_does_not_block_in_7_days(signed_in, us
     assert abs((key.expires - timezone.now() - timedelta(days=7)).total_seconds()) < 10
     also = signed_in.post(expiry_url(key), {"when": "1", "date": "soon"})
     assert also.status_code == 302
+
+
+def test_messages_name_the_key_by_its_name_first(signed_in, user):
+    named, _ = make_key(user, timezone.now() + timedelta(days=60))
+    ApiKey.objects.filter(pk=named.pk).update(name="certbot on web-1")
+    short = str(named.key)[:8]
+    asked = signed_in.get(delete_url(named)).content.decode()
+    assert "Delete <strong>certbot on web-1</strong>, the API key" in asked
+    moved = signed_in.post(expiry_url(named), {"when": "7"}, follow=True).content.decode()
+    assert f"certbot on web-1 ({short}…) now expires on" in moved
+    gone = signed_in.post(delete_url(named), follow=True).content.decode()
+    assert f"certbot on web-1 ({short}…) has been deleted." in gone
+    unnamed, _ = make_key(user, None)
+    page = signed_in.post(delete_url(unnamed), follow=True).content.decode()
+    assert f"The API key {unnamed.key} has been deleted." in page

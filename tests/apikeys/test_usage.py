@@ -182,6 +182,18 @@ def test_the_profile_shows_each_keys_last_30_days_with_totals(signed_in, user):
     assert "<svg" not in usage_cell(page, quiet)
 
 
+def test_the_chart_names_its_first_and_last_day_and_the_busiest(signed_in, user):
+    key, _ = new_key(user)
+    today = datetime.now(UTC).date()
+    days_of_use(key, today - timedelta(days=2), 1, answered=1)
+    cell = usage_cell(signed_in.get("/profile/").content.decode(), key)
+    first = today - timedelta(days=29)
+    assert f"<span>{first.day} {first:%b}</span><span>{today.day} {today:%b}</span>" in cell
+    busiest = today - timedelta(days=2)
+    assert f"Busiest: {busiest.day} {busiest:%b}, 1 request<" in cell
+    assert "1 request in the last 30 days" in cell
+
+
 def test_profile_queries_do_not_grow_with_days_of_use(signed_in, user, django_assert_num_queries):
     key, _ = new_key(user)
     today = datetime.now(UTC).date()

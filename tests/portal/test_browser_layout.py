@@ -22,7 +22,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account, Domain, Role, User
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, DailyUsage
 from tests.a11y import assert_accessible
 from tests.conftest import ARTIFACTS, give_authenticator, make_user, verified_sign_in
 
@@ -150,6 +150,11 @@ def crowded(db) -> dict[str, User]:
         last_used_at=now - timedelta(hours=3),
         last_used_ip="2001:db8:ffff:ffff:ffff:ffff:ffff:1234",
         recent_addresses=[],
+    )
+    today = now.date()
+    DailyUsage.objects.bulk_create(
+        DailyUsage(api_key=used, day=today - timedelta(days=i), answered=40 * i, address=i % 3)
+        for i in range(0, 30, 2)
     )
     ApiKey.generate(uma, None, name="")
     old, _ = ApiKey.generate(dom, now + timedelta(days=30), name="terraform")

@@ -179,7 +179,7 @@ def _generate(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @require_recent_auth(
-    reason="Secret keys are shown only after a recent password check.",
+    reason="Secret keys are shown only after a recent check that it is you.",
     action="view your API keys",
     button="View API Keys",
     cancel="apikeys:profile",

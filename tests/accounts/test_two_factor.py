@@ -412,3 +412,21 @@ def test_the_passkey_sign_in_says_what_to_do_when_it_fails(client, settings):
         '<p class="passkey-hint">No passkey on this device? Sign in with your email and '
         "password above.</p>"
     ) in page
+
+
+def test_a_missing_name_is_reported_before_the_identity_check(client, user):
+    from tests.conftest import verified_sign_in
+
+    verified_sign_in(client, user)
+    session = client.session
+    session["second_factor_at"] = int(time.time()) - 16 * 60  # the check is stale
+    session.save()
+    response = client.post(reverse("accounts:totp_add"), {"totp-name": ""})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Give it a name, such as the phone or key it is on." in body
+    assert "Confirm it is you" not in body
+    # Named, the identity check comes next, and nothing is added before it passes.
+    named = client.post(reverse("accounts:totp_add"), {"totp-name": "Tablet"}).content.decode()
+    assert "Confirm it is you" in named
+    assert not TOTPDevice.objects.filter(user=user, name="Tablet").exists()

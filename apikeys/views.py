@@ -31,6 +31,7 @@ from apikeys.forms import GRACE, ExpiryForm, GenerateForm, KeyEditForm, RollForm
 from apikeys.menu import LIMIT_MESSAGE, ROLL_NEEDS_SLOT, access_message, key_menu
 from apikeys.models import (
     ApiKey,
+    EndedReason,
     ExpiryNotShorter,
     KeyLimitReached,
     NoApiAccess,
@@ -379,6 +380,7 @@ def _roll(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
 
 
 NOT_LIVE = "Only a live key can be rolled: this one has expired."
+ROLLED_ALREADY = "This key has been rolled already: its replacement is the key to use (and roll)."
 
 
 def _roll_refusal(user: User, api_key: ApiKey) -> str:
@@ -388,6 +390,8 @@ def _roll_refusal(user: User, api_key: ApiKey) -> str:
         return access_message(True)
     if status != Status.LIVE:
         return NOT_LIVE
+    if api_key.ended_reason == EndedReason.ROLLED:
+        return ROLLED_ALREADY
     if ApiKey.objects.filter(owner=user).not_deleted().count() >= settings.MAX_KEYS_PER_USER:
         return ROLL_NEEDS_SLOT
     account = user.account

@@ -264,3 +264,13 @@ def test_after_roll_the_new_key_comes_first_and_the_old_one_says_what_replaced_i
     # The API help page's examples use the new key, not the one about to stop.
     help_page = signed_in.get(reverse("apikeys:api_help")).content.decode()
     assert f"API_KEY={new.key}" in help_page
+
+
+def test_a_rolled_key_is_not_rolled_again(signed_in, user):
+    old, _ = make(user)
+    old.roll(timedelta(hours=23), actor=user)
+    new = ApiKey.objects.exclude(pk=old.pk).get(owner=user)
+    new.delete_by(user)  # even with its slot free again
+    page = signed_in.get(roll_url(old)).content.decode()
+    assert "This key has been rolled already" in page
+    assert 'name="grace"' not in page  # no form to roll it with

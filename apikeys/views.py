@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -38,6 +39,7 @@ from apikeys.models import (
     NotLive,
     PolicyRefuses,
     Status,
+    UsageFold,
 )
 from portal.lib.http import posted
 
@@ -81,6 +83,11 @@ def _profile_page(
         "just_generated": just_generated,
         "access_message": "" if user.api_access else access_message(has_keys),
         "key_menu": key_menu(user, len(keys)),
+        # With Redis the charts wait for the next fold; a key used since says "updating"
+        # (asked only when a key has been used).
+        "last_fold": UsageFold.objects.aggregate(last=Max("folded_at"))["last"]
+        if any(key.last_used_at for key in keys)
+        else None,
         "nav": "profile",
         "section": "profile",
     }

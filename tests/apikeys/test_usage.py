@@ -256,3 +256,18 @@ def test_a_small_day_with_refusals_shows_both_parts_beside_a_busy_day():
     assert small.answered_height >= 1 and small.refused_height >= 1
     assert refused_only.answered_height == 0 and refused_only.refused_height >= 1
     assert answered_only.refused_height == 0 and answered_only.answered_height >= 1
+
+
+def test_totals_that_wait_for_the_fold_say_updating(signed_in, user):
+    from django.utils import timezone
+
+    from apikeys.models import UsageFold
+
+    key, _ = new_key(user)
+    days_of_use(key, datetime.now(UTC).date(), 1, answered=3)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    # No fold has run (counts are written through): nothing waits.
+    assert "(updating)" not in usage_cell(signed_in.get("/profile/").content.decode(), key)
+    UsageFold.objects.create(claim="earlier", folded_at=timezone.now() - timedelta(minutes=5))
+    cell = usage_cell(signed_in.get("/profile/").content.decode(), key)
+    assert "3 requests in the last 30 days, 0 refused (updating)" in cell

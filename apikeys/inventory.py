@@ -218,7 +218,13 @@ class KeyTable(tables.Table):
 
     def render_last_used_at(self, value: datetime, record: ApiKey) -> str:
         if record.last_used_ip:
-            return format_html("{} from {}", _local(value), record.last_used_ip)
+            # The address on a line of its own, never broken (shortened with its title).
+            return format_html(
+                '{}<span class="sub">from <code class="token" title="{}">{}</code></span>',
+                _local(value),
+                record.last_used_ip,
+                record.last_used_ip,
+            )
         return _local(value)
 
     def render_requests(self, value: int) -> str:

@@ -54,7 +54,14 @@ OUTSIDE = """() => {
     // Not rendered: hidden, or inside a closed <details> (whose content keeps a box).
     if (!el.checkVisibility({visibilityProperty: true, contentVisibilityAuto: true})) continue;
     if (el.closest(".visually-hidden")) continue;
-    if (box.left < -1 || box.right > width + 1) {
+    // Inside the window, and inside every box that clips it (a table scrolled sideways).
+    let clipped = false;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX === "visible") continue;
+      const frame = up.getBoundingClientRect();
+      if (box.left < frame.left - 1 || box.right > frame.right + 1) clipped = true;
+    }
+    if (clipped || box.left < -1 || box.right > width + 1) {
       const name = el.innerText || el.value || el.getAttribute("aria-label") || el.name || "";
       const where = `${Math.round(box.left)}..${Math.round(box.right)}px`;
       found.push(`${el.tagName.toLowerCase()} "${name.trim().slice(0, 40)}" spans ${where}`);

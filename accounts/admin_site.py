@@ -7,9 +7,9 @@ admin shares the sign-in's throttle and second step; a password alone never open
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts import second_factors
+from accounts.two_factor import session
 
 
 class VerifiedAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
-        return super().has_permission(request) and second_factors.is_verified(request)
+        return super().has_permission(request) and session.is_verified(request)

@@ -1,3 +1,4 @@
+import re
 from functools import cache
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.models import TIME_ZONES, Role, User
+from accounts.models import TIME_ZONES, Account, Domain, Role, User
 from portal.lib import throttle
 from portal.lib.net import client_ip
 
@@ -37,14 +38,20 @@ class SignInForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if email is None or not password:
             return self.cleaned_data
-        if throttle.is_locked(email, self.ip):
-            raise forms.ValidationError(throttle.refusal(), code="locked")
-        self.user_cache = authenticate(self.request, username=email, password=password)
-        if self.user_cache is None or not self.user_cache.is_active:
-            throttle.failed(email, self.ip)
+        try:
+            self.user_cache = throttle.check(
+                throttle.password(email, self.ip),
+                lambda: self._authenticate(email, password),
+            )
+        except throttle.Refused as refused:
+            raise forms.ValidationError(str(refused), code="locked") from None
+        if self.user_cache is None:
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
-        throttle.succeeded(email)
         return self.cleaned_data
+
+    def _authenticate(self, email: str, password: str) -> User | None:
+        user = authenticate(self.request, username=email, password=password)
+        return user if isinstance(user, User) and user.is_active else None
 
 
 ZONE_SET = frozenset(TIME_ZONES)
@@ -152,7 +159,7 @@ class RoleForm(forms.Form):
 
 
 class ConfirmPasswordForm(forms.Form):
-    """The password again, before a sensitive action (see accounts/reauth.py)."""
+    """The password again, before a sensitive action (see accounts/two_factor/step_up.py)."""
 
     password = forms.CharField(
         label="Password",
@@ -168,14 +175,17 @@ class ConfirmPasswordForm(forms.Form):
     def clean_password(self) -> str:
         password: str = self.cleaned_data["password"]
         # Counted with sign-in failures: a stolen session must not become a password oracle.
-        if throttle.is_locked(self.user.email, self.ip):
-            raise forms.ValidationError(throttle.refusal(), code="locked")
-        if not self.user.check_password(password):
-            throttle.failed(self.user.email, self.ip)
+        try:
+            right = throttle.check(
+                throttle.password(self.user.email, self.ip),
+                lambda: self.user.check_password(password) or None,
+            )
+        except throttle.Refused as refused:
+            raise forms.ValidationError(str(refused), code="locked") from None
+        if right is None:
             raise forms.ValidationError(
                 "That is not your password. Enter the one you sign in with."
             )
-        throttle.succeeded(self.user.email)
         return password
 
 
@@ -188,14 +198,18 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
         self.ip = client_ip(request)
 
     def clean_old_password(self) -> str:
-        if throttle.is_locked(self.user.email, self.ip):
-            raise forms.ValidationError(throttle.refusal(), code="locked")
         try:
-            old_password: str = super().clean_old_password()
-        except forms.ValidationError:
-            throttle.failed(self.user.email, self.ip)
-            raise
-        throttle.succeeded(self.user.email)
+            right = throttle.check(
+                throttle.password(self.user.email, self.ip),
+                lambda: self.user.check_password(self.cleaned_data["old_password"]) or None,
+            )
+        except throttle.Refused as refused:
+            raise forms.ValidationError(str(refused), code="locked") from None
+        if right is None:
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        old_password: str = self.cleaned_data["old_password"]
         return old_password
 
 
@@ -253,3 +267,62 @@ class SecondFactorCodeForm(forms.Form):
         if method == "totp":
             attrs.update({"inputmode": "numeric", "pattern": "[0-9 ]*"})
         field.widget.attrs.update(attrs)
+
+
+# --- Domains ---------------------------------------------------------------------------------
+
+MAX_NAME_LENGTH = 253
+# A label: 1-63 letters, digits or hyphens, neither starting nor ending with a hyphen.
+LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+DNS_NAME_RULES = (
+    "Enter a domain name such as example.com: two or more labels separated by dots, each "
+    "1 to 63 letters, digits or hyphens, not starting or ending with a hyphen, "
+    f"{MAX_NAME_LENGTH} characters at most."
+)
+
+
+def normalise_dns_name(value: str) -> str:
+    """The name as stored (lower case, no trailing dot), or ValueError if it is not one."""
+    name = value.strip().lower()
+    if name.endswith("."):
+        name = name[:-1]
+    labels = name.split(".")
+    if (
+        not name
+        or len(name) > MAX_NAME_LENGTH
+        or len(labels) < 2
+        or not all(LABEL.match(label) for label in labels)
+    ):
+        raise ValueError(DNS_NAME_RULES)
+    return name
+
+
+class DomainForm(forms.ModelForm[Domain]):
+    # No max_length here: clean_name checks the length and explains every rule at once.
+    name = forms.CharField(
+        label="Domain name", help_text="For example example.com or shop.example.org."
+    )
+
+    class Meta:
+        model = Domain
+        fields = ["name", "note"]
+        labels = {"note": "Note (optional)"}
+
+    def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_name(self) -> str:
+        try:
+            name = normalise_dns_name(self.cleaned_data["name"])
+        except ValueError as e:
+            raise forms.ValidationError(str(e), code="invalid") from e
+        if Domain.objects.filter(account=self.account, name=name).exists():
+            raise forms.ValidationError(
+                f"{name} is already one of this account's domains.", code="duplicate"
+            )
+        return name
+
+    def validate_unique(self) -> None:
+        # clean_name checks uniqueness within the account, which the form cannot see.
+        pass

@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from accounts import second_factors
 from accounts.http import is_signed_in
+from accounts.two_factor import session
 
 LAST_SEEN = "last_seen"
 
@@ -77,10 +77,10 @@ class SecondFactorMiddleware:
     ) -> HttpResponse | None:
         if not is_signed_in(request):
             return None
-        request.user.is_verified = partial(second_factors.is_verified, request)
-        step = second_factors.pending_step(request)
+        request.user.is_verified = partial(session.is_verified, request)
+        step = session.pending_step(request)
         match = request.resolver_match
-        if step is None or (match and second_factors.allowed_before(match.view_name, step)):
+        if step is None or (match and session.allowed_before(match.view_name, step)):
             return None
         next_url = request.get_full_path() if request.method == "GET" else ""
-        return redirect(second_factors.step_url(step, next_url))
+        return redirect(session.step_url(step, next_url))

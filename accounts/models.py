@@ -300,3 +300,63 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.codes_id}"
+
+
+# --- DNS records ----------------------------------------------------------------------------
+
+
+class RecordType(models.TextChoices):
+    A = "A"
+    AAAA = "AAAA"
+    ANAME = "ANAME"
+    CAA = "CAA"
+    CNAME = "CNAME"
+    MX = "MX"
+    NS = "NS"
+    SRV = "SRV"
+    TXT = "TXT"
+
+
+class Record(models.Model):
+    """One record set of a domain: every value of one type at one name, as Constellix keeps
+    them (a "round robin" of values under one id). The values are a list of objects whose
+    keys depend on the type (apikeys/records.py validates and shapes them)."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="records")
+    type = models.CharField(max_length=8, choices=RecordType.choices)
+    # Relative to the domain: "" is the domain itself, "www" is www.<domain>.
+    name = models.CharField(max_length=253, blank=True)
+    ttl = models.PositiveIntegerField("TTL")
+    values = models.JSONField(default=list)
+    created = models.DateTimeField(default=timezone.now)
+    modified = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "type", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "name", "type"], name="record_set_unique_in_domain"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name or '@'}"
+
+    def fqdn(self, domain: str) -> str:
+        return f"{self.name}.{domain}" if self.name else domain
+
+    def describe(self, domain: str) -> str:
+        """In words: 'TXT _acme-challenge.example.com, TTL 300: "token"'."""
+        shown = ", ".join(describe_value(self.type, value) for value in self.values)
+        return f"{self.type} {self.fqdn(domain)}, TTL {self.ttl}: {shown}"
+
+
+def describe_value(rtype: str, value: dict[str, Any]) -> str:
+    """One value of a record set as a zone file writes it (MX: '10 mail.example.com.')."""
+    if rtype == RecordType.MX:
+        return f"{value['level']} {value['value']}"
+    if rtype == RecordType.SRV:
+        return f"{value['priority']} {value['weight']} {value['port']} {value['value']}"
+    if rtype == RecordType.CAA:
+        return f'{value["flag"]} {value["tag"]} "{value["data"]}"'
+    return str(value["value"])

@@ -29,5 +29,7 @@ recovery_codes_generated = Signal()
 recovery_code_used = Signal()
 second_step_passed = Signal()  # a second factor checked: at sign-in, or to confirm an action
 second_step_failed = Signal()
+# Failed as often as the limit allows: the second step is locked, and the user emailed.
+second_step_locked = Signal()
 second_factors_reset = Signal()  # by an Account Administrator: the emergency path
 admin_login_refused = Signal()

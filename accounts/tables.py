@@ -1,9 +1,9 @@
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from accounts.models import User
+from accounts.models import Domain, User
 
 
 class UserTable(tables.Table):
@@ -47,7 +47,7 @@ class UserTable(tables.Table):
         )
 
     def render_api_access(self, record: User) -> str:
-        # two_factor is annotated by accounts.second_factors.annotate (the same query).
+        # two_factor is annotated by accounts.two_factor.devices.annotate (the same query).
         return format_html(
             '{}<span class="sub">Two-factor {}</span>',
             "Granted" if record.api_access else "Not granted",
@@ -68,3 +68,38 @@ class UserTable(tables.Table):
             record.get_full_name(),
             label,
         )
+
+
+# Records listed under each domain on the Domains page; the rest are counted ("and 12 more").
+MAX_RECORDS_SHOWN = 20
+
+
+class DomainTable(tables.Table):
+    name = tables.Column(verbose_name="Domain")
+    status = tables.Column()
+    note = tables.Column(default="")
+    records = tables.Column(empty_values=(), orderable=False, verbose_name="Records")
+    created = tables.DateTimeColumn(verbose_name="Added", format="DATE_FORMAT")
+    remove = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
+
+    class Meta:
+        model = Domain
+        fields = ["name", "status", "note", "created"]
+        attrs = {"class": "table"}
+        empty_text = "This account has no domains yet."
+
+    def render_records(self, record: Domain) -> str:
+        # Prefetched for the page (views/domains.py): one query for all its domains' records.
+        sets = list(record.records.all())
+        if not sets:
+            return "None yet"
+        shown = format_html_join(
+            "", "<li>{}</li>", ((r.describe(record.name),) for r in sets[:MAX_RECORDS_SHOWN])
+        )
+        more = len(sets) - MAX_RECORDS_SHOWN
+        tail = format_html("<li>and {} more</li>", more) if more > 0 else ""
+        return format_html('<ul class="records">{}{}</ul>', shown, tail)
+
+    def render_remove(self, record: Domain) -> str:
+        url = reverse("accounts:domain_remove", args=[record.pk])
+        return format_html('<a href="{}" aria-label="Remove {}">Remove</a>', url, record.name)

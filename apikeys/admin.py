@@ -1,6 +1,6 @@
 """The Django admin sees key metadata only: never the secret, its ciphertext or its hint.
 
-Read-only: keys are made by their owners and revoked through the portal, where every change
+Read-only: keys are made by their owners and deleted through the portal, where every change
 is written to the activity log.
 """
 

@@ -7,6 +7,6 @@ class ApiKeysConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import figures
-        from apikeys.figures import KEY_FIGURES
+        from apikeys.users_page import KEY_FIGURES
 
         figures.register(KEY_FIGURES)

@@ -6,7 +6,7 @@ portal.css. Refused requests sit hatched on top of the answered ones, so the two
 more than colour; the <svg> is role="img", named by its <title> (the totals) and described
 by its <desc> (the days, the busiest of them), which is what a screen reader reads.
 
-Days are UTC days, as the daily counts are (apikeys/usage.py). One query serves all of a
+Days are UTC days, as the daily counts are (apikeys/api/usage.py). One query serves all of a
 user's keys.
 """
 

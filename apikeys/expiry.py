@@ -3,6 +3,7 @@
 import calendar
 import zoneinfo
 from datetime import datetime
+from typing import Protocol
 
 from django.utils import timezone
 
@@ -24,15 +25,19 @@ def expires_after(months: int, time_zone: str, now: datetime | None = None) -> d
     return naive.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
 
 
+class _Replaced(Protocol):
+    expiry_months: int | None
+    expires: datetime | None
+    created: datetime
+
+
+class _Policy(Protocol):
+    max_key_months: int
+    allow_never_expires: bool
+
+
 def replacement_expiry(
-    *,
-    months: int | None,
-    expires: datetime | None,
-    created: datetime,
-    max_months: int,
-    allow_never: bool,
-    time_zone: str,
-    now: datetime,
+    key: _Replaced, policy: _Policy, *, time_zone: str, now: datetime
 ) -> tuple[int | None, datetime | None]:
     """The months and expiry of a key that replaces one (Roll), as the policy allows today.
 
@@ -40,12 +45,13 @@ def replacement_expiry(
     policy no longer allows is cut to its longest expiry. A key made before the months were
     stored (months None, an expiry set) lasts as long as it was made to.
     """
+    months, expires, max_months = key.expiry_months, key.expires, policy.max_key_months
     if months is None and expires is None:
-        if allow_never:
+        if policy.allow_never_expires:
             return None, None
         months = max_months
     if months is not None:
         months = min(months, max_months)
         return months, expires_after(months, time_zone, now)
     assert expires is not None  # the only case left: an expiry without its months
-    return None, min(now + (expires - created), expires_after(max_months, time_zone, now))
+    return None, min(now + (expires - key.created), expires_after(max_months, time_zone, now))

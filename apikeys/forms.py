@@ -1,5 +1,7 @@
-"""The forms of the User window's key pages: Add API Key, Edit, Roll and shorten expiry."""
+"""The forms of the key pages: Add API Key, Edit, Roll, shorten expiry, the Key Policy, and
+Trusted CI."""
 
+import json
 import re
 import uuid
 import zoneinfo
@@ -10,10 +12,10 @@ from django import forms
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from accounts.models import Account
-from apikeys import addresses
+from accounts.models import POLICY_MAX_MONTHS, RETIRE_CHOICES, Account, User
+from apikeys import addresses, oidc, trusts
 from apikeys.expiry import expires_after
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, CiProvider
 
 MONTHS, NEVER = "months", "never"
 DEFAULT_MONTHS = 12
@@ -93,7 +95,7 @@ class KeyRestrictionsMixin:
 class GenerateForm(KeyRestrictionsMixin, forms.Form):
     """Add API Key: a whole number of months, or Never Expires, as the account's policy allows.
 
-    The hidden form_token is made when the form is shown; ApiKey.generate() makes at most one
+    The hidden form_token is made when the form is shown; actions.generate_key() makes at most one
     key per token, so a double click or a resubmitted POST cannot make two.
     """
 
@@ -304,3 +306,178 @@ class RollForm(forms.Form):
     @property
     def grace_period(self) -> timedelta:
         return GRACE[self.cleaned_data["grace"]][0]
+
+
+# --- Key Policy ------------------------------------------------------------------------
+
+POLICY_FIELDS = [
+    "max_key_months",
+    "allow_never_expires",
+    "remind_admins",
+    "require_two_factor",
+    "require_allowed_ips",
+    "allowed_ranges",
+    "retire_unused_days",
+]
+MONTHS_MESSAGE = f"Enter a whole number of months from 1 to {POLICY_MAX_MONTHS}."
+MAX_RANGES = 50
+
+
+class PolicyForm(forms.ModelForm[Account]):
+    max_key_months = forms.IntegerField(
+        label="Longest expiry (months)",
+        min_value=1,
+        max_value=POLICY_MAX_MONTHS,
+        help_text=f"The most months a new key may run before it expires: 1 to {POLICY_MAX_MONTHS}.",
+        error_messages={
+            "required": MONTHS_MESSAGE,
+            "invalid": MONTHS_MESSAGE,
+            "min_value": MONTHS_MESSAGE,
+            "max_value": MONTHS_MESSAGE,
+        },
+    )
+    allowed_ranges = AddressListField(
+        label="Account-wide allowed ranges",
+        limit=MAX_RANGES,
+        help_text="Optional: IPv4 or IPv6 ranges (such as 203.0.113.0/24) or addresses, one a "
+        f"line, up to {MAX_RANGES}. Every key's allowed addresses must fall within one of "
+        "them. With “Require allowed addresses on every key” too, no key can be used from "
+        "outside them.",
+    )
+    retire_unused_days = forms.TypedChoiceField(
+        label="Retire keys unused for",
+        choices=RETIRE_CHOICES,
+        coerce=int,
+        required=False,
+        help_text="A key not used for this long (counted from when it was made, if it never "
+        "was) expires. Its owner is warned by email 7 days before.",
+        error_messages={"invalid_choice": "Choose Off, 30, 60, 90 or 180 days."},
+    )
+
+    class Meta:
+        model = Account
+        fields = POLICY_FIELDS
+        labels = {
+            "allow_never_expires": "Allow Never Expires",
+            "remind_admins": "Copy Account Administrators on expiry reminders",
+            "require_two_factor": "Require two-factor authentication",
+            "require_allowed_ips": "Require allowed addresses on every key",
+        }
+        help_texts = {
+            "allow_never_expires": "Off: every new key must have an expiry date.",
+            "remind_admins": "Expiry reminders to key owners are also sent to every active "
+            "Account Administrator.",
+            "require_two_factor": "A user who must have a second factor (an authenticator app "
+            "or a passkey) and has none is asked to add one right after their password, and "
+            "can open no other page until they have. It applies to open sessions too.",
+            "require_allowed_ips": "On: a key cannot be generated, or saved, without at least "
+            "one allowed address or range.",
+        }
+
+    def clean_retire_unused_days(self) -> int:
+        # Left out (an older form): off, as before this setting existed.
+        return int(self.cleaned_data.get("retire_unused_days") or 0)
+
+
+LIFETIME_MESSAGE = f"Enter a whole number of minutes from 1 to {trusts.MAX_LIFETIME_MINUTES}."
+# Trusted CI: the claim condition fields, as the form names them.
+TRUST_CLAIMS = ["repository_id", "repository_owner_id", "ref", "environment", "job_workflow_ref",
+          "project_id", "sub"]  # fmt: skip
+TRUST_FIELDS = ["name", "provider", "issuer", "audience", "acts_for", "lifetime_minutes", "rules"]
+
+
+class TrustForm(forms.Form):
+    """Add or edit a Trusted CI (apikeys/trusts.py says what each part means)."""
+
+    name = forms.CharField(max_length=100, help_text="What the trust is for, such as “certbot”.")
+    provider = forms.ChoiceField(
+        choices=CiProvider.choices,
+        help_text="Which conditions apply: GitHub needs repository_id or repository_owner_id, "
+        "GitLab project_id, another issuer sub.",
+    )
+    issuer = forms.CharField(
+        max_length=200,
+        help_text=f"GitHub Actions: {trusts.GITHUB_ISSUER}; GitLab: {trusts.GITLAB_ISSUER} (or "
+        "your GitLab's address); or any https OpenID Connect issuer.",
+    )
+    audience = forms.CharField(
+        max_length=200, help_text="The audience the job requests its ID token for."
+    )
+    repository_id = forms.CharField(required=False, max_length=200, label="repository_id")
+    repository_owner_id = forms.CharField(
+        required=False, max_length=200, label="repository_owner_id"
+    )
+    project_id = forms.CharField(required=False, max_length=200, label="project_id")
+    sub = forms.CharField(required=False, max_length=200, label="sub")
+    ref = forms.CharField(
+        required=False, max_length=200, label="ref", help_text="Such as refs/heads/main."
+    )
+    environment = forms.CharField(required=False, max_length=200, label="environment")
+    job_workflow_ref = forms.CharField(required=False, max_length=300, label="job_workflow_ref")
+    acts_for = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        label="Keys act for",
+        help_text="A user with API access: the keys can do no more than they can.",
+        error_messages={"invalid_choice": "Choose a user of this account with API access."},
+    )
+    lifetime_minutes = forms.IntegerField(
+        label="Lifetime (minutes)",
+        min_value=1,
+        max_value=trusts.MAX_LIFETIME_MINUTES,
+        error_messages={
+            key: LIFETIME_MESSAGE for key in ("required", "invalid", "min_value", "max_value")
+        },
+    )
+    rules = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Key rules (JSON)",
+        help_text='A list of rules, each {"domain": an id or "*", "level": "read" or '
+        '"read_write", optionally "names": [...] and "types": [...]}. Applied when scoped '
+        "keys arrive; recorded on each key now.",
+    )
+
+    def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.fields["acts_for"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+            account=account, api_access=True, is_active=True
+        ).order_by("email")
+
+    def clean_issuer(self) -> str:
+        issuer = str(self.cleaned_data["issuer"]).strip().rstrip("/")
+        if not oidc.url_allowed(issuer):
+            raise forms.ValidationError("Enter the issuer's https address, such as "
+                                        f"{trusts.GITHUB_ISSUER}.")  # fmt: skip
+        return issuer
+
+    def clean_rules(self) -> list[dict[str, Any]]:
+        try:
+            value = json.loads(self.cleaned_data["rules"])
+        except ValueError:
+            raise forms.ValidationError("The rules are not valid JSON.") from None
+        try:
+            return trusts.clean_rules(value, self.account)
+        except trusts.InvalidRules as e:
+            raise forms.ValidationError(str(e)) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        provider = data.get("provider")
+        if provider:
+            conditions = self.conditions()
+            problem = trusts.condition_problem(provider, conditions)
+            if problem:
+                self.add_error(None, problem)
+        return data
+
+    def conditions(self) -> dict[str, str]:
+        return {
+            name: str(self.cleaned_data.get(name) or "").strip()
+            for name in TRUST_CLAIMS
+            if str(self.cleaned_data.get(name) or "").strip()
+        }
+
+    def values(self) -> dict[str, Any]:
+        values = {name: self.cleaned_data[name] for name in TRUST_FIELDS}
+        values["conditions"] = self.conditions()
+        return values

@@ -26,9 +26,8 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone
 
 from accounts.models import Account, Role, User
-from apikeys.models import ApiKey, EndedReason
-from audit.events import record_many
-from audit.models import Event
+from apikeys import actions, idle
+from apikeys.models import ApiKey, KeySource
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,7 @@ def _candidates(now: datetime) -> Iterator[ApiKey]:
             owner__is_active=True,
             owner__api_access=True,
             ended_reason="",
+            source=KeySource.PORTAL,  # a CI key lives minutes: nobody is reminded of it
         )
         .select_related("owner", "account")
         .order_by("pk")
@@ -154,51 +154,12 @@ def _admin_emails(account: Account, cache: dict[int, list[str]]) -> list[str]:
 
 # --- Idle keys ------------------------------------------------------------------------------
 
-IDLE_WARNING_DAYS = 7
-
 
 @dataclass
 class IdleOutcome:
     warned: int = 0
     retired: int = 0
     failures: list[str] = field(default_factory=list)
-
-
-def idle_since(key: ApiKey) -> datetime:
-    """When the key was last used, or made if it never was."""
-    return key.last_used_at or key.created
-
-
-def _warning_holds(key: ApiKey) -> bool:
-    # A warning is about the idle stretch it was sent in: a use since starts a new one.
-    return key.idle_warned_at is not None and key.idle_warned_at >= idle_since(key)
-
-
-def retire_at(key: ApiKey, days: int) -> datetime | None:
-    """When the key is to be retired: N days idle, and 7 days after its warning at the
-    earliest; None while it has not been warned."""
-    if not _warning_holds(key):
-        return None
-    assert key.idle_warned_at is not None  # _warning_holds says so
-    return max(idle_since(key) + timedelta(days=days), key.idle_warned_at + _warning())
-
-
-def _warning() -> timedelta:
-    return timedelta(days=IDLE_WARNING_DAYS)
-
-
-def _due_for_warning(key: ApiKey, days: int, now: datetime) -> bool:
-    return not _warning_holds(key) and now >= idle_since(key) + timedelta(days=days) - _warning()
-
-
-def _due_for_retirement(key: ApiKey, days: int, now: datetime) -> bool:
-    when = retire_at(key, days)
-    return when is not None and now >= when
-
-
-def _working(key: ApiKey, now: datetime) -> bool:
-    ending = key.deleted_at is not None or key.ended_reason
-    return not ending and (key.expires is None or key.expires > now)
 
 
 def retire_idle(now: datetime | None = None) -> IdleOutcome:
@@ -209,15 +170,15 @@ def retire_idle(now: datetime | None = None) -> IdleOutcome:
         days = account.retire_unused_days
         due: list[int] = []
         for key in _idle_candidates(account, days, now):
-            if _due_for_retirement(key, days, now):
+            if idle.due_for_retirement(key, days, now):
                 due.append(key.pk)
-            elif _due_for_warning(key, days, now):
+            elif idle.due_for_warning(key, days, now):
                 try:
                     outcome.warned += warn_idle(key, days, now)
                 except Exception as e:  # noqa: BLE001 - reported, and the next run retries
                     outcome.failures.append(f"Idle warning for API key {key.key} failed: {e}")
         if due:
-            retired = retire(account, due, now)
+            retired = actions.retire_idle_keys(account, due, now)
             outcome.retired += len(retired)
             for key in retired:
                 try:
@@ -237,8 +198,9 @@ def _idle_candidates(account: Account, days: int, now: datetime) -> Iterator[Api
         ApiKey.objects.not_deleted()
         .filter(Q(expires__isnull=True) | Q(expires__gt=now))
         .filter(account=account, owner__is_active=True, owner__api_access=True, ended_reason="")
+        .filter(source=KeySource.PORTAL)
         .alias(idle_since=Coalesce("last_used_at", "created"))
-        .filter(idle_since__lte=now - timedelta(days=days) + _warning())
+        .filter(idle_since__lte=now - timedelta(days=days) + idle.WARNING)
         .select_related("owner")
         .order_by("pk")
         .iterator()
@@ -249,49 +211,13 @@ def warn_idle(key: ApiKey, days: int, now: datetime) -> int:
     """Warn the owner that the key is about to be retired unless another run has; 1 if sent."""
     with transaction.atomic():
         fresh = ApiKey.objects.select_for_update().get(pk=key.pk)
-        if not _working(fresh, now) or not _due_for_warning(fresh, days, now):
+        if not idle.working(fresh, now) or not idle.due_for_warning(fresh, days, now):
             return 0
         fresh.owner = key.owner
         _idle_message(fresh, days, now, retired=False).send()
         fresh.idle_warned_at = now
         fresh.save(update_fields=["idle_warned_at"])
     return 1
-
-
-def retire(account: Account, pks: list[int], now: datetime) -> list[ApiKey]:
-    """Retire the keys among `pks` still due under their row locks; the ones retired."""
-    with transaction.atomic():
-        locked = list(
-            ApiKey.objects.select_for_update(of=("self",))
-            .filter(pk__in=pks, account=account, owner__is_active=True, owner__api_access=True)
-            .select_related("owner")
-            .order_by("pk")
-        )
-        days = account.retire_unused_days
-        retired = [
-            key
-            for key in locked
-            if _working(key, now) and days and _due_for_retirement(key, days, now)
-        ]
-        for key in retired:
-            key.expires, key.ended_reason = now, EndedReason.UNUSED
-        ApiKey.objects.bulk_update(retired, ["expires", "ended_reason"])
-        # The account's entries in one write, in the transaction that retires the keys.
-        record_many(
-            account,
-            [
-                key.entry(
-                    Event.KEY_RETIRED,
-                    actor=None,
-                    details={
-                        "days": days,
-                        "last_used": key.last_used_at.isoformat() if key.last_used_at else "never",
-                    },
-                )
-                for key in retired
-            ],
-        )
-    return retired
 
 
 def _idle_message(key: ApiKey, days: int, now: datetime, *, retired: bool) -> EmailMessage:
@@ -307,7 +233,9 @@ def _idle_message(key: ApiKey, days: int, now: datetime, *, retired: bool) -> Em
             "days": days,
             "last_used": local(key.last_used_at) if key.last_used_at else "",
             "created": local(key.created),
-            "retire_on": local(max(idle_since(key) + timedelta(days=days), now + _warning())),
+            "retire_on": local(
+                max(idle.idle_since(key) + timedelta(days=days), now + idle.WARNING)
+            ),
             "when": local(now),
             "portal_name": settings.PORTAL_NAME,
             "portal_url": settings.PORTAL_URL,

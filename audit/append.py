@@ -160,7 +160,7 @@ def _write_batch(db: BaseDatabaseWrapper, account_id: int, batch: list[_Request]
     """All the batch's rows in one write; each request gets its own entries, or the error."""
     try:
         entries = _append_autocommit(db, account_id, [row for r in batch for row in r.rows])
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - handed to each waiting request, which raises it
         for request in batch:
             request.error = error
         return

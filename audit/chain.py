@@ -3,7 +3,7 @@
 Each entry's hash is SHA-256 over the canonical form of the entry: the JSON array (UTF-8,
 no spaces, non-ASCII kept as is) of the CSV cells from `sequence` to `prev_hash`, each a
 string, exactly as the export writes them before formula neutralisation. The first entry's
-prev_hash is GENESIS. The README documents the same rule for people verifying offline.
+prev_hash is GENESIS. docs/activity-log.md documents the same rule for people verifying offline.
 
 The cells, in CSV_COLUMNS order:
 - sequence: the entry's number in its account's chain, 1, 2, 3 ... as decimal text;

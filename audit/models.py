@@ -39,8 +39,17 @@ class Event(models.TextChoices):
     RECOVERY_CODE_USED = "two_factor.recovery_code_used", "Recovery code used"
     SECOND_STEP_PASSED = "two_factor.second_step_passed", "Second step passed"
     SECOND_STEP_FAILED = "two_factor.second_step_failed", "Second step failed"
+    SECOND_STEP_LOCKED = "two_factor.second_step_locked", "Second step locked"
     TWO_FACTOR_RESET = "two_factor.reset", "Second factors reset"
     ADMIN_LOGIN_REFUSED = "admin.login_refused", "Admin login refused"
+    RECORD_CREATED = "record.created", "Record created"
+    RECORD_UPDATED = "record.updated", "Record updated"
+    RECORD_DELETED = "record.deleted", "Record deleted"
+    CI_TRUST_CREATED = "ci.trust_created", "Trusted CI added"
+    CI_TRUST_EDITED = "ci.trust_edited", "Trusted CI edited"
+    CI_TRUST_DELETED = "ci.trust_deleted", "Trusted CI deleted"
+    CI_KEY_MINTED = "ci.key_minted", "Key minted for CI"
+    CI_EXCHANGE_REFUSED = "ci.exchange_refused", "CI token refused"
 
 
 class AppendOnlyError(Exception):

@@ -198,6 +198,40 @@ def _reset(entry: Entry) -> str:
     return f"Reset by {entry.actor}: removed {removed} and {codes} recovery codes"
 
 
+def _through_key(entry: Entry) -> str:
+    """Which key made an API change, and whose it is."""
+    short = entry.event.api_key[:8]
+    return f"by key “{entry.text('key_name')}” ({short}…) of {entry.actor}"
+
+
+def _record_created(entry: Entry) -> str:
+    return f"Created {entry.text('after')}, {_through_key(entry)}"
+
+
+def _record_updated(entry: Entry) -> str:
+    return f"Changed {entry.text('before')} → {entry.text('after')}, {_through_key(entry)}"
+
+
+def _record_deleted(entry: Entry) -> str:
+    return f"Deleted {entry.text('before')}, {_through_key(entry)}"
+
+
+def _claims(value: object) -> str:
+    if not isinstance(value, dict) or not value:
+        return "no claims"
+    return ", ".join(f"{name}={claim}" for name, claim in value.items())
+
+
+def _trust(entry: Entry) -> str:
+    return f"“{entry.text('trust')}”"
+
+
+def _trust_edited(entry: Entry) -> str:
+    changed = entry.details.get("changed")
+    fields = ", ".join(str(name) for name in changed) if isinstance(changed, list) else ""
+    return f"{_trust(entry)} edited by {entry.actor}: {fields or 'no change'}"
+
+
 REFUSALS = {
     "not staff": "Not staff",
     "no second factor": "No verified second factor",
@@ -249,10 +283,28 @@ SENTENCES: dict[str, Callable[[Entry], str]] = {
     Event.RECOVERY_CODE_USED: lambda entry: f"{entry.text('left')} left",
     Event.SECOND_STEP_PASSED: lambda entry: _second_step(entry, passed=True),
     Event.SECOND_STEP_FAILED: lambda entry: _second_step(entry, passed=False),
+    Event.SECOND_STEP_LOCKED: lambda entry: (
+        f"Locked after {entry.text('failures')} failures; the user was emailed to change "
+        "their password"
+    ),
     Event.TWO_FACTOR_RESET: _reset,
+    Event.CI_TRUST_CREATED: lambda entry: f"{_trust(entry)} added by {entry.actor}",
+    Event.CI_TRUST_EDITED: _trust_edited,
+    Event.CI_TRUST_DELETED: lambda entry: f"{_trust(entry)} deleted by {entry.actor}",
+    Event.CI_KEY_MINTED: lambda entry: (
+        f"From CI {_trust(entry)}, expires {_moment(entry.details.get('expires'))}; "
+        f"claims {_claims(entry.details.get('claims'))}"
+    ),
+    Event.CI_EXCHANGE_REFUSED: lambda entry: (
+        f"{_trust(entry)} refused a token ({entry.text('reason')}); "
+        f"claims {_claims(entry.details.get('claims'))}"
+    ),
     Event.ADMIN_LOGIN_REFUSED: lambda entry: REFUSALS.get(
         entry.text("reason"), entry.text("reason")
     ),
+    Event.RECORD_CREATED: _record_created,
+    Event.RECORD_UPDATED: _record_updated,
+    Event.RECORD_DELETED: _record_deleted,
 }
 
 

@@ -99,6 +99,7 @@ for _signal, _event in [
     (signals.recovery_code_used, Event.RECOVERY_CODE_USED),
     (signals.second_step_passed, Event.SECOND_STEP_PASSED),
     (signals.second_step_failed, Event.SECOND_STEP_FAILED),
+    (signals.second_step_locked, Event.SECOND_STEP_LOCKED),
     (signals.second_factors_reset, Event.TWO_FACTOR_RESET),
     (signals.admin_login_refused, Event.ADMIN_LOGIN_REFUSED),
 ]:

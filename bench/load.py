@@ -195,13 +195,13 @@ def main() -> None:
             "-c",
             (
                 "from accounts.models import Account, Domain, User\n"
-                "from apikeys.models import ApiKey\n"
+                "from apikeys.actions import generate_key\n"
                 "a = Account.objects.create(name='Bench')\n"
                 f"u = User.objects.create_user('bench@bench.example', '{PASSWORD}', account=a, "
                 "first_name='B', last_name='Ench', api_access=True)\n"
                 "for i in range(20):\n"
                 "    Domain.objects.create(account=a, name=f'd{i}.bench.example')\n"
-                "k, s = ApiKey.generate(u, None)\nApiKey.generate(u, None)\n"
+                "k, s = generate_key(u, None)\ngenerate_key(u, None)\n"
                 "print(k.key, s)\n"
             ),
         )

@@ -69,7 +69,7 @@ CONFIGS = {
 
 
 def constellix_token(api_key: str, secret: str) -> str:
-    from apikeys.signing import now_ms, token
+    from apikeys.api.signing import now_ms, token
 
     return "Bearer " + token(api_key, secret, now_ms())
 
@@ -125,13 +125,13 @@ def environments(name: str) -> dict[str, dict[str, str]]:
 
 SEED = """
 from accounts.models import Account, Domain, User
-from apikeys.models import ApiKey
+from apikeys.actions import generate_key
 a = Account.objects.create(name='Peers')
 u = User.objects.create_user('bench@bench.example', None, account=a, first_name='B',
                              last_name='Ench', api_access=True)
 for i in range(20):
     Domain.objects.create(account=a, name=f'd{i:02}.bench.example')
-k, s = ApiKey.generate(u, None)
+k, s = generate_key(u, None)
 print(a.pk, k.key, s)
 """
 PEER_KEY = """

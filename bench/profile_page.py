@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ.setdefault("DEBUG", "true")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -45,7 +45,7 @@ from django.urls import include, path  # noqa: E402
 from django.views.generic import TemplateView  # noqa: E402
 
 from accounts.models import Account, Role, User  # noqa: E402
-from apikeys.models import ApiKey  # noqa: E402
+from apikeys.actions import generate_key  # noqa: E402
 from bench.throwaway import throwaway_database  # noqa: E402
 
 urlpatterns = [
@@ -89,8 +89,8 @@ def main() -> None:
             first_name="Ben",
             last_name="Bench",
         )
-        ApiKey.generate(user, None)
-        ApiKey.generate(user, None)
+        generate_key(user, None)
+        generate_key(user, None)
         pages = {
             "profile": "/profile/",
             "frame": "/bench/signed-in-frame/",

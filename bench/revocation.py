@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ.setdefault("DEBUG", "true")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -37,7 +37,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Account, Role, User  # noqa: E402
-from apikeys import crypto, tokens  # noqa: E402
+from apikeys import secret_format, secret_storage  # noqa: E402
 from apikeys.models import ApiKey  # noqa: E402
 from bench.throwaway import throwaway_database  # noqa: E402
 
@@ -59,7 +59,7 @@ def populate(count: int) -> Account:
                 owner=owners[i % len(owners)],
                 secret_encrypted=b"-",
                 secret_hint="mdns_…",
-                secret_fingerprint=crypto.fingerprint(tokens.new_secret()),
+                secret_fingerprint=secret_storage.fingerprint(secret_format.new_secret()),
                 created=now,
             )
         )
@@ -91,7 +91,7 @@ def post(client: Client, credentials: list[str]) -> float:
 def plan(credentials: list[str]) -> str:
     if connection.vendor != "postgresql":
         return "(SQLite: no plan shown)"
-    fingerprints = [crypto.fingerprint(secret) for secret in credentials]
+    fingerprints = [secret_storage.fingerprint(secret) for secret in credentials]
     query = ApiKey.objects.filter(secret_fingerprint__in=fingerprints).only("pk").order_by()
     return query.explain()
 
@@ -113,17 +113,17 @@ def main() -> None:
         owner = User.objects.filter(account=account).first()
         assert owner is not None
         client = Client()
-        post(client, [tokens.new_secret()])  # warm up: connection, imports, plan
+        post(client, [secret_format.new_secret()])  # warm up: connection, imports, plan
         one: list[float] = []
         thousand: list[float] = []
         matching: list[float] = []
         for _ in range(args.runs):
-            one.append(post(client, [tokens.new_secret()]))
-            thousand.append(post(client, [tokens.new_secret() for _ in range(1000)]))
-            body = [tokens.new_secret() for _ in range(990)] + live_keys(owner, 10)
+            one.append(post(client, [secret_format.new_secret()]))
+            thousand.append(post(client, [secret_format.new_secret() for _ in range(1000)]))
+            body = [secret_format.new_secret() for _ in range(990)] + live_keys(owner, 10)
             matching.append(post(client, body))
         for n in (1, 1000):
-            first = plan([tokens.new_secret() for _ in range(n)]).splitlines()[0]
+            first = plan([secret_format.new_secret() for _ in range(n)]).splitlines()[0]
             print(f"plan for {n:>5,}: {first[:90]}")
         m1, m1000, mm = (statistics.median(x) * 1000 for x in (one, thousand, matching))
         print(f"1 entry:                       {m1:8.2f} ms (median of {args.runs})")

@@ -55,7 +55,7 @@ class SessionlessViewMiddleware:
     never runs: measured, it cost about as much as the API's own work. Anything else
     (another view, a path that does not resolve) goes down the whole stack as before. Being
     middleware, it is what Django's test client exercises too. The API's JSON 404, 405, 500
-    and 503 answers come from its views (apikeys/api.py); an exception that escapes one
+    and 503 answers come from its views (apikeys/api/); an exception that escapes one
     reaches handler500 as usual.
     """
 

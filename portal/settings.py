@@ -35,6 +35,9 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be a long random value when DEBUG is off.")
+# Old signing keys, still accepted while sessions, reset links and recovery codes made under
+# them age out (docs/security.md, "Rotating SECRET_KEY").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 PORTAL_NAME = env.str("PORTAL_NAME", default="Meridian DNS")
 # The portal's public address: links in emails sent outside a request (reminders), and the
@@ -250,6 +253,8 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Sign-in throttling (cache-backed so every app server sees the same counts) --------
 SIGNIN_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+# Failed second factors per user, counted apart from passwords (portal/lib/throttle.py).
+SECOND_STEP_FAILURE_LIMIT = env.int("SECOND_STEP_FAILURE_LIMIT", default=5)
 SIGNIN_IP_FAILURE_LIMIT = env.int("SIGNIN_IP_FAILURE_LIMIT", default=20)
 SIGNIN_LOCKOUT_SECONDS = env.int("SIGNIN_LOCKOUT_SECONDS", default=15 * 60)
 SIGNIN_SLOWDOWN_AFTER = env.int("SIGNIN_SLOWDOWN_AFTER", default=3)
@@ -266,7 +271,7 @@ OTP_WEBAUTHN_RP_NAME = PORTAL_NAME
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [
     f"{_portal.scheme}://{_portal.hostname}" + (f":{_portal.port}" if _portal.port else "")
 ]
-OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PortalWebAuthnHelper"
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.two_factor.passkeys.PortalWebAuthnHelper"
 # The portal logs a failed passkey check itself (one line, and the activity log), without
 # the library's traceback for what is a user's everyday mistake.
 OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = ""
@@ -301,6 +306,13 @@ API_LAST_USED_INTERVAL = env.int("API_LAST_USED_INTERVAL", default=60)
 # POST /api/credentials/revoke: reports per source address per minute.
 REVOCATION_RATE_LIMIT = env.int("REVOCATION_RATE_LIMIT", default=10)
 API_PAGE_SIZE = 50
+# POST /api/oidc/exchange (apikeys/trusts.py): exchanges per source address and per trust
+# per minute; fetching an OpenID Connect issuer's keys gives up after this many seconds;
+# http://127.0.0.1 and http://localhost issuers allowed (always when DEBUG), for local issuers.
+OIDC_ADDRESS_RATE_LIMIT = env.int("OIDC_ADDRESS_RATE_LIMIT", default=30)
+OIDC_TRUST_RATE_LIMIT = env.int("OIDC_TRUST_RATE_LIMIT", default=30)
+OIDC_HTTP_TIMEOUT = env.float("OIDC_HTTP_TIMEOUT", default=3.0)
+OIDC_ALLOW_HTTP_LOCALHOST = env.bool("OIDC_ALLOW_HTTP_LOCALHOST", default=False)
 # The API's one statement runs as a prepared statement (PostgreSQL plans it once per
 # connection). Turn off behind a pooler in transaction mode that cannot keep prepared
 # statements (PgBouncer before 1.21).

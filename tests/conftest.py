@@ -15,12 +15,12 @@ from playwright.sync_api import Browser, sync_playwright
 
 from accounts.models import Account, Domain, Role, TOTPDevice, User
 from tests import browsers
+from tests.factories import PASSWORD, make_account, make_user
 
 # Playwright's sync API runs an event loop in the test's thread; the database calls the
 # tests make beside it are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-PASSWORD = "correct-horse-battery-staple"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # Playwright's download of its own Chromium: what it said, and when it last failed.
 INSTALL_LOG = ARTIFACTS / "playwright-install.log"
@@ -53,20 +53,14 @@ def _fast_and_isolated(settings) -> Iterator[None]:
     cache.clear()
 
 
-def make_user(account: Account, email: str, role: str = Role.USER, **fields) -> User:
-    fields.setdefault("first_name", email.split("@")[0].title())
-    fields.setdefault("last_name", "Tester")
-    return User.objects.create_user(email, PASSWORD, account=account, role=role, **fields)
-
-
 @pytest.fixture
 def account(db) -> Account:
-    return Account.objects.create(name="Acme Corp")
+    return make_account("Acme Corp")
 
 
 @pytest.fixture
 def other_account(db) -> Account:
-    return Account.objects.create(name="Other Org")
+    return make_account("Other Org")
 
 
 @pytest.fixture

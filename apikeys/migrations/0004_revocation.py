@@ -6,13 +6,13 @@ from django.db import migrations, models
 def fingerprint_stored_secrets(apps, schema_editor):
     # Keys made before fingerprints existed: decrypt each once, here, so that a leaked one
     # is found like any other.
-    from apikeys import crypto
+    from apikeys import secret_storage
 
     ApiKey = apps.get_model("apikeys", "ApiKey")
     stored = ApiKey.objects.filter(deleted_at__isnull=True, secret_encrypted__isnull=False)
     for key in stored.only("key", "secret_encrypted").iterator():
-        secret = crypto.decrypt(key.secret_encrypted, key.key)
-        key.secret_fingerprint = crypto.fingerprint(secret)
+        secret = secret_storage.decrypt(key.secret_encrypted, key.key)
+        key.secret_fingerprint = secret_storage.fingerprint(secret)
         key.save(update_fields=["secret_fingerprint"])
 
 

@@ -1,2 +1,2 @@
 """Helpers every app uses. They know nothing of accounts, audit or apikeys: this package
-sits below them all (see the Architecture section of the README)."""
+sits below them all (see docs/architecture.md)."""

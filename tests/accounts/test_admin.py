@@ -1,7 +1,7 @@
 import pytest
 
-from accounts.models import User
-from tests.conftest import make_user, verified_sign_in
+from tests.conftest import verified_sign_in
+from tests.factories import make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +21,13 @@ def test_staff_see_only_their_own_accounts_users(client, account, user, other_us
 
 
 def test_superuser_sees_every_account(client, account, user, other_user):
-    root = User.objects.create_superuser(
-        "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="Oot"
+    root = make_user(
+        account,
+        "root@ops.example",
+        is_staff=True,
+        is_superuser=True,
+        first_name="R",
+        last_name="Oot",
     )
     verified_sign_in(client, root)
     page = client.get("/admin/accounts/user/").content.decode()
@@ -38,12 +43,11 @@ def _staff(account, *codenames):
 
 
 def test_staff_see_only_their_accounts_activity_and_keys(client, account, user, other_user):
-    from apikeys.models import ApiKey
     from audit.events import record
     from audit.models import Event
 
-    mine, _ = ApiKey.generate(user, None)
-    theirs, _ = ApiKey.generate(other_user, None)
+    mine, _ = make_key(user, None)
+    theirs, _ = make_key(other_user, None)
     record(Event.SIGNED_IN, account=other_user.account, actor=other_user)
     verified_sign_in(client, _staff(account, "view_auditevent", "view_apikey"))
     keys = client.get("/admin/apikeys/apikey/").content.decode()
@@ -54,8 +58,8 @@ def test_staff_see_only_their_accounts_activity_and_keys(client, account, user, 
 
 
 def test_admin_cannot_change_what_the_portal_logs(client, account, user):
-    root = User.objects.create_superuser(
-        "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="O"
+    root = make_user(
+        account, "root@ops.example", is_staff=True, is_superuser=True, first_name="R", last_name="O"
     )
     verified_sign_in(client, root)
     page = client.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
@@ -66,8 +70,8 @@ def test_admin_cannot_change_what_the_portal_logs(client, account, user):
 
 
 def test_staff_cannot_set_anyones_password_in_the_admin(client, account, user):
-    root = User.objects.create_superuser(
-        "root@ops.example", "pw-123-long-enough", account=account, first_name="R", last_name="O"
+    root = make_user(
+        account, "root@ops.example", is_staff=True, is_superuser=True, first_name="R", last_name="O"
     )
     verified_sign_in(client, _staff(account, "view_user", "change_user"))
     for target in (root, user):

@@ -8,13 +8,14 @@ from django.utils import timezone
 from accounts.models import User
 from apikeys.models import ApiKey, Status
 from audit.models import AuditEvent, Event
+from tests.factories import make_key
 
 
 @pytest.fixture
 def keys(user) -> list[ApiKey]:
     return [
-        ApiKey.generate(user, None)[0],
-        ApiKey.generate(user, timezone.now() + timedelta(days=30))[0],
+        make_key(user, None)[0],
+        make_key(user, timezone.now() + timedelta(days=30))[0],
     ]
 
 
@@ -86,7 +87,7 @@ def test_detail_page_offers_the_right_button_and_no_secret(client_for, domain_ad
 
 
 def test_users_page_shows_no_secret(client_for, account_admin, user):
-    _key, secret = ApiKey.generate(user, None)
+    _key, secret = make_key(user, None)
     text = client_for(account_admin).get("/accounts/users/").content.decode()
     assert secret not in text and "mdns_" not in text
 

@@ -18,6 +18,7 @@ from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in
+from tests.factories import make_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,7 +54,7 @@ def _open_user(page, name: str) -> None:
 def test_domain_admin_removes_and_grants_api_access(
     page, browser, live_server, domain_admin, user, domains
 ):
-    key, secret = ApiKey.generate(user, None)
+    key, secret = make_key(user, None)
     assert _api_call(live_server.url, str(key.key), secret)[0] == 200
 
     browser_sign_in(page, domain_admin.email)
@@ -96,16 +97,16 @@ def test_domain_admin_removes_and_grants_api_access(
     assert Event.API_ACCESS_REMOVED in events and Event.API_ACCESS_GRANTED in events
     theirs.context.close()
 
-    # The API Keys inventory lists the key (never its secret); revoking it asks first.
+    # The API Keys inventory lists the key (never its secret); deleting it asks first.
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="API Keys").click()
     expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
     expect(page.get_by_text(str(key.key))).to_be_visible()
     assert_accessible(page)
-    page.get_by_role("link", name=f"Revoke API key {key.key}").click()
-    expect(page.get_by_role("heading", name="Revoke this API key?")).to_be_visible()
+    page.get_by_role("button", name=f"Delete API key {key.key}").click()
+    expect(page.get_by_role("heading", name="Delete this API key?")).to_be_visible()
     assert_accessible(page)
-    page.get_by_role("button", name="Revoke key").click()
-    expect(page.get_by_text(f"API key {key.key} has been revoked.")).to_be_visible()
+    page.get_by_role("button", name="Delete key").click()
+    expect(page.get_by_text(f"API key {key.key} has been deleted.")).to_be_visible()
     assert_accessible(page)
     assert _api_call(live_server.url, str(key.key), secret)[0] == 401
 

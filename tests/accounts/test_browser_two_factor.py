@@ -9,12 +9,13 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import TwoFactorPolicy
-from apikeys import tokens
+from apikeys import secret_format
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.accounts.two_factor_support import code_for
 from tests.apikeys.test_keyboard_walkthrough import assert_focus_ring, tab_to
-from tests.conftest import PASSWORD, browser_sign_in
+from tests.conftest import browser_sign_in
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -182,7 +183,7 @@ def test_passkey_added_then_signs_in_alone_and_as_the_second_step(page, user, se
     settings.REAUTH_SECONDS = 15 * 60
     page.get_by_role("button", name="Use a passkey or security key").click()
     expect(page.get_by_text("shown in full only now")).to_be_visible()
-    assert len(tokens.pattern().findall(page.content())) == 1
+    assert len(secret_format.pattern().findall(page.content())) == 1
 
 
 def test_required_policy_set_up_by_keyboard(page, user, account):

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.domains import normalise_dns_name
+from accounts.forms import normalise_dns_name
 from accounts.models import Domain
 from audit.models import AuditEvent, Event
 
@@ -216,3 +216,39 @@ def test_list_queries_do_not_grow_with_domains(
     make(1000)
     with django_assert_num_queries(len(small)):
         assert "d999.example" not in client.get(LIST).content.decode()  # page 1 of 20
+
+
+def test_the_list_shows_each_domains_records(client_for, domain_admin, account) -> None:
+    from accounts.models import Record
+
+    shop, empty = (
+        Domain.objects.create(account=account, name=n) for n in ("shop.example", "b.example")
+    )
+    Record.objects.create(
+        domain=shop,
+        type="MX",
+        name="",
+        ttl=3600,
+        values=[{"value": "mx.shop.example.", "level": 10}],
+    )
+    Record.objects.create(
+        domain=shop, type="TXT", name="_acme-challenge", ttl=60, values=[{"value": '"tok"'}]
+    )
+    page = client_for(domain_admin).get(LIST).content.decode()
+    assert "<li>MX shop.example, TTL 3600: 10 mx.shop.example.</li>" in page
+    assert "<li>TXT _acme-challenge.shop.example, TTL 60: &quot;tok&quot;</li>" in page
+    assert page.count("None yet") == 1  # b.example
+
+
+def test_a_long_record_list_is_cut_short(client_for, domain_admin, account) -> None:
+    from accounts.models import Record
+    from accounts.tables import MAX_RECORDS_SHOWN
+
+    busy = Domain.objects.create(account=account, name="busy.example")
+    Record.objects.bulk_create(
+        Record(domain=busy, type="A", name=f"h{i:03}", ttl=300, values=[{"value": "192.0.2.1"}])
+        for i in range(MAX_RECORDS_SHOWN + 5)
+    )
+    page = client_for(domain_admin).get(LIST).content.decode()
+    assert page.count("<li>A h") == MAX_RECORDS_SHOWN
+    assert "<li>and 5 more</li>" in page

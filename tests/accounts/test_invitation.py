@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.invitations import invitation_path, invitation_tokens
 from accounts.models import Role, User
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user
+from tests.factories import make_user
 
 NEW_PASSWORD = "a-long-new-pass-phrase-42"
 

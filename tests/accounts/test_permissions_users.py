@@ -14,7 +14,8 @@ from django.test import Client
 
 from accounts.models import Role, User
 from audit.models import AuditEvent
-from tests.conftest import make_user, sign_in
+from tests.conftest import sign_in
+from tests.factories import make_user
 
 
 @dataclass

@@ -1,6 +1,8 @@
 import pytest
 from django.urls import reverse
 
+from tests.factories import make_key
+
 pytestmark = pytest.mark.django_db
 
 URL = "/profile/"
@@ -69,9 +71,7 @@ def test_post_without_csrf_token_changes_nothing(user):
 def test_times_show_in_the_users_time_zone(client_for, user):
     from datetime import UTC, datetime
 
-    from apikeys.models import ApiKey
-
-    ApiKey.generate(user, datetime(2030, 1, 1, 12, 0, tzinfo=UTC))
+    make_key(user, datetime(2030, 1, 1, 12, 0, tzinfo=UTC))
     user.time_zone = "Asia/Tokyo"
     user.save()
     page = client_for(user).get(reverse("dashboard")).content.decode()

@@ -8,7 +8,7 @@ from django.db import connection
 from accounts import rules
 from accounts.models import Role, User
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 def _role(pk: int) -> str:
@@ -102,7 +102,8 @@ def test_deactivate_after_confirmation_then_reactivate(client_for, account_admin
 def test_deactivated_user_cannot_sign_in_and_loses_the_session(client, account_admin, user):
     from django.test import Client
 
-    from tests.conftest import PASSWORD, sign_in
+    from tests.conftest import sign_in
+    from tests.factories import PASSWORD
 
     theirs = sign_in(Client(), user)
     assert theirs.get("/").status_code == 200

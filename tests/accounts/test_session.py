@@ -3,7 +3,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

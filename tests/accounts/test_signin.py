@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent, Event
 from portal.lib import throttle
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from audit.models import AuditEvent, Event
 from portal.lib import throttle
 from portal.lib.crypto import DecryptionError
 from tests.accounts.two_factor_support import add_authenticator, code_for, generate_recovery_codes
-from tests.apikeys.conftest import make_key
-from tests.conftest import PASSWORD, give_authenticator, sign_in
+from tests.conftest import give_authenticator, sign_in
+from tests.factories import PASSWORD, make_key
 
 pytestmark = pytest.mark.django_db
 

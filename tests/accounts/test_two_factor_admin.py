@@ -15,7 +15,8 @@ from accounts.models import RecoveryCode, TOTPDevice, TwoFactorPolicy
 from audit.models import AuditEvent, Event
 from portal.lib import crypto, throttle
 from tests.accounts.two_factor_support import add_authenticator, code_for, generate_recovery_codes
-from tests.conftest import PASSWORD, give_authenticator, make_user, verified_sign_in
+from tests.conftest import give_authenticator, verified_sign_in
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 

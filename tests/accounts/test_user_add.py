@@ -7,6 +7,7 @@ from django.core import mail
 
 from accounts.models import Role, User
 from audit.models import AuditEvent, Event
+from tests.factories import make_user
 
 URL = "/accounts/users/add/"
 
@@ -141,10 +142,10 @@ def test_an_email_taken_between_check_and_insert_is_a_form_error(
         "accounts.forms.UserAddForm.clean_email", lambda self: self.cleaned_data["email"].lower()
     )
     monkeypatch.setattr("accounts.forms.UserAddForm.validate_unique", lambda self: None)
-    User.objects.create_user(
+    make_user(
+        account_admin.account,
         "nina.new@acme.example",
-        None,
-        account=account_admin.account,
+        password=None,
         first_name="Other",
         last_name="Nina",
     )

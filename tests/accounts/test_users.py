@@ -9,8 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role, User
+from apikeys.actions import delete_key
 from apikeys.models import ApiKey
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 URL = "/accounts/users/"
 
@@ -47,14 +48,14 @@ def test_user_role_gets_403_and_anonymous_is_sent_to_sign_in(client, client_for,
 
 def test_columns_show_key_figures(client_for, account_admin, user):
     soon = timezone.now() + timedelta(days=10)
-    ApiKey.generate(user, soon)
-    used, _ = ApiKey.generate(user, None)
+    make_key(user, soon)
+    used, _ = make_key(user, None)
     ApiKey.objects.filter(pk=used.pk).update(
         last_used_at=timezone.make_aware(timezone.datetime(2025, 3, 4, 5, 6))
     )
     gone = make_user(user.account, "gone@acme.example", api_access=True)
-    deleted, _ = ApiKey.generate(gone, soon)
-    deleted.delete_by(account_admin)
+    deleted, _ = make_key(gone, soon)
+    delete_key(deleted, account_admin)
 
     response = client_for(account_admin).get(URL)
     rows = {row.email: row for row in response.context["table"].rows.data}
@@ -98,9 +99,9 @@ def _emails_in_order(response) -> list[str]:
 
 
 def test_sorting_by_key_count_and_by_name(client_for, account_admin, domain_admin, user):
-    ApiKey.generate(user, None)
-    ApiKey.generate(user, None)
-    ApiKey.generate(domain_admin, None)
+    make_key(user, None)
+    make_key(user, None)
+    make_key(domain_admin, None)
     c = client_for(account_admin)
     assert _emails_in_order(c.get(URL, {"sort": "-key_count"})) == [
         user.email,
@@ -120,8 +121,8 @@ def test_sorting_by_key_count_and_by_name(client_for, account_admin, domain_admi
 def test_users_without_keys_sort_last_by_next_expiry_both_ways(
     client_for, account_admin, domain_admin, user
 ):
-    ApiKey.generate(user, timezone.now() + timedelta(days=5))
-    ApiKey.generate(domain_admin, timezone.now() + timedelta(days=50))
+    make_key(user, timezone.now() + timedelta(days=5))
+    make_key(domain_admin, timezone.now() + timedelta(days=50))
     c = client_for(account_admin)
     assert _emails_in_order(c.get(URL, {"sort": "next_expiry"})) == [
         user.email,
@@ -183,7 +184,7 @@ def test_query_count_is_the_same_for_10_and_1000_users(client_for, account_admin
 
 
 def test_last_used_says_never_for_users_who_never_used_a_key(client_for, account_admin, user):
-    ApiKey.generate(user, None)  # a key, never used; the administrator has none
+    make_key(user, None)  # a key, never used; the administrator has none
     page = client_for(account_admin).get(URL).content.decode()
     cells = re.findall(r'<td\s+data-label="Last used">(.*?)</td>', page)
     assert cells == ["Never", "Never"]

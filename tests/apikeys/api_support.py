@@ -1,17 +1,10 @@
-"""Helpers for the signed-API tests: keys and the three ways a client signs a request."""
+"""Helpers for the signed-API tests: the three ways a client signs a request."""
 
 import time
 
-from apikeys.models import ApiKey
-from apikeys.signing import sign
+from apikeys.api.signing import sign
 
 FORMS = ("bearer", "security-token", "cnsdns")
-
-
-def new_key(owner, expires=None) -> tuple[ApiKey, str]:
-    key, secret = ApiKey.generate(owner, expires)
-    assert secret is not None
-    return key, secret
 
 
 def now_ms() -> int:

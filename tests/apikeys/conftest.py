@@ -1,8 +1,8 @@
-"""Fixtures for the key pages: keys made the way Generate makes them; the cache in Redis."""
+"""Fixtures for the key pages: a key and its owner signed in; the cache in Redis."""
 
 import socket
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import redis
@@ -12,12 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from apikeys.models import ApiKey
 from tests.conftest import unavailable
-
-
-def make_key(owner: User, expires: datetime | None = None) -> tuple[ApiKey, str]:
-    key, secret = ApiKey.generate(owner, expires)
-    assert secret is not None
-    return key, secret
+from tests.factories import make_key
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey
 from tests.conftest import verified_sign_in
 
@@ -55,7 +55,7 @@ def admin_page_leaks(secrets: list[str], superuser: User) -> list[str]:
             response = client.get(url)
             assert response.status_code == 200, url
             body = response.content.decode()
-            if _contains(body, secrets) or tokens.pattern().search(body):
+            if _contains(body, secrets) or secret_format.pattern().search(body):
                 found.append(url)
     return found
 
@@ -87,7 +87,7 @@ def activity_leaks(secrets: list[str], account_admin: User) -> tuple[list[str], 
         ).decode()
         if "csv" in response.get("Content-Type", ""):
             csv_text = body
-        if _contains(body, secrets) or tokens.pattern().search(body):
+        if _contains(body, secrets) or secret_format.pattern().search(body):
             found.append(url)
     return found, csv_text
 

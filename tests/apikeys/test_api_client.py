@@ -51,9 +51,9 @@ class ConstellixClient:
 
 @pytest.fixture
 def pair(user):
-    from tests.apikeys.api_support import new_key
+    from tests.factories import make_key
 
-    return new_key(user)
+    return make_key(user)
 
 
 FORMS = ["bearer", "security-token", "cnsdns"]

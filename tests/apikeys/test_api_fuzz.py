@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apikeys import signing
-from tests.apikeys.api_support import new_key
+from apikeys.api import signing
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def header_values(api_key: str) -> st.SearchStrategy[dict[str, str]]:
 @pytest.fixture
 def pair(user, domains, settings):
     settings.API_RATE_LIMIT = 10**9
-    return new_key(user)
+    return make_key(user)
 
 
 def test_arbitrary_headers_never_break_the_parser_or_the_views(pair, client):

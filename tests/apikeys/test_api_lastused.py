@@ -5,9 +5,10 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apikeys import lastused
+from apikeys.api import lastused
 from apikeys.models import ApiKey
-from tests.apikeys.api_support import new_key, signed
+from tests.apikeys.api_support import signed
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ START = datetime(2030, 1, 1, 9, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def pair(user):
-    return new_key(user)
+    return make_key(user)
 
 
 def call(client, key, secret, ip="203.0.113.7"):
@@ -52,7 +53,7 @@ def test_last_used_is_written_once_a_minute_not_per_request(client, pair):
 
 
 def test_each_key_has_its_own_last_used(client, user, pair):
-    other = new_key(user)
+    other = make_key(user)
     with time_machine.travel(START, tick=False):
         call(client, *pair)
         call(client, *other)

@@ -30,7 +30,13 @@ def test_it_describes_every_endpoint(client):
         "/v1/domains/{id}",
         "/v4/domains",
         "/v4/domains/{id}",
+        "/v1/domains/{id}/records",
+        "/v1/domains/{id}/records/{type}",
+        "/v1/domains/{id}/records/{type}/{recordId}",
+        "/v4/domains/{id}/records",
+        "/v4/domains/{id}/records/{recordId}",
         "/credentials/revoke",
+        "/oidc/exchange",
         "/openapi.json",
     }
     # Every named route under /api/ is in the document.
@@ -39,7 +45,11 @@ def test_it_describes_every_endpoint(client):
         p for p in resolver.url_patterns if isinstance(p, URLResolver) and p.namespace == "api"
     )
     named = {
-        str(p.pattern).rstrip("/").replace("<int:pk>", "{id}")
+        str(p.pattern)
+        .rstrip("/")
+        .replace("<int:pk>", "{id}")
+        .replace("<str:rtype>", "{type}")
+        .replace("<int:record_id>", "{recordId}")
         for p in api.url_patterns
         if isinstance(p, URLPattern) and p.name
     }
@@ -64,16 +74,25 @@ def test_it_describes_the_three_ways_to_authenticate(client):
     assert {"cnsdnsApiKey": [], "cnsdnsRequestDate": [], "cnsdnsHmac": []} in document["security"]
     assert "HMAC-SHA1" in document["info"]["description"]
     for path, item in document["paths"].items():
-        if path not in ("/openapi.json", "/credentials/revoke"):
+        if path not in ("/openapi.json", "/credentials/revoke", "/oidc/exchange"):
             assert {"401", "429"} <= set(item["get"]["responses"])
     # Reporting a leaked secret needs no key: that is the point of it.
     assert document["paths"]["/credentials/revoke"]["post"]["security"] == []
+    # Nor does the CI exchange: the job's ID token is its credential.
+    assert document["paths"]["/oidc/exchange"]["post"]["security"] == []
 
 
 def test_error_codes_in_the_document_cover_what_the_api_says(client):
     document = client.get("/api/openapi.json").json()
     codes = set(document["components"]["schemas"]["ErrorCode"]["enum"])
-    source = (Path(__file__).parents[2] / "apikeys" / "api.py").read_text()
+    api = Path(__file__).parents[2] / "apikeys" / "api"
+    source = "\n".join(path.read_text() for path in sorted(api.glob("*.py")))
     # Every status code followed by an error code, as in ApiError(401, "unknown_key", ...).
     used = set(re.findall(r'\b[1-5]\d\d,\s*"([a-z_]+)"', source))
+    # The CI exchange's refusals are decided in apikeys/oidc.py and apikeys/trusts.py, as in
+    # Refused("expired", ...) and _refuse(trusts, "replayed", ...).
+    rules = "\n".join((api.parent / name).read_text() for name in ("oidc.py", "trusts.py"))
+    used |= set(re.findall(r'\b[1-5]\d\d,\s*"([a-z_]+)"', rules))
+    used |= set(re.findall(r'Refused\(\s*"([a-z_]+)"', rules))
+    used |= set(re.findall(r'_refuse\(\s*[\w\[\]]+,\s*"([a-z_]+)"', rules))
     assert used == codes

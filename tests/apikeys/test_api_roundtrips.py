@@ -16,8 +16,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Domain
-from apikeys import lookup
-from tests.apikeys.api_support import new_key, signed
+from apikeys.api import lookup
+from tests.apikeys.api_support import signed
+from tests.factories import make_key
 from tests.roundtrips import count_redis_round_trips, count_round_trips, requires_postgresql
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ START = datetime(2030, 1, 1, 9, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def pair(user):
-    return new_key(user)
+    return make_key(user)
 
 
 @contextmanager
@@ -85,7 +86,7 @@ def test_last_used_costs_a_few_more_round_trips_at_most_once_a_minute(
 ):
     key, secret = pair
     # Another key of the owner's prepares the statement on this connection first.
-    other = new_key(user)
+    other = make_key(user)
     with time_machine.travel(START - timedelta(hours=1), tick=False):
         assert client.get("/api/v1/domains", **signed(other[0].key, other[1])).status_code == 200
     counted = []
@@ -107,7 +108,7 @@ def test_last_used_costs_a_few_more_round_trips_at_most_once_a_minute(
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_restart_between_requests_costs_no_failed_request(user, domains, client):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
     before = connection.connection.info.backend_pid
     # What a restart does: the server ends the backend behind the pooled connection.
@@ -130,7 +131,7 @@ def test_a_failure_that_is_not_the_connections_is_not_retried(client, user, monk
     connection is worth a second try."""
     from django.db import OperationalError
 
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     calls = []
 
     def fails(sql, params):

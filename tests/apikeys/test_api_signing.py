@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from apikeys import signing
-from apikeys.signing import Credentials, Malformed
+from apikeys.api import signing
+from apikeys.api.signing import Credentials, Malformed
 from tests.apikeys.api_support import meta, signed
 
 KEY = "123e4567-e89b-12d3-a456-426614174000"

@@ -14,9 +14,9 @@ import time_machine
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apikeys import tokens
+from apikeys import secret_format
+from apikeys.api.signing import sign
 from apikeys.models import ApiKey, EndedReason
-from apikeys.signing import sign
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in, key_action
@@ -41,7 +41,7 @@ def api(base_url: str, source: str, key: object, secret: str) -> tuple[int, dict
 
 
 def shown_secrets(page) -> list[str]:
-    return tokens.pattern().findall(page.content())
+    return secret_format.pattern().findall(page.content())
 
 
 def test_name_restrict_refuse_edit_and_roll(page, live_server, user, domains, account_admin):

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey, Status
 from tests.a11y import assert_accessible
 from tests.conftest import browser_sign_in
@@ -42,7 +42,7 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
         page.get_by_label("Number of months", exact=True).fill("6")
         page.get_by_role("button", name="Generate").click()
         expect(page.get_by_text("shown in full only now")).to_be_visible()
-    [leaked] = tokens.pattern().findall(page.content())
+    [leaked] = secret_format.pattern().findall(page.content())
     backup = ApiKey.objects.get(owner=user, name="backup job")
 
     # Someone finds the secret in a public repository and reports it.
@@ -52,7 +52,7 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
     row = page.locator(f'tr[data-key="{backup.key}"]')
     expect(row.get_by_text("Revoked", exact=True)).to_be_visible()
     expect(row.get_by_text("Reported leaked")).to_be_visible()
-    assert tokens.pattern().findall(page.content()) == []
+    assert secret_format.pattern().findall(page.content()) == []
     assert_accessible(page)
 
     page.locator(".usermenu summary").click()
@@ -64,7 +64,7 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
     assert leaked not in page.content()
     assert_accessible(page)
 
-    # The inventory: the revoked key filtered, then both keys revoked at once.
+    # The inventory: the revoked key filtered, then both keys deleted at once.
     main.get_by_role("link", name="API Keys").click()
     page.get_by_label("Status").select_option(label="Revoked")
     page.get_by_role("button", name="Filter").click()
@@ -74,10 +74,10 @@ def test_a_leaked_secret_posted_revokes_the_key_and_admins_revoke_in_bulk(
     page.get_by_label(re.compile(r"Select API key ci on laptop \(")).check()
     page.get_by_label(re.compile(r"Select API key backup job \(")).check()
     assert_accessible(page)
-    page.get_by_role("button", name="Revoke selected").click()
-    expect(page.get_by_role("heading", name="Revoke these 2 API keys?")).to_be_visible()
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.get_by_role("heading", name="Delete these 2 API keys?")).to_be_visible()
     assert_accessible(page)
-    page.get_by_role("button", name="Revoke 2 keys").click()
-    expect(page.get_by_text("2 API keys revoked.")).to_be_visible()
+    page.get_by_role("button", name="Delete 2 keys").click()
+    expect(page.get_by_text("2 API keys deleted.")).to_be_visible()
     assert_accessible(page)
     assert {key.status() for key in ApiKey.objects.filter(owner=user)} == {Status.DELETED}

@@ -4,15 +4,15 @@ waits for a ticked key (the portal's own script, allowed by the page's CSP)."""
 import pytest
 from playwright.sync_api import expect
 
-from apikeys.models import ApiKey
 from tests.conftest import browser_sign_in
+from tests.factories import make_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_select_all_ticks_every_key_and_the_button_waits_for_one(page, domain_admin, user):
     for name in ("one", "two"):
-        ApiKey.generate(user, None, name=name)
+        make_key(user, None, name=name)
     refused: list[str] = []
     page.on(
         "console",
@@ -23,7 +23,7 @@ def test_select_all_ticks_every_key_and_the_button_waits_for_one(page, domain_ad
     button = page.get_by_role("button", name="Revoke selected")
     expect(button).to_be_disabled()
     page.get_by_label("Select every key on this page").check()
-    boxes = page.locator('input[form="bulk-revoke"][name="keys"]')
+    boxes = page.locator('input[form="bulk-delete"][name="keys"]')
     expect(boxes).to_have_count(2)
     for i in range(2):
         expect(boxes.nth(i)).to_be_checked()
@@ -42,14 +42,14 @@ def test_select_all_ticks_every_key_and_the_button_waits_for_one(page, domain_ad
 def test_without_the_script_the_button_works_and_select_all_is_not_offered(
     browser, live_server, domain_admin, user
 ):
-    ApiKey.generate(user, None, name="one")
+    make_key(user, None, name="one")
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
     page = context.new_page()
     try:
         browser_sign_in(page, domain_admin.email)
         page.goto("/keys/")
         expect(page.get_by_label("Select every key on this page")).to_be_hidden()
-        page.locator('input[form="bulk-revoke"][name="keys"]').check()
+        page.locator('input[form="bulk-delete"][name="keys"]').check()
         page.get_by_role("button", name="Revoke selected").click()
         expect(page.get_by_role("heading", name="Revoke this API key?")).to_be_visible()
     finally:

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from apikeys.api.signing import sign
 from apikeys.models import ApiKey
-from apikeys.signing import sign
 from tests.a11y import assert_accessible
-from tests.apikeys.api_support import new_key
 from tests.conftest import browser_sign_in
+from tests.factories import make_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,9 +38,9 @@ def api(base_url: str, source: str, key: ApiKey, secret: str) -> int:
 def test_the_profile_charts_a_used_key_and_says_so_in_words(
     page, live_server, user, domain_admin, domains
 ):
-    used, secret = new_key(user)
+    used, secret = make_key(user)
     ApiKey.objects.filter(pk=used.pk).update(allowed_ips=["127.0.0.1"])
-    quiet, _ = new_key(user)
+    quiet, _ = make_key(user)
     # Without Redis (as here) each request is written through to the daily counts.
     assert [api(live_server.url, "127.0.0.1", used, secret) for _ in range(3)] == [200] * 3
     assert api(live_server.url, "127.0.0.2", used, secret) == 403

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
-from tests.apikeys.conftest import make_key
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 
 def delete_url(key: ApiKey) -> str:

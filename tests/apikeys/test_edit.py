@@ -6,7 +6,7 @@ from django.urls import reverse
 from apikeys.addresses import parse
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
-from tests.apikeys.conftest import make_key
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +132,7 @@ def test_saving_without_a_change_logs_nothing(signed_in, user):
 
 
 def test_edit_refuses_what_the_policy_does_not_allow(signed_in, user, account):
-    key, _ = ApiKey.generate(user, None, allowed_ips=["203.0.113.7"])
+    key, _ = make_key(user, None, allowed_ips=["203.0.113.7"])
     account.require_allowed_ips, account.allowed_ranges = True, ["203.0.113.0/24"]
     account.save()
     response = signed_in.post(edit_url(key), {"name": "x", "allowed_ips": ""})
@@ -155,7 +155,7 @@ def test_edit_refuses_what_the_policy_does_not_allow(signed_in, user, account):
     ],
 )
 def test_only_widening_asks_for_the_password(signed_in, user, settings, before, after, asks):
-    key, _ = ApiKey.generate(user, None, allowed_ips=before)
+    key, _ = make_key(user, None, allowed_ips=before)
     settings.REAUTH_SECONDS = -1
     response = signed_in.post(edit_url(key), {"name": "n", "allowed_ips": after})
     key.refresh_from_db()
@@ -183,10 +183,12 @@ def test_someone_elses_key_cannot_be_edited(client_for, user, other_user):
     assert theirs.name == ""
 
 
-def test_names_show_in_the_reminder_and_revocation_emails(client_for, user, domain_admin):
+def test_names_show_in_the_reminder_and_deletion_emails(client_for, user, domain_admin):
     from django.core import mail
 
-    key, _ = ApiKey.generate(user, None, name="certbot on web-1")
-    client_for(domain_admin).post(reverse("apikeys:revoke", args=[key.key]))
+    key, _ = make_key(user, None, name="certbot on web-1")
+    client_for(domain_admin).post(
+        reverse("apikeys:inventory-delete"), {"keys": [str(key.key)], "confirmed": "yes"}
+    )
     [message] = mail.outbox
     assert f'"certbot on web-1" ({key.key})' in message.body

@@ -11,9 +11,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
 
-from apikeys import ratelimit, usage
+from apikeys.api import ratelimit, usage
 from apikeys.models import ApiKey, DailyUsage, HourlyUsage, UsageFold
-from tests.apikeys.api_support import new_key, signed
+from tests.apikeys.api_support import signed
+from tests.factories import make_key
 from tests.roundtrips import requires_postgresql
 
 START = datetime(2030, 1, 1, 9, 30, tzinfo=UTC)
@@ -48,8 +49,8 @@ def claims_left() -> set[bytes]:
 
 @pytest.mark.django_db
 def test_a_fold_adds_each_count_once_and_says_what_it_folded(user, redis_cache):
-    key, _ = new_key(user)
-    other, _ = new_key(user)
+    key, _ = make_key(user)
+    other, _ = make_key(user)
     with time_machine.travel(START, tick=False):
         count(key, HOUR - 1, 2)
         count(key, HOUR, 3)
@@ -72,7 +73,7 @@ def test_a_fold_adds_each_count_once_and_says_what_it_folded(user, redis_cache):
 
 @pytest.mark.django_db
 def test_the_hours_requests_count_into_are_left_to_expire(user, redis_cache):
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     client = ratelimit.shared_redis()
     with time_machine.travel(START, tick=False):
         fold_command()
@@ -83,7 +84,7 @@ def test_the_hours_requests_count_into_are_left_to_expire(user, redis_cache):
 
 @pytest.mark.django_db
 def test_a_fold_that_crashed_after_its_commit_is_not_folded_again(user, redis_cache, monkeypatch):
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     with time_machine.travel(START, tick=False):
         count(key, HOUR, 4)
 
@@ -106,7 +107,7 @@ def test_a_fold_that_crashed_after_its_commit_is_not_folded_again(user, redis_ca
 def test_a_fold_that_crashed_before_its_commit_is_folded_by_the_next(
     user, redis_cache, monkeypatch
 ):
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     with time_machine.travel(START, tick=False):
         count(key, HOUR, 4)
         with monkeypatch.context() as patched:
@@ -122,8 +123,8 @@ def test_a_fold_that_crashed_before_its_commit_is_folded_by_the_next(
 
 @pytest.mark.django_db
 def test_counts_of_keys_no_longer_stored_are_skipped(user, redis_cache):
-    key, _ = new_key(user)
-    gone, _ = new_key(user)
+    key, _ = make_key(user)
+    gone, _ = make_key(user)
     with time_machine.travel(START, tick=False):
         count(key, HOUR, 1)
         count(gone, HOUR, 2)
@@ -135,7 +136,7 @@ def test_counts_of_keys_no_longer_stored_are_skipped(user, redis_cache):
 
 @pytest.mark.django_db
 def test_rows_are_kept_48_hours_and_90_days(user):
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     now = START.replace(minute=0)
     hours = [now - timedelta(hours=h) for h in (0, 47, 48, 49)]
     HourlyUsage.objects.bulk_create(HourlyUsage(api_key=key, hour=h, answered=1) for h in hours)
@@ -173,7 +174,7 @@ def two_at_once(call) -> list[BaseException]:
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_folds_at_once_fold_every_count_exactly_once(user, redis_cache, monkeypatch):
-    keys = [new_key(user)[0] for _ in range(2)]
+    keys = [make_key(user)[0] for _ in range(2)]
     add = usage._add
 
     def slow_add(counts):
@@ -206,7 +207,7 @@ def test_two_folds_at_once_fold_every_count_exactly_once(user, redis_cache, monk
 def test_without_redis_counts_wait_in_the_process_until_something_reads_them(
     user, client, client_for, domains
 ):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     # The first request is the key's last-used write, which writes what was counted.
     assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
     assert answered(key) == 1

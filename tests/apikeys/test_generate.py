@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from apikeys import tokens
+from apikeys import secret_format
+from apikeys.actions import delete_key, generate_key
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
-from tests.apikeys.conftest import make_key
 from tests.conftest import sign_in
+from tests.factories import make_key, make_user
 
 GENERATE = "/profile/keys/generate/"
 
@@ -53,7 +54,7 @@ def test_generate_with_months_redirects_to_the_profile_showing_the_key_once(sign
 
     shown = signed_in.get("/profile/")
     body = shown.content.decode()
-    secret = tokens.pattern().search(body).group(0)
+    secret = secret_format.pattern().search(body).group(0)
     assert key.reveal() == secret
     assert str(key.key) in body
     assert "shown in full only now" in body
@@ -178,14 +179,12 @@ def test_the_third_key_is_refused(signed_in, user):
 def test_deleting_a_key_frees_its_place(signed_in, user):
     one, _ = make_key(user)
     make_key(user)
-    one.delete_by(user)
+    delete_key(one, user)
     assert post(signed_in, expiry="never").status_code == 302
     assert ApiKey.objects.filter(owner=user).not_deleted().count() == 2
 
 
 def test_without_api_access_generate_is_not_offered(client_for, account):
-    from tests.conftest import make_user
-
     nobody = make_user(account, "nia@acme.example", api_access=False)
     client = client_for(nobody)
     profile = client.get("/profile/").content.decode()
@@ -252,7 +251,7 @@ def test_ten_racing_generates_make_exactly_two_keys(user):
 def test_another_users_form_token_makes_a_fresh_key_not_a_500(client_for, user, domain_admin):
     from apikeys.models import ApiKey as Key
 
-    theirs, _ = Key.generate(domain_admin, None, form_token=uuid.UUID(int=7))
+    theirs, _ = generate_key(domain_admin, None, form_token=uuid.UUID(int=7))
     response = client_for(user).post(
         "/profile/keys/generate/", {"expiry": "never", "form_token": str(theirs.form_token)}
     )

@@ -12,10 +12,11 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.models import User
+from apikeys.actions import delete_key, roll_key
 from apikeys.models import ApiKey, EndedReason
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import signed
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +35,6 @@ def run(when: datetime) -> list:
     return mail.outbox[before:]
 
 
-def make_key(owner: User, **fields):
-    with time_machine.travel(MADE, tick=False):
-        key, secret = ApiKey.generate(owner, None, **fields)
-    return key, secret
-
-
 @pytest.fixture
 def policy(account):
     account.retire_unused_days = 90
@@ -52,7 +47,7 @@ def retired(key) -> list[AuditEvent]:
 
 
 def test_a_key_never_used_is_warned_then_retired(client, user, policy, client_for, account_admin):
-    key, secret = make_key(user, name="certbot on web-1")
+    key, secret = make_key(user, name="certbot on web-1", made=MADE)
     assert run(day(82)) == []
     [warning] = run(day(83))
     assert "will be retired on 2 Apr 2026, 08:00 UTC" in warning.subject
@@ -87,7 +82,7 @@ def test_a_key_never_used_is_warned_then_retired(client, user, policy, client_fo
 def test_days_count_from_the_last_use_and_a_use_after_the_warning_starts_again(
     client, user, policy
 ):
-    key, secret = make_key(user)
+    key, secret = make_key(user, made=MADE)
     with time_machine.travel(day(10), tick=False):
         assert client.get("/api/v1/domains", **signed(key.key, secret)).status_code == 200
     assert run(day(92)) == []
@@ -106,7 +101,7 @@ def test_days_count_from_the_last_use_and_a_use_after_the_warning_starts_again(
 
 
 def test_a_policy_switched_on_warns_first_and_retires_a_week_later(user, account):
-    key, _ = make_key(user)
+    key, _ = make_key(user, made=MADE)
     assert run(day(200)) == []  # the policy is off
     account.retire_unused_days = 30
     account.save()
@@ -119,12 +114,12 @@ def test_a_policy_switched_on_warns_first_and_retires_a_week_later(user, account
 def test_keys_that_cannot_be_used_are_left_alone(user, account, policy):
     gone = make_user(account, "gone@acme.example", api_access=True)
     cut = make_user(account, "cut@acme.example", api_access=True)
-    deleted, _ = make_key(user)
-    deleted.delete_by(user)
-    expired, _ = make_key(user)
+    deleted, _ = make_key(user, made=MADE)
+    delete_key(deleted, user)
+    expired, _ = make_key(user, made=MADE)
     ApiKey.objects.filter(pk=expired.pk).update(expires=day(50))
-    make_key(gone)
-    make_key(cut)
+    make_key(gone, made=MADE)
+    make_key(cut, made=MADE)
     User.objects.filter(pk=gone.pk).update(is_active=False)
     User.objects.filter(pk=cut.pk).update(api_access=False)
     for n in (83, 90, 120):
@@ -133,25 +128,25 @@ def test_keys_that_cannot_be_used_are_left_alone(user, account, policy):
 
 
 def test_a_retired_or_rolled_key_gets_no_expiry_reminder(user, policy):
-    key, _ = make_key(user)
+    key, _ = make_key(user, made=MADE)
     ApiKey.objects.filter(pk=key.pk).update(expires=day(95))
     run(day(83))  # warned
     [notice] = run(day(90))
     assert "retired" in notice.subject  # not "expires today"
     assert run(day(90.5)) == [] and run(day(95)) == []
 
-    key.delete_by(user)  # frees the slot Roll needs
-    other, _ = ApiKey.generate(user, day(400))
+    delete_key(key, user)  # frees the slot Roll needs
+    other, _ = make_key(user, day(400))
     with time_machine.travel(day(360), tick=False):
-        other.roll(timedelta(days=7), actor=user)
+        roll_key(other, timedelta(days=7), actor=user)
     reminders = [m.subject for m in run(day(366))]
     assert not any("expires" in subject for subject in reminders)
 
 
 def test_a_rolled_key_in_its_grace_is_not_warned_as_idle(user, policy):
-    key, _ = make_key(user)
+    key, _ = make_key(user, made=MADE)
     with time_machine.travel(day(80), tick=False):
-        key.roll(timedelta(days=7), actor=user)
+        roll_key(key, timedelta(days=7), actor=user)
     assert all("retired" not in m.subject for m in run(day(84)))
     assert not AuditEvent.objects.filter(event=Event.KEY_RETIRED).exists()
 
@@ -161,7 +156,7 @@ def test_two_runs_at_once_warn_and_retire_each_key_once(account):
     account.retire_unused_days = 30
     account.save()
     owners = [make_user(account, f"o{i}@acme.example", api_access=True) for i in range(4)]
-    keys = [make_key(owner)[0] for owner in owners]
+    keys = [make_key(owner, made=MADE)[0] for owner in owners]
     errors: list[BaseException] = []
 
     def race(when: datetime) -> None:

@@ -1,4 +1,4 @@
-"""The API Keys inventory and Revoke: every key of the account, never a secret."""
+"""The API Keys inventory and Delete: every key of the account, never a secret."""
 
 import uuid
 from datetime import timedelta
@@ -11,34 +11,43 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
+from apikeys.actions import delete_key
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
 INVENTORY = reverse("apikeys:inventory")
 
 
-def revoke_url(key: ApiKey) -> str:
-    return reverse("apikeys:revoke", args=[key.key])
+DELETE = reverse("apikeys:inventory-delete")
+
+
+def ask(client, key_id, **extra):
+    """A row's Delete: it posts its one key, and the answer asks first."""
+    return client.post(DELETE, {"keys": [str(key_id)]}, **extra)
+
+
+def delete(client, key_id, **extra):
+    return client.post(DELETE, {"keys": [str(key_id)], "confirmed": "yes"}, **extra)
 
 
 @pytest.fixture
 def keys(user, domain_admin, other_user):
     """Keys in every state, with each secret that was issued."""
     now = timezone.now()
-    live, live_secret = ApiKey.generate(user, now + timedelta(days=90))
-    soon, soon_secret = ApiKey.generate(user, now + timedelta(days=10))
-    expired, expired_secret = ApiKey.generate(domain_admin, now + timedelta(days=5))
+    live, live_secret = make_key(user, now + timedelta(days=90))
+    soon, soon_secret = make_key(user, now + timedelta(days=10))
+    expired, expired_secret = make_key(domain_admin, now + timedelta(days=5))
     ApiKey.objects.filter(pk=expired.pk).update(expires=now - timedelta(days=1))
-    deleted, deleted_secret = ApiKey.generate(domain_admin, None)
-    deleted.delete_by(domain_admin)
+    deleted, deleted_secret = make_key(domain_admin, None)
+    delete_key(deleted, domain_admin)
     suspended_owner = make_user(user.account, "sam@acme.example", api_access=True)
-    suspended, suspended_secret = ApiKey.generate(suspended_owner, None)
+    suspended, suspended_secret = make_key(suspended_owner, None)
     User.objects.filter(pk=suspended_owner.pk).update(api_access=False)
-    theirs, theirs_secret = ApiKey.generate(other_user, None)
+    theirs, theirs_secret = make_key(other_user, None)
     ApiKey.objects.filter(pk=live.pk).update(last_used_at=now, last_used_ip="203.0.113.9")
     secrets = [
         live_secret,
@@ -82,8 +91,8 @@ def shown(response, keys: dict) -> set[str]:
 def test_anonymous_is_sent_to_sign_in_and_nothing_changes(client, keys):
     for response in [
         client.get(INVENTORY),
-        client.get(revoke_url(keys["live"])),
-        client.post(revoke_url(keys["live"])),
+        ask(client, keys["live"].key),
+        delete(client, keys["live"].key),
     ]:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("accounts:signin"))
@@ -94,8 +103,8 @@ def test_anonymous_is_sent_to_sign_in_and_nothing_changes(client, keys):
 def test_user_gets_403_and_nothing_changes(client_for, user, keys):
     client = client_for(user)
     assert client.get(INVENTORY).status_code == 403
-    assert client.get(revoke_url(keys["live"])).status_code == 403
-    assert client.post(revoke_url(keys["live"])).status_code == 403
+    assert ask(client, keys["live"].key).status_code == 403
+    assert delete(client, keys["live"].key).status_code == 403
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is None
     assert f'href="{INVENTORY}"' not in client.get(reverse("dashboard")).content.decode()
@@ -126,7 +135,7 @@ def test_another_accounts_admin_sees_only_their_keys_and_gets_404_for_ours(
 ):
     client = client_for(other_admin)
     assert shown(client.get(INVENTORY), keys) == {"theirs"}
-    for response in [client.get(revoke_url(keys["live"])), client.post(revoke_url(keys["live"]))]:
+    for response in [ask(client, keys["live"].key), delete(client, keys["live"].key)]:
         assert response.status_code == 404
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is None
@@ -135,10 +144,7 @@ def test_another_accounts_admin_sees_only_their_keys_and_gets_404_for_ours(
 
 
 def test_an_unknown_key_answers_404(client_for, account_admin):
-    assert (
-        client_for(account_admin).get(reverse("apikeys:revoke", args=[uuid.uuid4()])).status_code
-        == 404
-    )
+    assert ask(client_for(account_admin), uuid.uuid4()).status_code == 404
 
 
 # --- Filters -----------------------------------------------------------------------------
@@ -178,9 +184,9 @@ def rows_by_key(response) -> dict[str, str]:
 
 
 def test_keys_exceeding_a_new_policy_are_flagged(client_for, account_admin, user, domain_admin):
-    long, _ = ApiKey.generate(user, expires_after(24, user.time_zone))
-    never, _ = ApiKey.generate(user, None)
-    within, _ = ApiKey.generate(domain_admin, expires_after(12, domain_admin.time_zone))
+    long, _ = make_key(user, expires_after(24, user.time_zone))
+    never, _ = make_key(user, None)
+    within, _ = make_key(domain_admin, expires_after(12, domain_admin.time_zone))
     client = client_for(account_admin)
     assert "policy-flag" not in client.get(INVENTORY).content.decode()
 
@@ -191,24 +197,24 @@ def test_keys_exceeding_a_new_policy_are_flagged(client_for, account_admin, user
     assert "policy-flag" not in rows[str(within.key)]
 
 
-# --- Revoke ------------------------------------------------------------------------------
+# --- Delete ------------------------------------------------------------------------------
 
 
-def test_revoke_asks_first_then_deletes_records_and_emails_the_owner(
+def test_delete_asks_first_then_deletes_records_and_emails_the_owner(
     client_for, domain_admin, user, keys
 ):
     client = client_for(domain_admin)
     key = keys["live"]
-    confirm = client.get(revoke_url(key))
+    confirm = ask(client, key.key)
     assert confirm.status_code == 200
     assert str(key.key) in confirm.content.decode()
     assert_no_secret(confirm.content.decode(), keys)
     key.refresh_from_db()
     assert key.deleted_at is None  # asking changed nothing
 
-    response = client.post(revoke_url(key), follow=True)
+    response = delete(client, key.key, follow=True)
     text = response.content.decode()
-    assert f"API key {key.key} has been revoked." in text
+    assert f"API key {key.key} has been deleted." in text
     assert_no_secret(text, keys)
     key.refresh_from_db()
     assert key.deleted_at is not None and key.secret_encrypted is None
@@ -219,18 +225,18 @@ def test_revoke_asks_first_then_deletes_records_and_emails_the_owner(
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [user.email]
-    assert "revoked your API key" in message.subject
+    assert "deleted your API key" in message.subject
     assert str(key.key) in message.body and domain_admin.email in message.body
     assert_no_secret(message.subject + message.body, keys)
 
 
-def test_revoking_a_revoked_key_again_says_so_and_changes_nothing(client_for, account_admin, keys):
+def test_deleting_a_deleted_key_again_says_so_and_changes_nothing(client_for, account_admin, keys):
     client = client_for(account_admin)
     key = keys["deleted"]
     before = AuditEvent.objects.count()
     for response in [
-        client.post(revoke_url(key), follow=True),
-        client.get(revoke_url(key), follow=True),
+        delete(client, key.key, follow=True),
+        ask(client, key.key, follow=True),
     ]:
         text = response.content.decode()
         assert f"API key {key.key} was already deleted by dom@acme.example." in text
@@ -244,15 +250,15 @@ def test_revoking_a_revoked_key_again_says_so_and_changes_nothing(client_for, ac
 
 def test_a_deactivated_owner_is_not_emailed(client_for, account_admin, user, keys):
     User.objects.filter(pk=user.pk).update(is_active=False)
-    client_for(account_admin).post(revoke_url(keys["live"]))
+    delete(client_for(account_admin), keys["live"].key)
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is not None
     assert len(mail.outbox) == 0
 
 
-def test_a_failing_mail_server_still_revokes_and_says_so(client_for, account_admin, keys, settings):
+def test_a_failing_mail_server_still_deletes_and_says_so(client_for, account_admin, keys, settings):
     settings.EMAIL_BACKEND = "tests.apikeys.test_inventory.BrokenBackend"
-    response = client_for(account_admin).post(revoke_url(keys["live"]), follow=True)
+    response = delete(client_for(account_admin), keys["live"].key, follow=True)
     assert "could not be sent" in response.content.decode()
     keys["live"].refresh_from_db()
     assert keys["live"].deleted_at is not None
@@ -327,8 +333,8 @@ def test_queries_do_not_grow_from_10_to_1000_users(
 def test_names_allowed_addresses_and_the_last_used_address_are_listed(
     client_for, domain_admin, user
 ):
-    named, _ = ApiKey.generate(user, None, name="certbot on web-1", allowed_ips=["203.0.113.7"])
-    ApiKey.generate(user, None)
+    named, _ = make_key(user, None, name="certbot on web-1", allowed_ips=["203.0.113.7"])
+    make_key(user, None)
     ApiKey.objects.filter(pk=named.pk).update(
         last_used_at=timezone.now(), last_used_ip="203.0.113.7"
     )
@@ -342,8 +348,8 @@ def test_names_allowed_addresses_and_the_last_used_address_are_listed(
 
 def test_filters_for_unrestricted_and_unused_keys(client_for, domain_admin, user, domain_admin_key):
     now = timezone.now()
-    fresh, _ = ApiKey.generate(user, None, allowed_ips=["203.0.113.7"])
-    old_unused, _ = ApiKey.generate(user, None)
+    fresh, _ = make_key(user, None, allowed_ips=["203.0.113.7"])
+    old_unused, _ = make_key(user, None)
     ApiKey.objects.filter(pk=old_unused.pk).update(created=now - timedelta(days=45))
     ApiKey.objects.filter(pk=domain_admin_key.pk).update(
         created=now - timedelta(days=100), last_used_at=now - timedelta(days=31)
@@ -365,7 +371,7 @@ def test_filters_for_unrestricted_and_unused_keys(client_for, domain_admin, user
 
 @pytest.fixture
 def domain_admin_key(domain_admin):
-    return ApiKey.generate(domain_admin, None)[0]
+    return make_key(domain_admin, None)[0]
 
 
 def test_keys_breaking_the_address_policy_are_flagged_and_keep_working(
@@ -373,8 +379,8 @@ def test_keys_breaking_the_address_policy_are_flagged_and_keep_working(
 ):
     from tests.apikeys.api_support import signed
 
-    anywhere, anywhere_secret = ApiKey.generate(user, None)
-    outside, _ = ApiKey.generate(user, None, allowed_ips=["198.51.100.7"])
+    anywhere, anywhere_secret = make_key(user, None)
+    outside, _ = make_key(user, None, allowed_ips=["198.51.100.7"])
     admin = client_for(account_admin)
     admin.post(
         reverse("apikeys:policy"),
@@ -397,8 +403,8 @@ def test_keys_breaking_the_address_policy_are_flagged_and_keep_working(
 def test_the_users_page_shows_key_names_and_the_last_used_address(client_for, domain_admin, user):
     from datetime import UTC, datetime
 
-    first, _ = ApiKey.generate(user, None, name="certbot on web-1")
-    second, _ = ApiKey.generate(user, None, name="backup")
+    first, _ = make_key(user, None, name="certbot on web-1")
+    second, _ = make_key(user, None, name="backup")
     ApiKey.objects.filter(pk=first.pk).update(
         last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
     )

@@ -5,9 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +46,7 @@ def assert_focus_ring(page) -> None:
 
 
 def shown_secrets(page) -> list[str]:
-    return tokens.pattern().findall(page.content())
+    return secret_format.pattern().findall(page.content())
 
 
 def generate(page, *, months: str | None) -> None:

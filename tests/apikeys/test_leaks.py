@@ -3,11 +3,12 @@
 import logging
 import uuid
 
-from apikeys import tokens
+from apikeys import secret_format
 from audit.models import AuditEvent, Event
 from tests.apikeys import leaks
 from tests.apikeys.test_generate import GENERATE
-from tests.conftest import make_user, verified_sign_in
+from tests.conftest import verified_sign_in
+from tests.factories import make_key, make_user
 
 
 def test_no_secret_leaks_after_generate_view_and_delete(
@@ -19,8 +20,8 @@ def test_no_secret_leaks_after_generate_view_and_delete(
         client.post(GENERATE, {**expiry, "form_token": str(uuid.uuid4())})
         body = client.get("/profile/").content.decode()
     viewed = client.post("/profile/keys/view/").content.decode()
-    secrets = tokens.pattern().findall(viewed)
-    assert len(secrets) == 2 and tokens.pattern().search(body)
+    secrets = secret_format.pattern().findall(viewed)
+    assert len(secrets) == 2 and secret_format.pattern().search(body)
     key = user.api_keys.first()
     client.post(f"/profile/keys/{key.key}/delete/")
 
@@ -39,8 +40,6 @@ def test_no_secret_leaks_after_generate_view_and_delete(
 
 
 def test_admin_shows_key_metadata_read_only(client, user, account):
-    from tests.apikeys.conftest import make_key
-
     key, secret = make_key(user)
     superuser = make_user(account, "root@acme.example", is_staff=True, is_superuser=True)
     verified_sign_in(client, superuser)

@@ -7,11 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
-from tests.apikeys.conftest import make_key
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 
 def test_profile_lists_keys_masked_with_expiry_and_status(signed_in, user):
@@ -25,7 +24,7 @@ def test_profile_lists_keys_masked_with_expiry_and_status(signed_in, user):
         assert f"mdns_…{secret[-4:]}" in body
         assert secret not in body
         assert secret[5:-4] not in body
-    assert tokens.pattern().search(body) is None
+    assert secret_format.pattern().search(body) is None
     assert "Live" in body and "Expired" in body
     assert f"/profile/keys/{old.key}/delete/" in body
     # An expired key is masked and offers no View and no Change expiry.
@@ -157,8 +156,8 @@ def test_time_zone_select_marks_the_users_zone_and_refuses_others(signed_in, use
 def test_profile_shows_when_and_where_each_key_was_last_used(client_for, user):
     from datetime import UTC, datetime
 
-    used, _ = ApiKey.generate(user, None)
-    ApiKey.generate(user, None)
+    used, _ = make_key(user, None)
+    make_key(user, None)
     ApiKey.objects.filter(pk=used.pk).update(
         last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
     )

@@ -11,9 +11,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Role, User
+from apikeys.actions import delete_key
 from apikeys.models import ApiKey
 from apikeys.reminders import due_threshold, remind
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -35,13 +36,8 @@ def run(when: datetime) -> list:
 MADE = datetime(2026, 1, 2, 8, 0, tzinfo=UTC)
 
 
-def make_key(owner: User, expires: datetime | None = EXPIRES, made: datetime = MADE):
-    with time_machine.travel(made, tick=False):
-        return ApiKey.generate(owner, expires)
-
-
 def test_the_right_emails_on_the_right_days_once_each(user):
-    key, secret = make_key(user)
+    key, secret = make_key(user, EXPIRES, made=MADE)
     timeline = [
         (at(3, 15), None),  # 31 days to go
         (at(3, 16), "expires in 30 days"),
@@ -75,7 +71,7 @@ def test_the_right_emails_on_the_right_days_once_each(user):
 
 
 def test_a_key_that_expired_before_the_run_on_its_last_day_is_told_so(user):
-    make_key(user, expires=at(4, 15, 3))
+    make_key(user, at(4, 15, 3), made=MADE)
     [message] = run(at(4, 15))
     assert "expired today" in message.subject
     assert "now refused" in message.body
@@ -84,14 +80,14 @@ def test_a_key_that_expired_before_the_run_on_its_last_day_is_told_so(user):
 def test_expiry_is_counted_and_shown_in_the_owners_time_zone(user):
     User.objects.filter(pk=user.pk).update(time_zone="Europe/Paris")
     user.refresh_from_db()
-    make_key(user, expires=at(4, 15, 22, 30))  # 16 April, 00:30 in Paris
+    make_key(user, at(4, 15, 22, 30), made=MADE)  # 16 April, 00:30 in Paris
     [message] = run(at(4, 15))
     assert "expires tomorrow" in message.subject
     assert "16 Apr 2026, 00:30 CEST" in message.body
 
 
 def test_a_missed_threshold_is_made_up_once_and_never_repeated(user):
-    make_key(user, made=at(3, 26))  # 20 days to run: the 30-day reminder is due at once
+    make_key(user, EXPIRES, made=at(3, 26))  # 20 days to run: the 30-day reminder is due at once
     [first] = run(at(3, 26))
     assert "expires in 20 days" in first.subject
     assert run(at(3, 27)) == []
@@ -100,14 +96,14 @@ def test_a_missed_threshold_is_made_up_once_and_never_repeated(user):
 
 
 def test_keys_that_need_no_reminder_get_none(user, domain_admin, account):
-    deleted, _ = make_key(user)
-    deleted.delete_by(user)
-    make_key(user, expires=None)
+    deleted, _ = make_key(user, EXPIRES, made=MADE)
+    delete_key(deleted, user)
+    make_key(user, None, made=MADE)
     gone = make_user(account, "gone@acme.example", api_access=True)
-    make_key(gone)
+    make_key(gone, EXPIRES, made=MADE)
     User.objects.filter(pk=gone.pk).update(is_active=False)
     cut_off = make_user(account, "cut@acme.example", api_access=True)
-    make_key(cut_off)
+    make_key(cut_off, EXPIRES, made=MADE)
     User.objects.filter(pk=cut_off.pk).update(api_access=False)
     for day in (at(3, 16), at(4, 8), at(4, 14), at(4, 15)):
         assert run(day) == []
@@ -116,7 +112,7 @@ def test_keys_that_need_no_reminder_get_none(user, domain_admin, account):
 def test_account_admins_are_copied_when_the_policy_says_so(user, account_admin, account):
     make_user(account, "retired@acme.example", Role.ACCOUNT_ADMIN, is_active=False)
     make_user(account, "zed@acme.example", Role.ACCOUNT_ADMIN)
-    make_key(user)
+    make_key(user, EXPIRES, made=MADE)
     [plain] = run(at(3, 16))
     assert plain.cc == []
     account.remind_admins = True
@@ -132,13 +128,13 @@ def test_an_admins_own_key_does_not_copy_them_twice(account_admin, account):
     account.save()
     User.objects.filter(pk=account_admin.pk).update(api_access=True)
     account_admin.refresh_from_db()
-    make_key(account_admin)
+    make_key(account_admin, EXPIRES, made=MADE)
     [message] = run(at(3, 16))
     assert message.to == [account_admin.email] and message.cc == []
 
 
 def test_a_run_holding_a_stale_list_does_not_send_again(user):
-    key, _ = make_key(user)
+    key, _ = make_key(user, EXPIRES, made=MADE)
     with time_machine.travel(at(3, 16), tick=False):
         stale = ApiKey.objects.select_related("owner", "account").get(pk=key.pk)
         now = at(3, 16)
@@ -148,7 +144,7 @@ def test_a_run_holding_a_stale_list_does_not_send_again(user):
 
 
 def test_a_failing_mail_server_leaves_the_reminder_for_the_next_run(user, settings):
-    key, _ = make_key(user)
+    key, _ = make_key(user, EXPIRES, made=MADE)
     settings.EMAIL_BACKEND = "tests.apikeys.test_inventory.BrokenBackend"
     with time_machine.travel(at(3, 16), tick=False), pytest.raises(Exception, match="next run"):
         call_command("send_expiry_reminders", stdout=StringIO(), stderr=StringIO())
@@ -169,7 +165,7 @@ def test_due_threshold(days, due):
 def test_two_runs_at_once_send_each_reminder_once(account):
     owners = [make_user(account, f"o{i}@acme.example", api_access=True) for i in range(5)]
     for owner in owners:
-        make_key(owner)
+        make_key(owner, EXPIRES, made=MADE)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 

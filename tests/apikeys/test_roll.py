@@ -10,11 +10,13 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from apikeys import tokens
+from apikeys import secret_format
+from apikeys.actions import KeyLimitReached, delete_key, roll_key
 from apikeys.expiry import expires_after
-from apikeys.models import ApiKey, EndedReason, KeyLimitReached
+from apikeys.models import ApiKey, EndedReason
 from audit.models import AuditEvent, Event
 from tests.apikeys.api_support import signed
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +27,6 @@ def roll_url(key: ApiKey) -> str:
     return reverse("apikeys:roll", args=[key.key])
 
 
-def make(owner, months: int | None = 5, **fields):
-    expires = None if months is None else expires_after(months, owner.time_zone)
-    key, secret = ApiKey.generate(owner, expires, expiry_months=months, **fields)
-    assert secret is not None
-    return key, secret
-
-
 def form(client, key: ApiKey) -> dict[str, str]:
     page = client.get(roll_url(key)).content.decode()
     token = page.split('name="form_token" value="', 1)[1].split('"', 1)[0]
@@ -39,7 +34,7 @@ def form(client, key: ApiKey) -> dict[str, str]:
 
 
 def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
-    old, _ = make(user, name="certbot on web-1", allowed_ips=["203.0.113.0/24"])
+    old, _ = make_key(user, name="certbot on web-1", allowed_ips=["203.0.113.0/24"], months=5)
     with time_machine.travel(NOW, tick=False):
         page = signed_in.get(roll_url(old)).content.decode()
         for text in ("Roll API Key", "certbot on web-1", "203.0.113.0/24", "In 24 hours", "Now"):
@@ -56,11 +51,11 @@ def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
     )
     assert new.expires == expires_after(5, user.time_zone, NOW)
     body = shown.content.decode()
-    [secret] = tokens.pattern().findall(body)
+    [secret] = secret_format.pattern().findall(body)
     assert new.reveal() == secret
     assert "Your new API key is ready." in body and "has been rolled" in body
     assert "no-store" in shown["Cache-Control"]
-    assert tokens.pattern().findall(signed_in.get("/profile/").content.decode()) == []
+    assert secret_format.pattern().findall(signed_in.get("/profile/").content.decode()) == []
 
     old.refresh_from_db()
     assert old.expires == NOW + timedelta(hours=1)
@@ -87,7 +82,7 @@ def test_roll_makes_the_replacement_and_shows_its_secret_once(signed_in, user):
     ],
 )
 def test_each_grace_period(signed_in, user, grace, after):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     with time_machine.travel(NOW, tick=False):
         signed_in.post(roll_url(old), {**form(signed_in, old), "grace": grace})
     old.refresh_from_db()
@@ -95,7 +90,7 @@ def test_each_grace_period(signed_in, user, grace, after):
 
 
 def test_the_grace_never_extends_the_old_key(signed_in, user):
-    old, _ = ApiKey.generate(user, NOW + timedelta(hours=3))
+    old, _ = make_key(user, NOW + timedelta(hours=3))
     with time_machine.travel(NOW, tick=False):
         signed_in.post(roll_url(old), {**form(signed_in, old), "grace": "7d"})
     old.refresh_from_db()
@@ -103,12 +98,12 @@ def test_the_grace_never_extends_the_old_key(signed_in, user):
 
 
 def test_never_expires_stays_never_and_the_policy_of_today_applies(signed_in, user, account):
-    never, _ = make(user, months=None)
+    never, _ = make_key(user)
     with time_machine.travel(NOW, tick=False):
         signed_in.post(roll_url(never), {**form(signed_in, never), "grace": "now"})
     new = ApiKey.objects.filter(owner=user).order_by("-pk").first()
     assert new.expires is None and new.expiry_months is None
-    never.delete_by(user)
+    delete_key(never, user)
 
     account.allow_never_expires, account.max_key_months = False, 3
     account.save()
@@ -123,15 +118,15 @@ def test_never_expires_stays_never_and_the_policy_of_today_applies(signed_in, us
 
 def test_a_key_made_before_months_were_stored_lasts_as_long(user):
     with time_machine.travel(NOW - timedelta(days=10), tick=False):
-        old, _ = ApiKey.generate(user, NOW + timedelta(days=20))  # 30 days, no months
+        old, _ = make_key(user, NOW + timedelta(days=20))  # 30 days, no months
     with time_machine.travel(NOW, tick=False):
-        new, _ = old.roll(timedelta(hours=1), actor=user)
+        new, _ = roll_key(old, timedelta(hours=1), actor=user)
     assert new.expires == NOW + timedelta(days=30) and new.expiry_months is None
 
 
 def test_roll_needs_a_free_slot_and_says_so(signed_in, user):
-    old, _ = make(user)
-    make(user)
+    old, _ = make_key(user, months=5)
+    make_key(user, months=5)
     page = signed_in.get(roll_url(old))
     assert "Roll needs a free slot: delete your other key first." in page.content.decode()
     assert 'name="grace"' not in page.content.decode()
@@ -144,17 +139,17 @@ def test_roll_needs_a_free_slot_and_says_so(signed_in, user):
 
 
 def test_only_live_keys_roll(signed_in, user):
-    expired, _ = ApiKey.generate(user, timezone.now() - timedelta(days=1))
+    expired, _ = make_key(user, timezone.now() - timedelta(days=1))
     page = signed_in.get(roll_url(expired)).content.decode()
     assert "Only a live key can be rolled" in page
     profile = signed_in.get("/profile/").content.decode()
     assert roll_url(expired) not in profile
-    live, _ = make(user)
+    live, _ = make_key(user, months=5)
     assert roll_url(live) in signed_in.get("/profile/").content.decode()
 
 
 def test_the_policy_must_allow_the_keys_addresses(signed_in, user, account):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     account.require_allowed_ips = True
     account.save()
     page = signed_in.get(roll_url(old)).content.decode()
@@ -165,7 +160,7 @@ def test_the_policy_must_allow_the_keys_addresses(signed_in, user, account):
 
 
 def test_a_resubmitted_roll_makes_no_second_key(signed_in, user):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     data = {**form(signed_in, old), "grace": "24h"}
     signed_in.post(roll_url(old), data)
     response = signed_in.post(roll_url(old), data, follow=True)
@@ -175,7 +170,7 @@ def test_a_resubmitted_roll_makes_no_second_key(signed_in, user):
 
 
 def test_roll_asks_for_the_password_when_the_last_check_is_old(signed_in, user, settings):
-    old, _ = make(user)
+    old, _ = make_key(user, months=5)
     data = {**form(signed_in, old), "grace": "1h"}
     settings.REAUTH_SECONDS = -1
     page = signed_in.post(roll_url(old), data)
@@ -187,7 +182,7 @@ def test_roll_asks_for_the_password_when_the_last_check_is_old(signed_in, user, 
 
 
 def test_someone_elses_key_is_not_found(client_for, other_user, user):
-    theirs, _ = make(other_user)
+    theirs, _ = make_key(other_user, months=5)
     client = client_for(user)
     assert client.get(roll_url(theirs)).status_code == 404
     assert client.post(roll_url(theirs), {"grace": "now"}).status_code == 404
@@ -196,9 +191,9 @@ def test_someone_elses_key_is_not_found(client_for, other_user, user):
 
 
 def test_the_old_key_works_through_its_grace_then_is_refused_as_expired(client, user, domains):
-    old, old_secret = make(user)
+    old, old_secret = make_key(user, months=5)
     with time_machine.travel(NOW, tick=False):
-        new, new_secret = old.roll(timedelta(hours=1), actor=user)
+        new, new_secret = roll_key(old, timedelta(hours=1), actor=user)
     for when, expected in [
         (NOW + timedelta(minutes=59), 200),
         (NOW + timedelta(hours=1, seconds=1), 401),
@@ -212,17 +207,17 @@ def test_the_old_key_works_through_its_grace_then_is_refused_as_expired(client, 
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_rolls_of_both_keys_leave_one_replacement(user):
-    first, _ = make(user)
-    second, _ = make(user)
-    first.delete_by(user)
-    third, _ = make(user)
+    first, _ = make_key(user, months=5)
+    second, _ = make_key(user, months=5)
+    delete_key(first, user)
+    third, _ = make_key(user, months=5)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
     def roll(key: ApiKey) -> None:
         try:
             barrier.wait()
-            key.roll(timedelta(hours=1), actor=user)
+            roll_key(key, timedelta(hours=1), actor=user)
             outcomes.append("rolled")
         except KeyLimitReached:
             outcomes.append("limit")
@@ -236,7 +231,7 @@ def test_racing_rolls_of_both_keys_leave_one_replacement(user):
     for thread in threads:
         thread.join()
     assert outcomes == ["limit", "limit"]
-    third.delete_by(user)
+    delete_key(third, user)
     outcomes.clear()
     threads = [threading.Thread(target=roll, args=(second,)) for _ in range(2)]
     for thread in threads:
@@ -248,8 +243,8 @@ def test_racing_rolls_of_both_keys_leave_one_replacement(user):
 
 
 def test_after_roll_the_new_key_comes_first_and_the_old_one_says_what_replaced_it(signed_in, user):
-    old, _ = make(user, name="certbot on web-1")
-    old.roll(timedelta(hours=23), actor=user)
+    old, _ = make_key(user, None, name="certbot on web-1")
+    roll_key(old, timedelta(hours=23), actor=user)
     new = ApiKey.objects.exclude(pk=old.pk).get(owner=user)
     page = signed_in.get("/profile/").content.decode()
     table = page[page.index('id="api-keys"') :]
@@ -267,10 +262,10 @@ def test_after_roll_the_new_key_comes_first_and_the_old_one_says_what_replaced_i
 
 
 def test_a_rolled_key_is_not_rolled_again(signed_in, user):
-    old, _ = make(user)
-    old.roll(timedelta(hours=23), actor=user)
+    old, _ = make_key(user, None)
+    roll_key(old, timedelta(hours=23), actor=user)
     new = ApiKey.objects.exclude(pk=old.pk).get(owner=user)
-    new.delete_by(user)  # even with its slot free again
+    delete_key(new, user)  # even with its slot free again
     page = signed_in.get(roll_url(old)).content.decode()
     assert "This key has been rolled already" in page
     assert 'name="grace"' not in page  # no form to roll it with

@@ -11,10 +11,10 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
-from apikeys import usage
+from apikeys.api import usage
 from apikeys.models import ApiKey, DailyUsage, HourlyUsage
-from tests.apikeys.api_support import new_key, signed
-from tests.conftest import make_user
+from tests.apikeys.api_support import signed
+from tests.factories import make_key, make_user
 from tests.roundtrips import count_redis_round_trips
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +45,8 @@ def get(client, key: ApiKey, secret: str, ip: str = "203.0.113.7"):
 
 
 def test_answered_requests_are_counted_per_key_hour_and_day(client, user, domains, counting):
-    key, secret = new_key(user)
-    other, other_secret = new_key(user)
+    key, secret = make_key(user)
+    other, other_secret = make_key(user)
     with time_machine.travel(START, tick=False):
         for _ in range(3):
             assert get(client, key, secret).status_code == 200
@@ -64,7 +64,7 @@ def test_answered_requests_are_counted_per_key_hour_and_day(client, user, domain
 
 def test_a_429_is_counted_as_rate_limited_not_answered(client, user, domains, counting, settings):
     settings.API_RATE_LIMIT = 2
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     with time_machine.travel(START, tick=False):
         statuses = [get(client, key, secret).status_code for _ in range(4)]
         assert statuses == [200, 200, 429, 429]
@@ -72,11 +72,11 @@ def test_a_429_is_counted_as_rate_limited_not_answered(client, user, domains, co
 
 
 def test_refusals_are_counted_by_why(client, account, user, domains, counting):
-    restricted, restricted_secret = new_key(user)
+    restricted, restricted_secret = make_key(user)
     ApiKey.objects.filter(pk=restricted.pk).update(allowed_ips=["192.0.2.1"])
-    expiring, expiring_secret = new_key(user, START + timedelta(minutes=10))
+    expiring, expiring_secret = make_key(user, START + timedelta(minutes=10))
     suspended_owner = make_user(account, "sam@acme.example", Role.USER, api_access=True)
-    suspended, suspended_secret = new_key(suspended_owner)
+    suspended, suspended_secret = make_key(suspended_owner)
     suspended_owner.api_access = False
     suspended_owner.save()
     with time_machine.travel(START + timedelta(minutes=20), tick=False):
@@ -93,7 +93,7 @@ def test_refusals_are_counted_by_why(client, account, user, domains, counting):
 
 def test_the_rate_limit_comes_before_the_other_refusals(client, user, domains, settings):
     settings.API_RATE_LIMIT = 1
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     ApiKey.objects.filter(pk=key.pk).update(allowed_ips=["192.0.2.1"])
     with time_machine.travel(START, tick=False):
         assert [get(client, key, secret).status_code for _ in range(3)] == [403, 429, 429]
@@ -101,7 +101,7 @@ def test_the_rate_limit_comes_before_the_other_refusals(client, user, domains, s
 
 
 def test_unknown_keys_and_bad_signatures_are_not_counted(client, user, domains, counting):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     with time_machine.travel(START, tick=False):
         assert get(client, key, secret + "x").status_code == 401
         assert (
@@ -113,7 +113,7 @@ def test_unknown_keys_and_bad_signatures_are_not_counted(client, user, domains, 
 
 
 def test_counting_adds_no_redis_round_trip_to_a_signed_request(client, user, domains, redis_cache):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     with time_machine.travel(START, tick=False):
         assert get(client, key, secret).status_code == 200  # writes last used
     with time_machine.travel(START + timedelta(seconds=5), tick=False):
@@ -125,7 +125,7 @@ def test_counting_adds_no_redis_round_trip_to_a_signed_request(client, user, dom
 
 def test_only_a_429_pays_a_second_round_trip(client, user, domains, redis_cache, settings):
     settings.API_RATE_LIMIT = 1
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     with time_machine.travel(START, tick=False):
         assert get(client, key, secret).status_code == 200
         with count_redis_round_trips() as trips:
@@ -135,7 +135,7 @@ def test_only_a_429_pays_a_second_round_trip(client, user, domains, redis_cache,
 
 
 def test_counts_of_an_hour_keep_arriving_after_a_fold(client, user, domains, counting):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     with time_machine.travel(START, tick=False):
         get(client, key, secret)
         assert counted(key) == {"answered": 1}
@@ -165,8 +165,8 @@ def usage_cell(page: str, key: ApiKey) -> str:
 
 
 def test_the_profile_shows_each_keys_last_30_days_with_totals(signed_in, user):
-    busy, _ = new_key(user)
-    quiet, _ = new_key(user)
+    busy, _ = make_key(user)
+    quiet, _ = make_key(user)
     today = datetime.now(UTC).date()
     days_of_use(busy, today, 3, answered=407, address=4)
     days_of_use(busy, today - timedelta(days=30), 2, answered=99)  # before the 30 days
@@ -183,7 +183,7 @@ def test_the_profile_shows_each_keys_last_30_days_with_totals(signed_in, user):
 
 
 def test_the_chart_names_its_first_and_last_day_and_the_busiest(signed_in, user):
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     today = datetime.now(UTC).date()
     days_of_use(key, today - timedelta(days=2), 1, answered=1)
     cell = usage_cell(signed_in.get("/profile/").content.decode(), key)
@@ -195,13 +195,13 @@ def test_the_chart_names_its_first_and_last_day_and_the_busiest(signed_in, user)
 
 
 def test_profile_queries_do_not_grow_with_days_of_use(signed_in, user, django_assert_num_queries):
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     today = datetime.now(UTC).date()
     days_of_use(key, today, 1)
     signed_in.get("/profile/")
     with CaptureQueriesContext(connection) as one_day:
         signed_in.get("/profile/")
-    other, _ = new_key(user)
+    other, _ = make_key(user)
     DailyUsage.objects.all().delete()
     days_of_use(key, today, 30)
     days_of_use(other, today, 30)
@@ -220,9 +220,9 @@ def listed(page: str, keys: list[ApiKey]) -> list[ApiKey]:
 def test_the_inventory_shows_and_sorts_by_requests_in_the_last_30_days(
     client_for, domain_admin, user, django_assert_num_queries
 ):
-    busy, _ = new_key(user)
-    quiet, _ = new_key(user)
-    some, _ = new_key(domain_admin)
+    busy, _ = make_key(user)
+    quiet, _ = make_key(user)
+    some, _ = make_key(domain_admin)
     today = datetime.now(UTC).date()
     days_of_use(busy, today, 30, answered=41, address=1)  # 1,260
     days_of_use(some, today, 2, answered=5)
@@ -263,7 +263,7 @@ def test_totals_that_wait_for_the_fold_say_updating(signed_in, user):
 
     from apikeys.models import UsageFold
 
-    key, _ = new_key(user)
+    key, _ = make_key(user)
     days_of_use(key, datetime.now(UTC).date(), 1, answered=3)
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     # No fold has run (counts are written through): nothing waits.

@@ -9,11 +9,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apikeys import tokens
+from apikeys import secret_format
 from audit.models import AuditEvent, Event
 from portal.lib import throttle
-from tests.apikeys.conftest import make_key
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_key, make_user
 
 VIEW = "/profile/keys/view/"
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0"
@@ -68,7 +67,7 @@ def test_hide_shows_the_masked_page(signed_in, user):
     body = response.content.decode()
     assert response.redirect_chain[-1][0] == "/profile/"
     assert secret not in body and f"mdns_…{secret[-4:]}" in body
-    assert tokens.pattern().search(body) is None
+    assert secret_format.pattern().search(body) is None
 
 
 def test_view_is_a_post(signed_in, user):

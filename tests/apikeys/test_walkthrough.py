@@ -7,12 +7,13 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 from playwright.sync_api import expect
 
-from apikeys import tokens
+from apikeys import secret_format
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.apikeys import leaks
-from tests.conftest import PASSWORD, browser_sign_in, key_action, make_user
+from tests.conftest import browser_sign_in, key_action
+from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +34,7 @@ def generate(page, *, months: str | None) -> None:
 
 
 def shown_secrets(page) -> list[str]:
-    return tokens.pattern().findall(page.content())
+    return secret_format.pattern().findall(page.content())
 
 
 def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog, settings):

@@ -1,6 +1,7 @@
 from audit.events import record
 from audit.models import AuditEvent, Event
-from tests.conftest import make_user, verified_sign_in
+from tests.conftest import verified_sign_in
+from tests.factories import make_user
 
 BASE = "/admin/audit/auditevent/"
 

@@ -9,12 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from apikeys.models import ApiKey
+from apikeys.actions import delete_key
 from audit import chain, export, sentences
 from audit.events import record
 from audit.models import AuditEvent, Event
 from tests.audit.conftest import fill
-from tests.conftest import make_user
+from tests.factories import make_key, make_user
 
 URL = reverse("audit:export")
 FORMULA = '=HYPERLINK("http://x","y")'
@@ -124,7 +124,7 @@ def test_formulas_come_out_neutralised(client_for, account, account_admin, tmp_p
 
 
 def test_no_secret_ever_appears(client_for, account, account_admin, user) -> None:
-    key, secret = ApiKey.generate(user, None)
+    key, secret = make_key(user, None)
     assert secret
     client = client_for(account_admin)
     rows = download(client.post(URL))
@@ -212,8 +212,8 @@ def test_each_row_says_in_words_what_the_page_says_and_still_verifies(
     client_for, account, account_admin, user, tmp_path
 ) -> None:
     client = client_for(account_admin)  # entry 1: the sign-in
-    key, _ = ApiKey.generate(user, None, name="certbot on web-1")
-    key.delete_by(account_admin)
+    key, _ = make_key(user, None, name="certbot on web-1")
+    delete_key(key, account_admin)
     rows = download(client.post(URL))
     entries = list(AuditEvent.objects.filter(account=account).order_by("seq"))
     page_words = [readable.sentence for readable in sentences.readable(entries)]

@@ -11,7 +11,7 @@ from audit import sentences
 from audit.events import record
 from audit.models import AuditEvent, Event
 from tests.audit.conftest import fill
-from tests.conftest import make_user
+from tests.factories import make_user
 
 URL = reverse("audit:log")
 

@@ -4,7 +4,7 @@ from django.test import RequestFactory
 from audit.events import record
 from audit.models import AuditEvent, Event
 from portal.lib.net import client_ip
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -177,7 +177,7 @@ def test_the_stored_rows_and_the_export_agree(log) -> None:
     assert rows[-1][13] == AuditEvent.objects.get(account=log, seq=7).hash
 
 
-# The offline check the README gives to anyone holding an export (keep the two the same).
+# The offline check docs/activity-log.md gives to anyone holding an export (keep the two the same).
 README_SCRIPT = """
 import csv, hashlib, json, sys
 reader = csv.reader(open(sys.argv[1], newline="", encoding="utf-8"))

@@ -17,6 +17,7 @@ from audit import append, chain
 from audit.events import Entry, record, record_many
 from audit.models import AuditEvent, ChainHead, Event
 from tests.audit.conftest import fill
+from tests.factories import make_account
 from tests.roundtrips import count_round_trips, requires_postgresql
 
 
@@ -49,7 +50,7 @@ def forget_heads() -> Iterator[None]:
 
 @pytest.mark.django_db
 def test_the_chain_head_is_made_with_the_account() -> None:
-    account = Account.objects.create(name="New Co")
+    account = make_account("New Co")
     head = ChainHead.objects.get(account=account)
     assert (head.seq, head.hash) == (0, chain.GENESIS)
 
@@ -68,7 +69,7 @@ def test_an_account_made_without_signals_gets_its_head_at_the_first_entry() -> N
 def test_the_migration_gives_existing_accounts_their_heads() -> None:
     migration = importlib.import_module("audit.migrations.0004_chain_heads")
     (bare,) = Account.objects.bulk_create([Account(name="Old Co")])  # as before the change
-    started = Account.objects.create(name="Started Co")
+    started = make_account("Started Co")
     record(Event.SIGNED_IN, account=started)
     migration.create_heads(global_apps, None)
     assert ChainHead.objects.filter(account=bare, seq=0, hash=chain.GENESIS).exists()
@@ -123,7 +124,7 @@ def test_a_thousand_entries_at_once_make_one_verified_chain(account) -> None:
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_one_event_outside_a_transaction_is_one_round_trip(forget_heads) -> None:
-    account = Account.objects.create(name="Quick Co")
+    account = make_account("Quick Co")
     # The first entry of a new account, with no head known yet: still one.
     with count_round_trips() as first:
         record(Event.SIGNED_IN, account=account)
@@ -136,7 +137,7 @@ def test_one_event_outside_a_transaction_is_one_round_trip(forget_heads) -> None
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_bulk_write_takes_one_round_trip_for_ten_or_a_thousand(forget_heads) -> None:
-    account = Account.objects.create(name="Bulk Co")
+    account = make_account("Bulk Co")
     with count_round_trips() as ten:
         record_many(account, views(10))
     with count_round_trips() as thousand:

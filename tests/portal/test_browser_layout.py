@@ -21,10 +21,12 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Account, Domain, Role, User
-from apikeys.models import ApiKey, DailyUsage
+from accounts.models import Account, Domain, Record, Role, User
+from apikeys.actions import mint_ci_key, roll_key
+from apikeys.models import ApiKey, CiProvider, CiTrust, DailyUsage
 from tests.a11y import assert_accessible
-from tests.conftest import ARTIFACTS, give_authenticator, make_user, verified_sign_in
+from tests.conftest import ARTIFACTS, give_authenticator, verified_sign_in
+from tests.factories import make_key, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -143,11 +145,31 @@ def crowded(db) -> dict[str, User]:
     dom = make_user(account, "dominic.admin@northwind.example", Role.DOMAIN_ADMIN, api_access=True)
     uma = make_user(account, "uma.user@northwind.example", Role.USER, api_access=True)
     nora = make_user(account, "nora.noaccess@northwind.example", Role.USER)
-    for i in range(3):
+    zones = [
         Domain.objects.create(account=account, name=f"zone-{i}.northwind-traders.example")
+        for i in range(3)
+    ]
+    # Records as certbot and octoDNS leave them: long names and long values.
+    Record.objects.create(
+        domain=zones[0],
+        type="TXT",
+        name="_acme-challenge.www",
+        ttl=60,
+        values=[{"value": '"gfj9Xq-y6ZpBcZrRm3kQ_y0W9uVNw0v5qYc1rE7hB2s-a-long-acme-token"'}],
+    )
+    Record.objects.create(
+        domain=zones[0],
+        type="MX",
+        name="",
+        ttl=3600,
+        values=[{"value": "mx1.mail-relay.northwind-traders.example.", "level": 10}],
+    )
+    Record.objects.create(
+        domain=zones[1], type="AAAA", name="www", ttl=300, values=[{"value": "2001:db8::1234"}]
+    )
     give_authenticator(admin)
     now = timezone.now()
-    used, _ = ApiKey.generate(
+    used, _ = make_key(
         uma,
         now + timedelta(days=300),
         name="certbot on web-1.northwind-traders.example",
@@ -163,10 +185,30 @@ def crowded(db) -> dict[str, User]:
         DailyUsage(api_key=used, day=today - timedelta(days=i), answered=40 * i, address=i % 3)
         for i in range(0, 30, 2)
     )
-    ApiKey.generate(uma, None, name="")
-    old, _ = ApiKey.generate(dom, now + timedelta(days=30), name="terraform")
-    old.roll(timedelta(hours=23), actor=dom, grace_label="23 hours")
-    ApiKey.generate(admin, now + timedelta(days=90), name="monitoring")
+    make_key(uma, None, name="")
+    old, _ = make_key(dom, now + timedelta(days=30), name="terraform")
+    roll_key(old, timedelta(hours=23), actor=dom, grace_label="23 hours")
+    make_key(admin, now + timedelta(days=90), name="monitoring")
+    # Trusted CI with a long repository condition, and a key it minted (listed, not shown).
+    trust = CiTrust.objects.create(
+        account=account,
+        name="certbot renewals for the northwind-traders web fleet",
+        provider=CiProvider.GITHUB,
+        issuer="https://token.actions.githubusercontent.com",
+        audience="https://portal.northwind-traders.example/northwind-traders-international",
+        conditions={"repository_id": "123456", "ref": "refs/heads/main-release-branch-2026"},
+        acts_for=uma,
+        rules=[{"domain": "*", "level": "read_write", "names": ["_acme-challenge"]}],
+        lifetime_minutes=15,
+    )
+    claims = {
+        "iss": trust.issuer,
+        "jti": "job-1",
+        "repository_id": "123456",
+        "repository": "northwind-traders/web-fleet-certificates",
+        "ref": "refs/heads/main-release-branch-2026",
+    }
+    mint_ci_key(trust, claims)
     return {"account_admin": admin, "domain_admin": dom, "user": uma, "no_access": nora}
 
 
@@ -204,6 +246,10 @@ def test_every_page_fits_the_window_at_each_size(page, live_server, crowded, sho
         walk.visit("/activity/?period=&event=key_rolled&user=&key=", "activity filtered")
     if crowded[role].is_domain_admin:
         walk.visit("/keys/?status=live&expiring=on", "inventory filtered")
+        page.goto("/keys/")
+        page.locator('input[form="bulk-delete"][name="keys"]').first.check()
+        page.get_by_role("button", name="Delete selected").click()
+        walk.check("inventory delete confirmation")
     assert len(walk.seen) > 3, walk.seen
     assert not walk.problems, "\n".join(walk.problems)
 

@@ -9,7 +9,8 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
 
-from tests.apikeys.api_support import new_key, signed
+from tests.apikeys.api_support import signed
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def stack_calls(monkeypatch) -> list[str]:
 
 
 def test_api_and_probes_skip_sessions_csrf_and_messages(client, user, domains, stack_calls):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     assert client.get("/api/v4/domains", **signed(key.key, secret)).status_code == 200
     assert client.get("/api/v1/nothing").status_code == 404
     assert client.post("/api/v1/domains").status_code == 405
@@ -49,7 +50,7 @@ def test_api_and_probes_skip_sessions_csrf_and_messages(client, user, domains, s
 def test_api_responses_keep_request_id_access_log_and_security_headers(
     client, user, domains, caplog
 ):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     caplog.set_level(logging.INFO, logger="portal.access")
     response = client.get("/api/v4/domains", **signed(key.key, secret))
     assert response["X-Request-ID"]
@@ -62,7 +63,7 @@ def test_api_responses_keep_request_id_access_log_and_security_headers(
 
 
 def test_https_redirect_and_hsts_hold_on_the_api(settings, user, domains):
-    key, secret = new_key(user)
+    key, secret = make_key(user)
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_HSTS_SECONDS = 3600
     client = Client()  # its handler reads the settings above
@@ -78,7 +79,7 @@ def test_an_exception_escaping_an_api_view_is_still_json_500(monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("kaboom-internal-detail")
 
-    monkeypatch.setattr("apikeys.api.error_response", explode)
+    monkeypatch.setattr("apikeys.api.views.error_response", explode)
     response = Client(raise_request_exception=False).get("/api/v1/nothing")
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"

@@ -17,21 +17,23 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
-from apikeys import signing
+from apikeys.api import signing
 from tests.conftest import unavailable
+from tests.factories import PASSWORD
 from tests.scale.proxy import Proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = os.environ.get("SCALE_PG", "postgres://postgres@127.0.0.1:5432")
 PG_PORT = urllib.parse.urlsplit(PG).port or 5432
 REDIS_PORT = int(os.environ.get("SCALE_REDIS_PORT", "6379"))
-PASSWORD = "scale-test-passphrase-1"
+T = TypeVar("T")
 
 
 def _reachable(port: int) -> bool:
@@ -84,10 +86,28 @@ class Stack:
             timeout=300,
         )
 
-    def shell(self, code: str) -> str:
-        result = self.manage("shell", "-c", code)
+    def call(self, function: Callable[..., T], **arguments: Any) -> T:
+        """Run `function` of tests/scale/data.py on the stack's database: its answer (as JSON
+        carries it: tuples come back as lists)."""
+        result = subprocess.run(
+            [sys.executable, "-c", _CALL],
+            cwd=ROOT,
+            env=self.env,
+            input=json.dumps({"function": function.__name__, "arguments": arguments}),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr
-        return result.stdout
+        answer: T = json.loads(result.stdout.strip().splitlines()[-1])
+        return answer
+
+
+_CALL = (
+    "import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'portal.settings');"
+    " import django; django.setup();"
+    " from tests.scale.data import main; main()"
+)
 
 
 @dataclass
@@ -233,25 +253,6 @@ def _tail(stream) -> bytes:
 
 def json_of(body: str) -> dict:
     return json.loads(body)
-
-
-def new_key(
-    stack: Stack, email: str, account: str, domain: str, name: str, allowed_ips: list[str]
-) -> tuple[str, str]:
-    """A user of a new account with one domain, and a key of theirs: (API key, secret)."""
-    first, last = email[0].upper(), email.split("@")[0][1:].title()
-    out = stack.shell(
-        "from accounts.models import Account, Domain, User\n"
-        "from apikeys.models import ApiKey\n"
-        f"a = Account.objects.create(name={account!r})\n"
-        f"u = User.objects.create_user({email!r}, {PASSWORD!r}, account=a, first_name={first!r},"
-        f" last_name={last!r}, api_access=True)\n"
-        f"Domain.objects.create(account=a, name={domain!r})\n"
-        f"k, s = ApiKey.generate(u, None, name={name!r}, allowed_ips={allowed_ips!r})\n"
-        "print(k.key, s)\n"
-    )
-    api_key, secret = out.split()[-2:]
-    return api_key, secret
 
 
 def signed_headers(api_key: str, secret: str) -> dict[str, str]:

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from tests.scale.conftest import PASSWORD, Browser, Stack, json_of, signed_headers
+from tests.scale import data
+from tests.scale.conftest import Browser, Stack, json_of, signed_headers
 
 pytestmark = pytest.mark.scale
 
@@ -13,12 +14,7 @@ pytestmark = pytest.mark.scale
 @pytest.fixture(scope="module")
 def person(stack: Stack) -> str:
     email = "faults@scale.example"
-    stack.shell(
-        "from accounts.models import Account, User\n"
-        "a, _ = Account.objects.get_or_create(name='Faults Inc')\n"
-        f"User.objects.filter(email='{email}').exists() or User.objects.create_user("
-        f"'{email}', '{PASSWORD}', account=a, first_name='F', last_name='T', api_access=True)\n"
-    )
+    stack.call(data.make, account="Faults Inc", people=[{"email": email, "api_access": True}])
     return email
 
 
@@ -26,19 +22,16 @@ def person(stack: Stack) -> str:
 def api_keys(stack: Stack) -> list[tuple[str, str]]:
     """Eight keys (two each of four users) with a domain to list: the load below stays
     under each key's rate limit (API_RATE_LIMIT in the stack)."""
-    out = stack.shell(
-        "from accounts.models import Account, Domain, User\n"
-        "from apikeys.models import ApiKey\n"
-        "a, _ = Account.objects.get_or_create(name='Faults Inc')\n"
-        "Domain.objects.get_or_create(account=a, name='faults.example')\n"
-        "for i in range(4):\n"
-        "    u = User.objects.create_user(f'load{i}@faults.example', None, account=a,"
-        " first_name='L', last_name='Oad', api_access=True)\n"
-        "    for _ in range(2):\n"
-        "        k, s = ApiKey.generate(u, None)\n"
-        "        print(k.key, s)\n"
+    made = stack.call(
+        data.make,
+        account="Faults Inc",
+        domains=["faults.example"],
+        people=[
+            {"email": f"load{i}@faults.example", "api_access": True, "keys": [{}, {}]}
+            for i in range(4)
+        ],
     )
-    return [tuple(line.split()) for line in out.strip().splitlines()[-8:]]
+    return [(api_key, secret) for person in made for api_key, secret in person["keys"]]
 
 
 def test_database_outage_answers_503_in_the_frame_and_recovers(stack: Stack, person: str):
@@ -84,7 +77,7 @@ def test_a_database_restart_under_load_costs_no_failed_api_request(stack: Stack,
     """The database drops every connection (a restart, as the app servers' pooled
     connections see it) every 0.3 s while both servers answer signed requests: every request
     is answered 200. The API does no SELECT 1 before its statement; a statement that fails
-    because its connection broke runs once more on a new connection (apikeys/lookup.py)."""
+    because its connection broke runs once more on a new connection (apikeys/api/lookup.py)."""
     statuses: list[tuple[int, str]] = []
     lock = threading.Lock()
     requests_per_key = int(stack.env["API_RATE_LIMIT"]) - 6  # room for other tests' use

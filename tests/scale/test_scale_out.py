@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tests.scale.conftest import PASSWORD, Browser, Stack, json_of, signed_headers
+from tests.scale import data
+from tests.scale.conftest import Browser, Stack, json_of, signed_headers
 
 pytestmark = pytest.mark.scale
 
@@ -15,29 +16,16 @@ EMAIL = "racer@scale.example"
 
 @pytest.fixture(scope="module")
 def racer(stack: Stack) -> Browser:
-    stack.shell(
-        "from accounts.models import Account, Domain, User\n"
-        "a = Account.objects.create(name='Racers Ltd')\n"
-        f"User.objects.create_user('{EMAIL}', '{PASSWORD}', account=a, first_name='R',"
-        " last_name='Acer', api_access=True)\n"
-        "Domain.objects.create(account=a, name='race.example')\n"
+    stack.call(
+        data.make,
+        account="Racers Ltd",
+        domains=["race.example"],
+        people=[{"email": EMAIL, "api_access": True}],
     )
     browser = Browser()
     # Sessions live in the shared database, so one sign-in serves both servers.
     browser.sign_in(stack.servers[0].url, EMAIL)
     return browser
-
-
-def _count(stack: Stack, code: str) -> int:
-    return int(stack.shell(f"{code}\n").strip().splitlines()[-1])
-
-
-def _keys_of(stack: Stack) -> int:
-    return _count(
-        stack,
-        "from apikeys.models import ApiKey\n"
-        f"print(ApiKey.objects.filter(owner__email='{EMAIL}', deleted_at__isnull=True).count())",
-    )
 
 
 def _generate_form(browser: Browser, base: str) -> dict:
@@ -77,7 +65,7 @@ def test_a_forty_racing_generates_across_both_servers_make_exactly_two_keys(stac
         t.start()
     for t in threads:
         t.join()
-    assert _keys_of(stack) == 2
+    assert stack.call(data.live_keys, email=EMAIL) == 2
     assert statuses.count(302) == 2  # the two that made a key go to the profile page
     assert all(s in (302, 409) for s in statuses), statuses
 
@@ -108,11 +96,7 @@ def test_b_the_rate_limit_is_counted_across_both_servers(stack, racer):
 
 
 def test_c_four_hundred_events_through_both_servers_keep_one_chain(stack, racer):
-    before = _count(
-        stack,
-        "from audit.models import AuditEvent\n"
-        "print(AuditEvent.objects.filter(actor_email='racer@scale.example').count())",
-    )
+    before = stack.call(data.events, actor_email=EMAIL)
     # Each View writes one "key viewed" entry per key shown: 2 keys x 200 views.
     tokens = [racer.csrf(f"{stack.servers[i % 2].url}/profile/") for i in range(2)]
 
@@ -131,11 +115,7 @@ def test_c_four_hundred_events_through_both_servers_keep_one_chain(stack, racer)
         t.start()
     for t in threads:
         t.join()
-    after = _count(
-        stack,
-        "from audit.models import AuditEvent\n"
-        "print(AuditEvent.objects.filter(actor_email='racer@scale.example').count())",
-    )
+    after = stack.call(data.events, actor_email=EMAIL)
     assert after - before == 400
     result = stack.manage("verify_activity_log", "--account", "Racers Ltd")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,13 +2,13 @@
 server's rate-limit pipeline add up, and two folds started together (two processes, as two
 cron hosts would) add them to PostgreSQL exactly once."""
 
-import json
 import subprocess
 import sys
 
 import pytest
 
-from tests.scale.conftest import ROOT, Browser, Stack, new_key, signed_get
+from tests.scale import data
+from tests.scale.conftest import ROOT, Browser, Stack, signed_get
 
 pytestmark = pytest.mark.scale
 
@@ -17,24 +17,24 @@ EMAIL = "counter@scale.example"
 
 @pytest.fixture(scope="module")
 def pair(stack: Stack) -> tuple[str, str]:
-    return new_key(stack, EMAIL, "Counters Ltd", "count.example", "counter", ["127.0.0.1"])
+    [made] = stack.call(
+        data.make,
+        account="Counters Ltd",
+        domains=["count.example"],
+        people=[
+            {
+                "email": EMAIL,
+                "api_access": True,
+                "keys": [{"name": "counter", "allowed_ips": ["127.0.0.1"]}],
+            }
+        ],
+    )
+    api_key, secret = made["keys"][0]
+    return api_key, secret
 
 
 def _get(port: int, source: str, api_key: str, secret: str) -> int:
     return signed_get(port, source, api_key, secret)[0]
-
-
-def _counted(stack: Stack, api_key: str) -> dict[str, int]:
-    out = stack.shell(
-        "import json\n"
-        "from django.db.models import Sum\n"
-        "from apikeys.models import DailyUsage\n"
-        "from apikeys.usage import OUTCOMES\n"
-        f"rows = DailyUsage.objects.filter(api_key__key='{api_key}')\n"
-        "print(json.dumps(rows.aggregate(**{o: Sum(o) for o in OUTCOMES})))\n"
-    )
-    totals = json.loads(out.strip().splitlines()[-1])
-    return {outcome: n for outcome, n in totals.items() if n}
 
 
 def test_usage_from_both_servers_is_folded_once_by_two_folds_at_once(stack, pair):
@@ -58,12 +58,12 @@ def test_usage_from_both_servers_is_folded_once_by_two_folds_at_once(stack, pair
     ]
     outputs = [fold.communicate(timeout=120) for fold in folds]
     assert [fold.returncode for fold in folds] == [0, 0], outputs
-    assert _counted(stack, api_key) == {"answered": 10, "address": 3}
+    assert stack.call(data.usage, api_key=api_key) == {"answered": 10, "address": 3}
     # Once more, with nothing new: nothing is added.
     result = stack.manage("fold_key_usage")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Folded 0 request(s)")
-    assert _counted(stack, api_key) == {"answered": 10, "address": 3}
+    assert stack.call(data.usage, api_key=api_key) == {"answered": 10, "address": 3}
 
     # The key's owner sees them on the profile page, from either server.
     browser = Browser()

@@ -1,4 +1,4 @@
-"""Run from cron every few minutes (two runs at once are safe): see apikeys/usage.py.
+"""Run from cron every few minutes (two runs at once are safe): see apikeys/api/usage.py.
 
 Adds the requests per key counted in Redis to the hourly and daily tables, exactly once,
 and prunes rows past their keeping (hourly after 48 hours, daily after 90 days)."""
@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
-from apikeys import ratelimit, usage
+from apikeys.api import ratelimit, usage
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import models, transaction
 
 from accounts.models import TOTPDevice
-from apikeys import crypto
+from apikeys import secret_storage
 from apikeys.models import ApiKey
 
 
@@ -71,11 +71,11 @@ def _rotate_key(pk: int) -> bool:
         )
         if key.deleted_at or key.secret_encrypted is None:
             return False
-        if crypto.is_current(key.secret_encrypted):
+        if secret_storage.is_current(key.secret_encrypted):
             return False
-        secret = crypto.decrypt(key.secret_encrypted, key.key)
-        key.secret_encrypted = crypto.encrypt(secret, key.key)
-        key.secret_fingerprint = crypto.fingerprint(secret)
+        secret = secret_storage.decrypt(key.secret_encrypted, key.key)
+        key.secret_encrypted = secret_storage.encrypt(secret, key.key)
+        key.secret_fingerprint = secret_storage.fingerprint(secret)
         key.save(update_fields=["secret_encrypted", "secret_fingerprint"])
         return True
 
@@ -83,7 +83,7 @@ def _rotate_key(pk: int) -> bool:
 def _rotate_seed(pk: int) -> bool:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(pk=pk).first()
-        if device is None or crypto.is_current(device.seed_encrypted):
+        if device is None or secret_storage.is_current(device.seed_encrypted):
             return False
         device.reencrypt()
         device.save(update_fields=["seed_encrypted"])

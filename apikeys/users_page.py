@@ -83,7 +83,8 @@ class KeysColumn(tables.Column):
 
 def columns() -> list[tuple[str, tables.Column]]:
     return [
-        ("key_count", KeysColumn(verbose_name="Keys", attrs={"td": {"class": "num"}})),
+        # Left-aligned, not as a number: the key names run under the count.
+        ("key_count", KeysColumn(verbose_name="Keys")),
         (
             "next_expiry",
             NullsLastColumn(

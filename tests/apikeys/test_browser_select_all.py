@@ -20,7 +20,7 @@ def test_select_all_ticks_every_key_and_the_button_waits_for_one(page, domain_ad
     )
     browser_sign_in(page, domain_admin.email)
     page.goto("/keys/?status=live")
-    button = page.get_by_role("button", name="Revoke selected")
+    button = page.get_by_role("button", name="Delete selected")
     expect(button).to_be_disabled()
     page.get_by_label("Select every key on this page").check()
     boxes = page.locator('input[form="bulk-delete"][name="keys"]')
@@ -35,7 +35,7 @@ def test_select_all_ticks_every_key_and_the_button_waits_for_one(page, domain_ad
     expect(button).to_be_disabled()
     boxes.nth(1).check()
     button.click()
-    expect(page.get_by_role("heading", name="Revoke this API key?")).to_be_visible()
+    expect(page.get_by_role("heading", name="Delete this API key?")).to_be_visible()
     assert refused == []
 
 
@@ -50,7 +50,7 @@ def test_without_the_script_the_button_works_and_select_all_is_not_offered(
         page.goto("/keys/")
         expect(page.get_by_label("Select every key on this page")).to_be_hidden()
         page.locator('input[form="bulk-delete"][name="keys"]').check()
-        page.get_by_role("button", name="Revoke selected").click()
-        expect(page.get_by_role("heading", name="Revoke this API key?")).to_be_visible()
+        page.get_by_role("button", name="Delete selected").click()
+        expect(page.get_by_role("heading", name="Delete this API key?")).to_be_visible()
     finally:
         context.close()

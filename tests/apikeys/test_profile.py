@@ -180,6 +180,28 @@ def test_dashboard_and_profile_offer_generate_until_the_limit(signed_in, user):
         assert GENERATE_BUTTON not in signed_in.get(url).content.decode()
 
 
+def test_a_key_from_ci_is_marked_on_the_dashboard_and_takes_no_slot(signed_in, user, account):
+    from apikeys.actions import mint_ci_key
+    from apikeys.models import CiProvider, CiTrust
+
+    make_key(user, None)
+    trust = CiTrust.objects.create(
+        account=account,
+        name="certbot",
+        provider=CiProvider.GITHUB,
+        issuer="https://token.actions.githubusercontent.com",
+        audience="https://portal.example/acme",
+        conditions={"repository_id": "123456"},
+        acts_for=user,
+        rules=[{"domain": "*", "level": "read"}],
+        lifetime_minutes=15,
+    )
+    mint_ci_key(trust, {"iss": trust.issuer, "jti": "job-1", "repository_id": "123456"})
+    page = signed_in.get("/").content.decode()
+    assert '<span class="from-ci">from CI</span>' in page
+    assert GENERATE_BUTTON in page  # one key of two: the CI key takes no slot
+
+
 def test_an_account_admin_without_api_access_is_told_to_grant_it_on_the_users_page(
     client_for, account_admin
 ):

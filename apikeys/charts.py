@@ -69,8 +69,31 @@ class Chart:
         return f"{total:,} {noun} in the last {self.days} days, {self.refused:,} refused"
 
     @property
+    def busiest_label(self) -> str:
+        """The busiest day and its count, as the chart shows it under its bars."""
+        total = self.busiest_total
+        noun = "request" if total == 1 else "requests"
+        return f"Busiest: {_day(self.busiest.day)}, {total:,} {noun}"
+
+    @property
+    def busiest(self) -> Bar:
+        return max(self.bars, key=lambda bar: (bar.answered + bar.refused, bar.day))
+
+    @property
+    def busiest_total(self) -> int:
+        return self.busiest.answered + self.busiest.refused
+
+    @property
+    def first_day(self) -> str:
+        return _day(self.bars[0].day)
+
+    @property
+    def last_day(self) -> str:
+        return _day(self.bars[-1].day)
+
+    @property
     def description(self) -> str:
-        busiest = max(self.bars, key=lambda bar: (bar.answered + bar.refused, bar.day))
+        busiest = self.busiest
         used = sum(1 for bar in self.bars if bar.answered or bar.refused)
         return (
             f"Requests per day (UTC) from {_day(self.bars[0].day)} to {_day(self.bars[-1].day)}:"

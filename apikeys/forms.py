@@ -19,6 +19,7 @@ from apikeys.models import ApiKey, CiProvider
 from apikeys.scope_forms import ScopeRulesMixin
 
 MONTHS, NEVER = "months", "never"
+DEFAULT_MONTHS = 12
 WHOLE_NUMBER = re.compile(r"\d{1,6}")
 # Far more than twenty entries can need: anything longer is not a list of addresses.
 ADDRESSES_TEXT_LIMIT = 4000
@@ -115,7 +116,12 @@ class GenerateForm(KeyRestrictionsMixin, ScopeRulesMixin, forms.Form):
     STALE = "This form is out of date. Open Generate API Keys again and resubmit."
 
     def __init__(self, *args: Any, policy: Account, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"expiry": MONTHS, "form_token": uuid.uuid4()})
+        # Opens with a valid choice, so Generate works without typing: a year, or the
+        # policy's longest if that is shorter.
+        months = min(DEFAULT_MONTHS, policy.max_key_months)
+        kwargs.setdefault(
+            "initial", {"expiry": MONTHS, "months": months, "form_token": uuid.uuid4()}
+        )
         super().__init__(*args, **kwargs)
         self.fields["form_token"].error_messages["invalid"] = self.STALE
         self.policy = policy
@@ -145,7 +151,9 @@ class GenerateForm(KeyRestrictionsMixin, ScopeRulesMixin, forms.Form):
         chosen = self.data.getlist("expiry") if hasattr(self.data, "getlist") else []
         months_text = (self.data.get("months") or "").strip()
         expiry = data.get("expiry")
-        if len(set(chosen)) > 1 or (expiry == NEVER and months_text):
+        # The number of months is read only when "A number of months" is chosen: the
+        # pre-filled number must not block Never Expires.
+        if len(set(chosen)) > 1:
             self.add_error("expiry", "Choose either a number of months or Never Expires, not both.")
         elif "expiry" in self.errors:
             if self.data.get("expiry") == NEVER:
@@ -224,6 +232,11 @@ class ExpiryForm(forms.Form):
         super().clean()
         data = self.cleaned_data
         when, day = data.get("when"), data.get("date")
+        if when is not None and when != "date":
+            # The date is read only when "On a date I choose" is chosen: a refused date
+            # left in the field does not block "In 7 days".
+            self.errors.pop("date", None)
+            data.pop("date", None)
         if when is None or "date" in self.errors:
             return data
         now = timezone.now()
@@ -232,9 +245,6 @@ class ExpiryForm(forms.Form):
                 self.add_error("date", "Enter the date the key should expire.")
                 return data
             new = datetime.combine(day, time(0, 0), tzinfo=self.zone)
-        elif day is not None:
-            self.add_error("date", "Choose a number of days or a date, not both.")
-            return data
         else:
             new = now + timedelta(days=int(when))
         field = "date" if when == "date" else "when"

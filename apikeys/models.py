@@ -120,6 +120,14 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return str(self.key)
 
+    @property
+    def label(self) -> str:
+        """How a message names the key: by its name first, with the start of the key (two
+        keys may share a name); an unnamed key by the whole key."""
+        if self.name:
+            return f"{self.name} ({str(self.key)[:8]}…)"
+        return f"The API key {self.key}"
+
     def status(self, now: datetime | None = None) -> Status:
         now = now or timezone.now()
         if self.deleted_at:

@@ -53,27 +53,38 @@ class NullsLastColumn(tables.DateTimeColumn):
 
 
 class LastUsedColumn(NullsLastColumn):
-    """When, and from which address."""
+    """When, and from which address (under it, on one line)."""
 
-    def render(self, value: datetime, record: Any) -> str:
+    def render(self, value: datetime | None, record: Any) -> str:
+        # django-tables2 calls a column's own render() even for an empty value, and
+        # localtime(None) is the current time: a user who never used a key saw "now".
+        if value is None:
+            return "Never"
         when = formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
         if record.last_used_from:
-            return format_html("{} from {}", when, record.last_used_from)
+            return format_html(
+                '{}<span class="sub">from <code class="token" title="{}">{}</code></span>',
+                when,
+                record.last_used_from,
+                record.last_used_from,
+            )
         return when
 
 
-class KeyNamesColumn(tables.Column):
-    def render(self, record: Any) -> str:
-        return ", ".join(key_names(record)) or "—"
+class KeysColumn(tables.Column):
+    """How many keys, with their names under the count: one column, not two."""
+
+    def render(self, value: int, record: Any) -> str:
+        names = ", ".join(key_names(record))
+        if names:
+            return format_html('{}<span class="sub">{}</span>', value, names)
+        return str(value)
 
 
 def columns() -> list[tuple[str, tables.Column]]:
     return [
-        ("key_count", tables.Column(verbose_name="Keys", attrs={"td": {"class": "num"}})),
-        (
-            "key_names",
-            KeyNamesColumn(verbose_name="Key names", empty_values=(), orderable=False),
-        ),
+        # Left-aligned, not as a number: the key names run under the count.
+        ("key_count", KeysColumn(verbose_name="Keys")),
         (
             "next_expiry",
             NullsLastColumn(

@@ -11,12 +11,17 @@ from collections.abc import Callable, Iterable, Iterator
 
 from django.db.models import QuerySet
 
-from audit import chain
+from accounts.models import User
+from audit import chain, sentences
 from audit.models import AuditEvent
 
 CHUNK_SIZE = 2000
 BLOCK_SIZE = 64 * 1024
 FIELDS = (*chain.ENTRY_FIELDS, "hash")
+# The page's words for each entry, after the hash: derived from the hashed cells (and the
+# actors' names today), so it is not hashed, and a verifier drops it before checking.
+DESCRIPTION = "description"
+HEADER = [*chain.CSV_COLUMNS, DESCRIPTION]
 _SEP = "\x1f"
 _RISKY = re.compile(f"(?:^|{_SEP})[{re.escape(''.join(chain.FORMULA_STARTS))}]")
 
@@ -25,12 +30,20 @@ class CsvFormatError(ValueError):
     pass
 
 
-def entry_rows(queryset: QuerySet[AuditEvent]) -> Iterator[list[str]]:
-    """Each entry's cells (including `hash`), oldest first, before neutralisation."""
+def entry_rows(queryset: QuerySet[AuditEvent], described: bool = False) -> Iterator[list[str]]:
+    """Each entry's cells (including `hash`; then, if `described`, the description), oldest
+    first, before neutralisation."""
     cells = chain.cells_from_values
+    names: dict[int, str] = {}
+    if described:
+        actors = User.objects.filter(pk__in=queryset.values("actor_id"))
+        names = {user.pk: user.get_full_name() for user in actors}
     for values in queryset.order_by("seq").values_list(*FIELDS).iterator(CHUNK_SIZE):
         row = cells(values)
         row.append(values[13])
+        if described:
+            entry = AuditEvent(**dict(zip(FIELDS, values, strict=True)))
+            row.append(sentences.describe(entry, names))
         yield row
 
 
@@ -40,10 +53,10 @@ def csv_blocks(
     """The CSV text (header first) in blocks; `progress` hears the running row count."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(chain.CSV_COLUMNS)
+    writer.writerow(HEADER)
     neutralise, risky = chain.neutralise, _RISKY.search
     count = 0
-    for row in entry_rows(queryset):
+    for row in entry_rows(queryset, described=True):
         # One search over the joined row finds the rare row with a cell to neutralise.
         if risky(_SEP.join(row)):
             row = [neutralise(cell) for cell in row]
@@ -61,19 +74,17 @@ def csv_blocks(
 
 
 def read_csv(lines: Iterable[str]) -> Iterator[list[str]]:
-    """Rows of an exported file as they were hashed: header checked, neutralisation undone."""
+    """Rows of an exported file as they were hashed: header checked, the derived description
+    dropped (files exported before it had none), neutralisation undone."""
     reader = csv.reader(lines)
     header = next(reader, None)
-    if header != chain.CSV_COLUMNS:
-        raise CsvFormatError(
-            "The first row is not the activity log's header: " + ",".join(chain.CSV_COLUMNS)
-        )
+    if header not in (HEADER, chain.CSV_COLUMNS):
+        raise CsvFormatError("The first row is not the activity log's header: " + ",".join(HEADER))
+    width, hashed = len(header), len(chain.CSV_COLUMNS)
     for row in reader:
         number = reader.line_num
-        if len(row) != len(chain.CSV_COLUMNS):
-            raise CsvFormatError(
-                f"Line {number} has {len(row)} cells, not {len(chain.CSV_COLUMNS)}."
-            )
+        if len(row) != width:
+            raise CsvFormatError(f"Line {number} has {len(row)} cells, not {width}.")
         if not (row[0].isascii() and row[0].isdigit()):
             raise CsvFormatError(f"Line {number}: the sequence {row[0]!r} is not a number.")
-        yield [chain.unneutralise(cell) for cell in row]
+        yield [chain.unneutralise(cell) for cell in row[:hashed]]

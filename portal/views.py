@@ -10,7 +10,8 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 
 from accounts.http import AuthenticatedHttpRequest
-from apikeys.models import ApiKey
+from apikeys.menu import key_menu
+from apikeys.models import ApiKey, KeySource
 from portal.lib.http import sessionless
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,11 @@ log = logging.getLogger(__name__)
 
 @login_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
-    keys = ApiKey.objects.filter(owner=request.user).not_deleted().select_related("owner")
-    return render(request, "portal/dashboard.html", {"keys": keys, "nav": "dashboard"})
+    keys = list(ApiKey.objects.filter(owner=request.user).not_deleted().select_related("owner"))
+    # Keys minted for CI take no slot: only the portal's count toward Generate's limit.
+    slots = sum(1 for key in keys if key.source == KeySource.PORTAL)
+    context = {"keys": keys, "key_menu": key_menu(request.user, slots), "nav": "dashboard"}
+    return render(request, "portal/dashboard.html", context)
 
 
 @sessionless

@@ -260,3 +260,11 @@ def pytest_terminal_summary(
         # pytest has no public way to change the exit status this late.
         if (session := terminalreporter._session) is not None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def key_action(page, key: object, name: str, role: str = "link") -> None:
+    """Choose `name` ("Edit", "Roll", "Expire sooner", "Delete", "View secret of") in a key's
+    Actions menu on the profile: a <details> to open first."""
+    row = page.locator(f'#api-keys tr[data-key="{key}"]')
+    row.locator("summary").click()
+    row.get_by_role(role, name=f"{name} {key}").click()  # type: ignore[arg-type]

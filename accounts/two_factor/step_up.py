@@ -35,7 +35,12 @@ def confirmed(request: HttpRequest) -> None:
 
 
 def require_recent_auth(
-    *, reason: str, action: str, button: str, cancel: str
+    *,
+    reason: str,
+    action: str,
+    button: str,
+    cancel: str,
+    first: Callable[[AuthenticatedHttpRequest], HttpResponse | None] | None = None,
 ) -> Callable[[View[P]], View[P]]:
     """Ask for the second factor (or, for a user without one, the password) before a POST
     view when the last check is too old.
@@ -43,6 +48,8 @@ def require_recent_auth(
     The confirmation page posts the view's own fields back to the same address with the
     password or code, so the action goes ahead as first asked once the check passes (a
     passkey's page resubmits them itself). `cancel` is the URL name of the page's Cancel link.
+    `first` checks the view's own form before any of that: its answer (the form with its
+    errors), if any, comes before the identity check, which is not asked for in vain.
     """
 
     def decorator(view: View[P]) -> View[P]:
@@ -51,6 +58,8 @@ def require_recent_auth(
         def wrapper(
             request: AuthenticatedHttpRequest, /, *args: P.args, **kwargs: P.kwargs
         ) -> HttpResponse:
+            if first is not None and (mistakes := first(request)) is not None:
+                return mistakes
             context: dict[str, object] = {
                 "reason": reason,
                 "action": action,

@@ -18,7 +18,7 @@ def delete(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
     api_key = own_key(request, key)
     if request.method == "POST":
         actions.delete_key(api_key, request.user, request)
-        messages.success(request, f"The API key {api_key.key} has been deleted.")
+        messages.success(request, f"{api_key.label} has been deleted.")
         return redirect("apikeys:profile")
     context = {"key": api_key, "nav": "profile", "section": "delete"}
     return render(request, "apikeys/delete.html", context)

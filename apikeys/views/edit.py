@@ -66,9 +66,9 @@ def _save_edit(
         scope_rules=data.get("scope_rules"),
     )
     if changed:
-        messages.success(request, f"The API key {api_key.key} has been saved.")
+        messages.success(request, f"{api_key.label} has been saved.")
     else:
-        messages.info(request, f"Nothing changed on the API key {api_key.key}.")
+        messages.info(request, f"Nothing changed on {api_key.label}.")
     return redirect("apikeys:profile")
 
 

@@ -1,4 +1,4 @@
-"""Change expiry: bring a key's expiry forward, for a rollover with overlap."""
+"""Expire Sooner: bring a key's expiry forward, for a rollover with overlap."""
 
 import uuid
 
@@ -32,7 +32,7 @@ def expiry(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
             form.add_error(None, "The key's expiry changed meanwhile: check it and try again.")
         else:
             when = date_format(timezone.localtime(api_key.expires), "DATETIME_FORMAT")
-            messages.success(request, f"The API key {api_key.key} now expires on {when}.")
+            messages.success(request, f"{api_key.label} now expires on {when}.")
             return redirect("apikeys:profile")
     context = {
         "key": api_key,

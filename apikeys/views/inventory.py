@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
@@ -32,6 +33,7 @@ from apikeys import actions, addresses, charts, trusts
 from apikeys.api import usage
 from apikeys.expiry import expires_after
 from apikeys.models import ApiKey, ApiKeyQuerySet, DailyUsage, EndedReason, Status
+from portal.lib.http import safe_next
 from portal.lib.tables import paginate
 
 log = logging.getLogger(__name__)
@@ -221,7 +223,13 @@ class KeyTable(tables.Table):
 
     def render_last_used_at(self, value: datetime, record: ApiKey) -> str:
         if record.last_used_ip:
-            return format_html("{} from {}", _local(value), record.last_used_ip)
+            # The address on a line of its own, never broken (shortened with its title).
+            return format_html(
+                '{}<span class="sub">from <code class="token" title="{}">{}</code></span>',
+                _local(value),
+                record.last_used_ip,
+                record.last_used_ip,
+            )
         return _local(value)
 
     def render_requests(self, value: int) -> str:
@@ -278,6 +286,8 @@ def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = request.user.account
     usage.flush_local()  # without Redis: what this process counted, written first
     keys = with_requests(ApiKey.objects.filter(account=account).select_related("owner"))
+    if request.GET.get("status") != Status.DELETED:
+        keys = keys.not_deleted()  # deleted keys only when the filter asks for them
     key_filter = KeyFilter(request.GET or None, queryset=keys)
     # Newest first until a column is chosen.
     table = KeyTable(key_filter.qs.order_by("-created", "-id"), account=account, now=timezone.now())
@@ -294,6 +304,7 @@ def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Delete the keys posted (ticked in the inventory, or a row's own Delete: a list of
     one) after one confirmation: erase their secrets, log each, email each owner."""
+    back = safe_next(request) or reverse("apikeys:inventory")  # its filters and sort kept
     chosen = set()
     for value in request.POST.getlist("keys")[:MAX_BULK]:
         try:
@@ -302,7 +313,7 @@ def delete(request: AuthenticatedHttpRequest) -> HttpResponse:
             continue
     if not chosen:
         messages.error(request, "Tick the API keys to delete first.")
-        return redirect("apikeys:inventory")
+        return redirect(back)
     found = list(
         ApiKey.objects.filter(account=request.user.account, key__in=chosen)
         .select_related("owner")
@@ -312,19 +323,19 @@ def delete(request: AuthenticatedHttpRequest) -> HttpResponse:
         raise Http404("No such API key in this account.")
     keys = [key for key in found if key.deleted_at is None]
     if not keys:
-        return _already_deleted(request, found)
+        return _already_deleted(request, found, back)
     if request.POST.get("confirmed") != "yes":
         now = timezone.now()
         rows = [(key, key.status(now)) for key in keys]
         return render(
             request,
             "apikeys/inventory_delete.html",
-            {"keys": keys, "rows": rows, "nav": "inventory"},
+            {"keys": keys, "rows": rows, "next": back, "nav": "inventory"},
         )
     deleted = actions.delete_keys([key.pk for key in keys], request.user, request)
     skipped = len(keys) - len(deleted)
     if len(deleted) == 1 and not skipped:
-        messages.success(request, f"API key {deleted[0].key} has been deleted.")
+        messages.success(request, f"{deleted[0].label} has been deleted.")
     else:
         messages.success(
             request,
@@ -342,17 +353,17 @@ def delete(request: AuthenticatedHttpRequest) -> HttpResponse:
             request,
             f"{', '.join(emails)} {'has' if len(emails) == 1 else 'have'} been told by email.",
         )
-    return redirect("apikeys:inventory")
+    return redirect(back)
 
 
-def _already_deleted(request: HttpRequest, found: list[ApiKey]) -> HttpResponse:
+def _already_deleted(request: HttpRequest, found: list[ApiKey], back: str) -> HttpResponse:
     if len(found) == 1:
         key = found[0]
         by = f" by {key.deleted_by_email}" if key.deleted_by_email else ""
-        messages.error(request, f"API key {key.key} was already deleted{by}. Nothing was changed.")
+        messages.error(request, f"{key.label} was already deleted{by}. Nothing was changed.")
     else:
         messages.info(request, "Those API keys were deleted already. Nothing was changed.")
-    return redirect("apikeys:inventory")
+    return redirect(back)
 
 
 def _email_owner(key: ApiKey, admin: User) -> bool:

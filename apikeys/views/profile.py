@@ -11,7 +11,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -27,7 +27,7 @@ from apikeys import actions
 from apikeys.api import usage
 from apikeys.charts import last_days, utc_today
 from apikeys.menu import access_message, key_menu
-from apikeys.models import ApiKey, KeySource, Status
+from apikeys.models import ApiKey, KeySource, Status, UsageFold
 from portal.lib.http import posted
 
 JUST_GENERATED = "just_generated"
@@ -81,6 +81,11 @@ def _profile_page(
         "access_message": "" if user.api_access else access_message(has_keys),
         "key_menu": key_menu(user, len(keys)),
         "ci_keys": ci_keys,
+        # With Redis the charts wait for the next fold; a key used since says "updating"
+        # (asked only when a key has been used).
+        "last_fold": UsageFold.objects.aggregate(last=Max("folded_at"))["last"]
+        if any(key.last_used_at for key in keys)
+        else None,
         "nav": "profile",
         "section": "profile",
     }
@@ -112,7 +117,7 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @require_recent_auth(
-    reason="Secret keys are shown only after a recent password check.",
+    reason="Secret keys are shown only after a recent check that it is you.",
     action="view your API keys",
     button="View API Keys",
     cancel="apikeys:profile",

@@ -20,7 +20,7 @@ from apikeys.actions import KeyLimitReached, NoApiAccess, NotLive, PolicyRefuses
 from apikeys.expiry import replacement_expiry
 from apikeys.forms import GRACE, RollForm
 from apikeys.menu import ROLL_NEEDS_SLOT, access_message
-from apikeys.models import ApiKey, Status
+from apikeys.models import ApiKey, EndedReason, Status
 from apikeys.views.profile import JUST_GENERATED, own_key
 
 
@@ -89,6 +89,7 @@ def _roll(request: AuthenticatedHttpRequest, key: uuid.UUID) -> HttpResponse:
 
 
 NOT_LIVE = "Only a live key can be rolled: this one has expired."
+ROLLED_ALREADY = "This key has been rolled already: its replacement is the key to use (and roll)."
 
 
 def _roll_refusal(user: User, api_key: ApiKey) -> str:
@@ -98,6 +99,8 @@ def _roll_refusal(user: User, api_key: ApiKey) -> str:
         return access_message(True)
     if status != Status.LIVE:
         return NOT_LIVE
+    if api_key.ended_reason == EndedReason.ROLLED:
+        return ROLLED_ALREADY
     if ApiKey.objects.filter(owner=user).counted().count() >= settings.MAX_KEYS_PER_USER:
         return ROLL_NEEDS_SLOT
     account = user.account

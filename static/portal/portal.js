@@ -27,3 +27,33 @@ document.addEventListener("otp_webauthn.register_complete", (event) => {
   const button = event.target.closest("[data-done-url]");
   if (button) window.location.assign(button.dataset.doneUrl);
 });
+// The inventory's bulk action: "Select every key on this page" (shown only with this script),
+// and the form's button disabled until a key is ticked. Boxes belong to the form through
+// their form attribute.
+function selectionBoxes(form) {
+  return Array.from(document.querySelectorAll(`input[type=checkbox][form="${form.id}"]`));
+}
+function syncSelection(form) {
+  const boxes = selectionBoxes(form);
+  const ticked = boxes.filter((box) => box.checked).length;
+  form.querySelectorAll("button[type=submit]").forEach((button) => { button.disabled = ticked === 0; });
+  const all = document.querySelector(`[data-select-all-for="${form.id}"] input[type=checkbox]`);
+  if (all) {
+    all.checked = boxes.length > 0 && ticked === boxes.length;
+    all.indeterminate = ticked > 0 && ticked < boxes.length;
+  }
+}
+document.querySelectorAll("form[data-needs-selection]").forEach((form) => {
+  const holder = document.querySelector(`[data-select-all-for="${form.id}"]`);
+  if (holder && selectionBoxes(form).length) {
+    holder.hidden = false;
+    holder.querySelector("input[type=checkbox]").addEventListener("change", (event) => {
+      selectionBoxes(form).forEach((box) => { box.checked = event.target.checked; });
+      syncSelection(form);
+    });
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.matches(`input[type=checkbox][form="${form.id}"]`)) syncSelection(form);
+  });
+  syncSelection(form);
+});

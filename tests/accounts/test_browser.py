@@ -20,7 +20,7 @@ def test_sign_in_open_profile_both_ways_edit_and_sign_out(page, user):
     page.get_by_role("navigation", name="Main menu").get_by_role(
         "link", name="Manage Profile"
     ).click()
-    expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Manage Profile", exact=True)).to_be_visible()
     assert_accessible(page)
 
     page.goto("/")

@@ -73,7 +73,7 @@ def test_domain_admin_removes_and_grants_api_access(
     theirs = browser.new_context(base_url=live_server.url).new_page()
     browser_sign_in(theirs, user.email)
     theirs.goto("/profile/")
-    expect(theirs.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    expect(theirs.get_by_role("heading", name="Manage Profile", exact=True)).to_be_visible()
     expect(theirs.locator("main")).to_contain_text(re.compile("removed", re.I))
     expect(theirs.get_by_role("link", name="Generate API Keys")).to_have_count(0)
     assert_accessible(theirs)

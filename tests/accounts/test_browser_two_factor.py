@@ -248,7 +248,7 @@ def test_remove_and_the_administrators_reset(page, user, account_admin):
     admin_seed = TOTPDevice.objects.get(user=account_admin).seed()
     second_step_code(page, "Authenticator app", code_for(admin_seed), "Verify code")
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
-    expect(page.locator("#users-table")).to_contain_text("On")
+    expect(page.locator("#users-table")).to_contain_text("Two-factor on")
     assert_accessible(page)
     page.get_by_role("link", name=user.get_full_name(), exact=True).click()
     expect(page.locator("#two-factor-fact")).to_contain_text("Old phone")

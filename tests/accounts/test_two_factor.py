@@ -391,3 +391,42 @@ def test_adding_an_app_does_not_renew_the_step_up_check(client, user, settings):
     with time_machine.travel(now + settings.REAUTH_SECONDS + 60, tick=False):
         asked = client.post("/profile/keys/view/", {"key": str(key.key)}).content.decode()
         assert "Confirm it is you" in asked and secret not in asked
+
+
+def test_after_the_first_factor_the_recovery_codes_are_offered_at_the_top(client, user):
+    sign_in(client, user)
+    assert "Generate recovery codes now" not in client.get(TWO_FACTOR).content.decode()
+    give_authenticator(user)
+    page = client.get(TWO_FACTOR).content.decode()
+    assert 'id="codes-offer"' in page and "Generate recovery codes now" in page
+    assert page.index('id="codes-offer"') < page.index('id="second-factors"')
+    generate_recovery_codes(client)
+    assert "Generate recovery codes now" not in client.get(TWO_FACTOR).content.decode()
+
+
+def test_the_passkey_sign_in_says_what_to_do_when_it_fails(client, settings):
+    settings.PASSKEYS_AVAILABLE = True
+    page = client.get(SIGNIN).content.decode()
+    # Shown by portal.css once the passkey's status reports a failure.
+    assert (
+        '<p class="passkey-hint">No passkey on this device? Sign in with your email and '
+        "password above.</p>"
+    ) in page
+
+
+def test_a_missing_name_is_reported_before_the_identity_check(client, user):
+    from tests.conftest import verified_sign_in
+
+    verified_sign_in(client, user)
+    session = client.session
+    session["second_factor_at"] = int(time.time()) - 16 * 60  # the check is stale
+    session.save()
+    response = client.post(reverse("accounts:totp_add"), {"totp-name": ""})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Give it a name, such as the phone or key it is on." in body
+    assert "Confirm it is you" not in body
+    # Named, the identity check comes next, and nothing is added before it passes.
+    named = client.post(reverse("accounts:totp_add"), {"totp-name": "Tablet"}).content.decode()
+    assert "Confirm it is you" in named
+    assert not TOTPDevice.objects.filter(user=user, name="Tablet").exists()

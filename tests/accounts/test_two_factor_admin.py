@@ -99,7 +99,7 @@ def test_the_users_page_shows_two_factor_status_in_the_same_queries(
     rows = {row.split("</td>")[0]: row for row in page.split("<tr")[1:]}
     uma = next(row for row in rows.values() if user.email in row)
     ada = next(row for row in rows.values() if account_admin.email in row)
-    assert ">On<" in uma and ">Off<" in ada
+    assert "Two-factor on<" in uma and "Two-factor off<" in ada
     detail = client.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
     assert "Authenticator app “Phone”" in detail and "Reset second factors" in detail
 
@@ -271,3 +271,32 @@ def test_the_activity_log_reads_the_two_factor_entries_in_words(client_for, acco
     page = client.get(reverse("audit:log")).content.decode()
     assert "Reset by Ada Tester: removed Authenticator app “Phone” and 10 recovery codes" in page
     assert "10 new codes; the earlier ones no longer work" in page
+
+
+def test_requiring_two_factor_says_who_must_add_one_and_asks_first(
+    client_for, account_admin, user, domain_admin, account
+):
+    give_authenticator(domain_admin)  # has one; the administrator and Uma have none
+    make_user(account, "gone@acme.example", is_active=False)
+    client = client_for(account_admin)
+    page = client.get(reverse("apikeys:policy")).content.decode()
+    assert page.index(">Security</h3>") < page.index("Require two-factor authentication")
+    form = {"max_key_months": "60", "allow_never_expires": "on", "require_two_factor": "everyone"}
+    asked = client.post(reverse("apikeys:policy"), form).content.decode()
+    assert "2 users, you among them, must add a second factor now." in asked
+    assert "Save and require two-factor" in asked
+    account.refresh_from_db()
+    assert account.require_two_factor == TwoFactorPolicy.OFF
+    assert not AuditEvent.objects.filter(event=Event.POLICY_CHANGED).exists()
+
+    done = client.post(reverse("apikeys:policy"), {**form, "confirm_two_factor": "yes"})
+    assert done.status_code == 302
+    account.refresh_from_db()
+    assert account.require_two_factor == TwoFactorPolicy.EVERYONE
+
+
+def test_api_users_policy_counts_only_users_with_api_access(client_for, account_admin, user):
+    form = {"max_key_months": "60", "allow_never_expires": "on", "require_two_factor": "api_users"}
+    asked = client_for(account_admin).post(reverse("apikeys:policy"), form).content.decode()
+    # Uma has API access and no factor; the administrator has no API access.
+    assert "1 user must add a second factor now." in asked and "you among them" not in asked

@@ -92,9 +92,16 @@ def test_the_profile_shows_the_last_addresses_with_their_requests(client, client
     key = pair[0]
     assert f'href="#where-{key.key}">Where it was used' in page
     assert f"“certbot on web-1” ({str(key.key)[:8]}…) was used: the last 2 addresses" in page
-    rows = re.findall(r"<tr><td><code>(.*?)</code></td><td class=\"num\">(\d+)</td>", page)
+    rows = re.findall(
+        r'<code class="token" title="[^"]*">(.*?)</code></td>'
+        r'<td class="num" data-label="Requests">(\d+)</td>',
+        page,
+    )
     assert rows == [(B, "1"), (A, "2")]
-    assert "<td>1 Jan 2030, 09:00 UTC</td><td>1 Jan 2030, 09:01 UTC</td>" in page
+    assert (
+        '<td data-label="First seen">1 Jan 2030, 09:00 UTC</td>'
+        '<td data-label="Last seen">1 Jan 2030, 09:01 UTC</td>' in page
+    )
     assert "about once a minute" in page
 
 

@@ -19,7 +19,7 @@ from apikeys.api.signing import sign
 from apikeys.models import ApiKey, EndedReason
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
-from tests.conftest import browser_sign_in
+from tests.conftest import browser_sign_in, key_action
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -87,22 +87,23 @@ def test_name_restrict_refuse_edit_and_roll(page, live_server, user, domains, ac
     assert_accessible(page)
 
     # Edit: a new name; narrowing needs no password.
-    page.get_by_role("link", name=f"Edit {key.key}").click()
+    key_action(page, key.key, "Edit")
     expect(page.get_by_role("heading", name="Edit API Key")).to_be_visible()
     assert_accessible(page)
     page.get_by_label("Allowed addresses").fill("127.0.0.0/8")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("is not an IPv4").or_(page.get_by_text("too wide"))).to_have_count(0)
-    expect(page.get_by_text(f"The API key {key.key} has been saved.")).to_be_visible()
-    page.get_by_role("link", name=f"Edit {key.key}").click()
+    short = str(key.key)[:8]
+    expect(page.get_by_text(f"certbot on web-1 ({short}…) has been saved.")).to_be_visible()
+    key_action(page, key.key, "Edit")
     page.get_by_label("Name", exact=True).fill("certbot on web-2")
     page.get_by_label("Allowed addresses").fill("127.0.0.1")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text(f"The API key {key.key} has been saved.")).to_be_visible()
+    expect(page.get_by_text(f"certbot on web-2 ({short}…) has been saved.")).to_be_visible()
     assert_accessible(page)
 
     # Roll with a grace of one hour: the new secret is shown once, as after Generate.
-    page.get_by_role("link", name=f"Roll {key.key}").click()
+    key_action(page, key.key, "Roll")
     expect(page.get_by_role("heading", name="Roll API Key")).to_be_visible()
     expect(page.get_by_text("6 months, as this key was made")).to_be_visible()
     assert_accessible(page)
@@ -131,7 +132,7 @@ def test_name_restrict_refuse_edit_and_roll(page, live_server, user, domains, ac
         assert api(live_server.url, "127.0.0.2", new.key, new_secret)[0] == 403
 
     # Both slots are taken now: Roll says why it cannot.
-    page.get_by_role("link", name=f"Roll {new.key}").click()
+    key_action(page, new.key, "Roll")
     expect(page.get_by_role("alert")).to_have_text(
         "Roll needs a free slot: delete your other key first."
     )

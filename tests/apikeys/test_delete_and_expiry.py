@@ -117,7 +117,6 @@ def test_a_never_expiring_key_can_be_given_an_expiry_within_policy(signed_in, us
         ({"when": "date", "date": "2001-01-01"}, "cannot be in the past"),
         ({"when": "date", "date": ""}, "Enter the date the key should expire"),
         ({"when": "date", "date": "soon"}, "Enter a date as YYYY-MM-DD"),
-        ({"when": "1", "date": "2031-01-01"}, "not both"),
         ({}, "Choose when the key should expire"),
         ({"when": "30"}, "Choose 1 day, 7 days or a date"),
     ],
@@ -157,3 +156,33 @@ def test_another_users_key_expiry_answers_404(signed_in, account, other_user, me
         key.refresh_from_db()
         assert key.expires == before
     assert _expiry_changes() == []
+
+
+def test_a_refused_date_left_in_the_field_does_not_block_in_7_days(signed_in, user):
+    key, _ = make_key(user, timezone.now() + timedelta(days=60))
+    page = signed_in.get(expiry_url(key)).content.decode()
+    assert "<h2" in page and ">Expire Sooner</h2>" in page and ">Expire sooner</button>" in page
+    refused = signed_in.post(expiry_url(key), {"when": "date", "date": "2001-01-01"})
+    assert "cannot be in the past" in refused.content.decode()
+    # The same form, "In 7 days" chosen with the refused date still in the field.
+    response = signed_in.post(expiry_url(key), {"when": "7", "date": "2001-01-01"})
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert abs((key.expires - timezone.now() - timedelta(days=7)).total_seconds()) < 10
+    also = signed_in.post(expiry_url(key), {"when": "1", "date": "soon"})
+    assert also.status_code == 302
+
+
+def test_messages_name_the_key_by_its_name_first(signed_in, user):
+    named, _ = make_key(user, timezone.now() + timedelta(days=60))
+    ApiKey.objects.filter(pk=named.pk).update(name="certbot on web-1")
+    short = str(named.key)[:8]
+    asked = signed_in.get(delete_url(named)).content.decode()
+    assert "Delete <strong>certbot on web-1</strong>, the API key" in asked
+    moved = signed_in.post(expiry_url(named), {"when": "7"}, follow=True).content.decode()
+    assert f"certbot on web-1 ({short}…) now expires on" in moved
+    gone = signed_in.post(delete_url(named), follow=True).content.decode()
+    assert f"certbot on web-1 ({short}…) has been deleted." in gone
+    unnamed, _ = make_key(user, None)
+    page = signed_in.post(delete_url(unnamed), follow=True).content.decode()
+    assert f"The API key {unnamed.key} has been deleted." in page

@@ -46,7 +46,7 @@ def test_generate_takes_a_name_and_allowed_addresses(signed_in, user):
     assert entry.details["allowed_ips"] == key.allowed_ips
     profile = signed_in.get("/profile/").content.decode()
     assert '<strong class="key-name">certbot on web-1</strong>' in profile
-    assert "<code>203.0.113.0/24</code>" in profile
+    assert '<code class="token" title="203.0.113.0/24">203.0.113.0/24</code>' in profile
 
 
 def test_both_are_optional(signed_in, user):

@@ -101,7 +101,6 @@ def test_a_number_without_the_radio_means_months(signed_in, user):
         ({"expiry": "months", "months": "2.5"}, "Enter a whole number of months"),
         ({"expiry": "months", "months": "abc"}, "Enter a whole number of months"),
         ({"expiry": "months", "months": ""}, "Enter the number of months"),
-        ({"expiry": "never", "months": "5"}, "not both"),
         ({"expiry": ["months", "never"], "months": "5"}, "not both"),
         ({}, "Choose an expiry"),
         ({"expiry": "sometime"}, "Choose a number of months or Never Expires"),
@@ -259,3 +258,25 @@ def test_another_users_form_token_makes_a_fresh_key_not_a_500(client_for, user, 
     assert response.status_code == 302
     mine = Key.objects.get(owner=user)
     assert mine.form_token is None and mine.key != theirs.key
+
+
+def test_the_form_opens_with_a_year_or_the_policys_longest(signed_in, user, account):
+    page = signed_in.get(GENERATE).content.decode()
+    assert re.search(r'<input[^>]*name="months"[^>]*value="12"', page)
+    account.max_key_months = 6
+    account.save(update_fields=["max_key_months"])
+    page = signed_in.get(GENERATE).content.decode()
+    assert re.search(r'<input[^>]*name="months"[^>]*value="6"', page)
+
+
+def test_generate_works_without_typing(signed_in, user):
+    # What the form sends untouched: its chosen radio button and its pre-filled months.
+    response = post(signed_in, expiry="months", months="12", form_token=form_token(signed_in))
+    assert response.status_code == 302
+    key = ApiKey.objects.get(owner=user)
+    assert abs((key.expires - expires_after(12, user.time_zone)).total_seconds()) < 10
+
+
+def test_never_expires_is_not_blocked_by_the_prefilled_months(signed_in, user):
+    assert post(signed_in, expiry="never", months="12").status_code == 302
+    assert ApiKey.objects.get(owner=user).expires is None

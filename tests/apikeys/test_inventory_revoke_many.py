@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apikeys import actions
 from apikeys.models import ApiKey, Status
 from audit.models import AuditEvent, Event
 from tests.factories import make_key, make_user
@@ -96,9 +97,10 @@ def test_confirming_twice_deletes_once(client_for, account_admin, three):
     client.post(DELETE, data)
     again = client.post(DELETE, data, follow=True)
 
-    # A list of one reads as a single Delete does.
+    # A list of one reads as a single Delete does, naming the key by its name first.
+    short = str(three[0].key)[:8]
     assert (
-        f"API key {three[0].key} was already deleted by {account_admin.email}. "
+        f"certbot on web-1 ({short}…) was already deleted by {account_admin.email}. "
         "Nothing was changed." in again.content.decode()
     )
     assert AuditEvent.objects.filter(event=Event.KEY_DELETED).count() == 1
@@ -114,7 +116,8 @@ def test_another_accounts_keys_and_junk_are_ignored(client_for, account_admin, o
     )
 
     # A list of one reads as a single Delete does.
-    assert f"API key {three[0].key} has been deleted." in response.content.decode()
+    short = str(three[0].key)[:8]
+    assert f"certbot on web-1 ({short}…) has been deleted." in response.content.decode()
     theirs.refresh_from_db()
     assert theirs.status() == Status.LIVE
 
@@ -149,3 +152,37 @@ def test_queries_do_not_grow_with_the_keys_deleted(client_for, account_admin, ac
     delete(1)  # the first request of a session does its one-off work
     # Emails are one per key; the database work is the same few statements.
     assert delete(2) == delete(20)
+
+
+def test_the_filters_and_sort_are_kept_after_the_action(client_for, account_admin, three):
+    client = client_for(account_admin)
+    where = f"{INVENTORY}?status=live&sort=-expires"
+    page = client.get(where).content.decode()
+    assert f'name="next" value="{where.replace("&", "&amp;")}"' in page
+    keys = [str(three[0].key)]
+    asked = client.post(DELETE, {"keys": keys, "next": where}).content.decode()
+    assert f'name="next" value="{where.replace("&", "&amp;")}"' in asked
+    done = client.post(DELETE, {"keys": keys, "next": where, "confirmed": "yes"})
+    assert done.status_code == 302 and done["Location"] == where
+    # Nothing ticked goes back to the same place; a next elsewhere is not followed.
+    assert client.post(DELETE, {"next": where})["Location"] == where
+    elsewhere = client.post(DELETE, {"next": "https://evil.example/"})
+    assert elsewhere["Location"] == INVENTORY
+
+
+def test_deleted_keys_are_hidden_unless_the_filter_asks_for_them(client_for, account_admin, three):
+    actions.delete_key(three[0], account_admin)
+    client = client_for(account_admin)
+    page = client.get(INVENTORY).content.decode()
+    assert str(three[0].key) not in page and str(three[1].key) in page
+    deleted = client.get(INVENTORY, {"status": "deleted"}).content.decode()
+    assert str(three[0].key) in deleted and str(three[1].key) not in deleted
+
+
+def test_an_unnamed_key_is_named_by_the_whole_key(client_for, account_admin, three):
+    client = client_for(account_admin)
+    data = {"keys": [str(three[1].key)], "confirmed": "yes"}
+    done = client.post(DELETE, data, follow=True).content.decode()
+    assert f"The API key {three[1].key} has been deleted." in done
+    again = client.post(DELETE, data, follow=True).content.decode()
+    assert f"The API key {three[1].key} was already deleted by {account_admin.email}." in again

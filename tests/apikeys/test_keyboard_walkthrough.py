@@ -83,7 +83,7 @@ def test_seed_walkthrough_with_the_keyboard_only(page, user):
     tab_to(page, "Manage Profile", tag="a")
     assert_focus_ring(page)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Manage Profile", exact=True)).to_be_visible()
 
     # 2-4. Generate API Keys, 5 months, Generate: the new key is shown in full.
     generate(page, months="5")
@@ -110,7 +110,10 @@ def test_seed_walkthrough_with_the_keyboard_only(page, user):
     expect(page.get_by_text("Secret keys are shown because you chose View")).to_have_count(0)
     assert shown_secrets(page) == []
 
-    # 7. Delete the first key via its confirmation page (Shift+Tab back from Cancel).
+    # 7. Delete the first key via its confirmation page (Shift+Tab back from Cancel); Delete
+    # is in the key's Actions menu, which Enter opens.
+    tab_to(page, f"Actions for {first.key}", tag="summary")
+    page.keyboard.press("Enter")
     tab_to(page, f"Delete {first.key}", tag="a")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Delete API Key")).to_be_visible()

@@ -162,5 +162,52 @@ def test_profile_shows_when_and_where_each_key_was_last_used(client_for, user):
         last_used_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC), last_used_ip="198.51.100.7"
     )
     page = client_for(user).get("/profile/").content.decode()
-    assert "4 Mar 2026, 05:06 UTC from 198.51.100.7" in page
+    # The address on a line of its own, never broken (a token with a title).
+    assert '4 Mar 2026, 05:06 UTC<br>from <code class="token" title="198.51.100.7">' in page
     assert "Never used" in page
+
+
+GENERATE_BUTTON = 'class="button" href="/profile/keys/generate/">Generate API key</a>'
+
+
+def test_dashboard_and_profile_offer_generate_until_the_limit(signed_in, user):
+    for url in ("/", "/profile/"):
+        assert GENERATE_BUTTON in signed_in.get(url).content.decode()
+    assert "<h1>Manage Profile</h1>" in signed_in.get("/profile/").content.decode()
+    make_key(user, None)
+    make_key(user, None)
+    for url in ("/", "/profile/"):
+        assert GENERATE_BUTTON not in signed_in.get(url).content.decode()
+
+
+def test_a_key_from_ci_is_marked_on_the_dashboard_and_takes_no_slot(signed_in, user, account):
+    from apikeys.actions import mint_ci_key
+    from apikeys.models import CiProvider, CiTrust
+
+    make_key(user, None)
+    trust = CiTrust.objects.create(
+        account=account,
+        name="certbot",
+        provider=CiProvider.GITHUB,
+        issuer="https://token.actions.githubusercontent.com",
+        audience="https://portal.example/acme",
+        conditions={"repository_id": "123456"},
+        acts_for=user,
+        rules=[{"domain": "*", "level": "read"}],
+        lifetime_minutes=15,
+    )
+    mint_ci_key(trust, {"iss": trust.issuer, "jti": "job-1", "repository_id": "123456"})
+    page = signed_in.get("/").content.decode()
+    assert '<span class="from-ci">from CI</span>' in page
+    assert GENERATE_BUTTON in page  # one key of two: the CI key takes no slot
+
+
+def test_an_account_admin_without_api_access_is_told_to_grant_it_on_the_users_page(
+    client_for, account_admin
+):
+    client = client_for(account_admin)
+    for url in ("/", "/profile/"):
+        page = client.get(url).content.decode()
+        assert "you can grant it to yourself on the" in page
+        assert 'href="/accounts/users/">Users</a> page' in page
+        assert GENERATE_BUTTON not in page

@@ -240,3 +240,32 @@ def test_racing_rolls_of_both_keys_leave_one_replacement(user):
         thread.join()
     assert sorted(outcomes) == ["limit", "rolled"]
     assert ApiKey.objects.filter(owner=user).not_deleted().count() == 2
+
+
+def test_after_roll_the_new_key_comes_first_and_the_old_one_says_what_replaced_it(signed_in, user):
+    old, _ = make_key(user, None, name="certbot on web-1")
+    roll_key(old, timedelta(hours=23), actor=user)
+    new = ApiKey.objects.exclude(pk=old.pk).get(owner=user)
+    page = signed_in.get("/profile/").content.decode()
+    table = page[page.index('id="api-keys"') :]
+    first, second = table.split('<tr data-key="')[1:3]
+    assert first.startswith(str(new.key)) and '<span class="key-new">New</span>' in first
+    assert second.startswith(str(old.key)) and "key-new" not in second
+    assert f"Rolled: replaced by certbot on web-1 ({str(new.key)[:8]}…)" in second
+    assert "Stops working in 23 h" in second
+    # A rolled key offers no Roll (and Expire sooner only brings its end forward).
+    assert f'aria-label="Roll {old.key}"' not in second
+    assert f'aria-label="Roll {new.key}"' in first
+    # The API help page's examples use the new key, not the one about to stop.
+    help_page = signed_in.get(reverse("apikeys:api_help")).content.decode()
+    assert f"API_KEY={new.key}" in help_page
+
+
+def test_a_rolled_key_is_not_rolled_again(signed_in, user):
+    old, _ = make_key(user, None)
+    roll_key(old, timedelta(hours=23), actor=user)
+    new = ApiKey.objects.exclude(pk=old.pk).get(owner=user)
+    delete_key(new, user)  # even with its slot free again
+    page = signed_in.get(roll_url(old)).content.decode()
+    assert "This key has been rolled already" in page
+    assert 'name="grace"' not in page  # no form to roll it with

@@ -160,7 +160,7 @@ def days_of_use(key: ApiKey, today, days: int, answered: int = 10, address: int 
 
 def usage_cell(page: str, key: ApiKey) -> str:
     row = page[page.index(f'<tr data-key="{key.key}">') :]
-    cell = row[row.index('<td class="usage">') :]
+    cell = row[row.index('<td class="usage"') :]
     return cell[: cell.index("</td>")]
 
 
@@ -180,6 +180,18 @@ def test_the_profile_shows_each_keys_last_30_days_with_totals(signed_in, user):
     assert "style=" not in cell  # the CSP allows no inline style
     assert "No requests in the last 30 days" in usage_cell(page, quiet)
     assert "<svg" not in usage_cell(page, quiet)
+
+
+def test_the_chart_names_its_first_and_last_day_and_the_busiest(signed_in, user):
+    key, _ = make_key(user)
+    today = datetime.now(UTC).date()
+    days_of_use(key, today - timedelta(days=2), 1, answered=1)
+    cell = usage_cell(signed_in.get("/profile/").content.decode(), key)
+    first = today - timedelta(days=29)
+    assert f"<span>{first.day} {first:%b}</span><span>{today.day} {today:%b}</span>" in cell
+    busiest = today - timedelta(days=2)
+    assert f"Busiest: {busiest.day} {busiest:%b}, 1 request<" in cell
+    assert "1 request in the last 30 days" in cell
 
 
 def test_profile_queries_do_not_grow_with_days_of_use(signed_in, user, django_assert_num_queries):
@@ -220,7 +232,11 @@ def test_the_inventory_shows_and_sorts_by_requests_in_the_last_30_days(
     with CaptureQueriesContext(connection) as unsorted:
         page = client.get("/keys/").content.decode()
     assert "Requests (30 days)" in page
-    assert '<td class="num">1,260</td>' in page and '<td class="num">10</td>' in page
+    cells = (
+        '<td class="num" data-label="Requests (30 days)">1,260</td>',
+        '<td class="num" data-label="Requests (30 days)">10</td>',
+    )
+    assert all(cell in page for cell in cells)
     with django_assert_num_queries(len(unsorted)):
         page = client.get("/keys/?sort=-requests").content.decode()
     assert listed(page, [quiet, some, busy]) == [busy, some, quiet]
@@ -240,3 +256,18 @@ def test_a_small_day_with_refusals_shows_both_parts_beside_a_busy_day():
     assert small.answered_height >= 1 and small.refused_height >= 1
     assert refused_only.answered_height == 0 and refused_only.refused_height >= 1
     assert answered_only.refused_height == 0 and answered_only.answered_height >= 1
+
+
+def test_totals_that_wait_for_the_fold_say_updating(signed_in, user):
+    from django.utils import timezone
+
+    from apikeys.models import UsageFold
+
+    key, _ = make_key(user)
+    days_of_use(key, datetime.now(UTC).date(), 1, answered=3)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    # No fold has run (counts are written through): nothing waits.
+    assert "(updating)" not in usage_cell(signed_in.get("/profile/").content.decode(), key)
+    UsageFold.objects.create(claim="earlier", folded_at=timezone.now() - timedelta(minutes=5))
+    cell = usage_cell(signed_in.get("/profile/").content.decode(), key)
+    assert "3 requests in the last 30 days, 0 refused (updating)" in cell

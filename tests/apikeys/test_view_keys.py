@@ -195,3 +195,16 @@ def test_administrators_cannot_reach_a_users_secret(client_for, user, account_ad
         assert secret not in client.post(VIEW).content.decode()
     key.refresh_from_db()
     assert key.deleted_at is None and viewed() == []
+
+
+def test_the_second_factor_prompt_asks_for_a_recent_check_that_it_is_you(client, user):
+    from tests.conftest import verified_sign_in
+
+    make_key(user)
+    verified_sign_in(client, user)
+    session = client.session
+    session["second_factor_at"] = int(time.time()) - 16 * 60
+    session.save()
+    body = client.post(VIEW).content.decode()
+    assert "Confirm it is you" in body
+    assert "a recent check that it is you" in body and "password check" not in body

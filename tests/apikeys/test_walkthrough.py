@@ -12,7 +12,7 @@ from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
 from tests.apikeys import leaks
-from tests.conftest import browser_sign_in
+from tests.conftest import browser_sign_in, key_action
 from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,7 +50,7 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     page.get_by_role("navigation", name="Main menu").get_by_role(
         "link", name="Manage Profile"
     ).click()
-    expect(page.get_by_role("heading", name="User", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Manage Profile", exact=True)).to_be_visible()
     assert_accessible(page)
 
     # 2-4. Generate API Keys, 5 months, Generate: the key is shown in full this once.
@@ -103,14 +103,14 @@ def test_seed_walkthrough_end_to_end(page, user, account, account_admin, caplog,
     expect(page.locator("#api-keys tbody tr")).to_have_count(2)
     assert_accessible(page)
 
-    # The Change Expiry page, left without a change.
-    page.get_by_role("link", name=f"Change expiry of {first.key}").click()
-    expect(page.get_by_role("heading", name="Change Expiry")).to_be_visible()
+    # The Expire Sooner page, left without a change.
+    key_action(page, first.key, "Expire sooner")
+    expect(page.get_by_role("heading", name="Expire Sooner")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("link", name="Back to your profile").click()
 
     # 7. Delete one, after a confirmation page.
-    page.get_by_role("link", name=f"Delete {first.key}").click()
+    key_action(page, first.key, "Delete")
     expect(page.get_by_role("heading", name="Delete API Key")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="Delete API Key").click()

@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from audit import chain
+from apikeys.actions import delete_key
+from audit import chain, export, sentences
 from audit.events import record
 from audit.models import AuditEvent, Event
 from tests.audit.conftest import fill
@@ -25,15 +26,15 @@ def download(response) -> list[dict[str, str]]:
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     text = b"".join(response.streaming_content).decode("utf-8")
     reader = csv.reader(io.StringIO(text, newline=""))
-    assert next(reader) == chain.CSV_COLUMNS
-    return [dict(zip(chain.CSV_COLUMNS, row, strict=True)) for row in reader]
+    assert next(reader) == export.HEADER
+    return [dict(zip(export.HEADER, row, strict=True)) for row in reader]
 
 
 def verify_text(rows: list[dict[str, str]], tmp_path: Path) -> str:
     path = tmp_path / "download.csv"
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(chain.CSV_COLUMNS)
+        writer.writerow(export.HEADER)
         writer.writerows([row.values() for row in rows])
     out = io.StringIO()
     call_command("verify_activity_log", csv=str(path), stdout=out)
@@ -166,14 +167,14 @@ def test_the_command_writes_the_same_file(account, account_admin, tmp_path: Path
     call_command("export_activity_log", account="Acme Corp", output=str(path), event="key.viewed")
     with path.open(newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
-    assert rows[0] == chain.CSV_COLUMNS
+    assert rows[0] == export.HEADER
     assert [r[0] for r in rows[1:]] == [str(n) for n in range(1, 13)]
     exported = AuditEvent.objects.get(account=account, seq=13)
     assert exported.event == Event.LOG_EXPORTED
     assert exported.details == {"filters": {"event": "key.viewed"}, "via": "export_activity_log"}
     out = io.StringIO()
     call_command("export_activity_log", account=str(account.pk), stdout=out)
-    assert out.getvalue().splitlines()[0] == ",".join(chain.CSV_COLUMNS)
+    assert out.getvalue().splitlines()[0] == ",".join(export.HEADER)
     assert len(out.getvalue().splitlines()) == 15  # header, 12, and both exports
 
 
@@ -205,3 +206,27 @@ def test_the_command_shows_progress_on_a_terminal(account, tmp_path: Path) -> No
         "export_activity_log", account=str(account.pk), output=str(tmp_path / "g.csv"), stderr=quiet
     )
     assert quiet.getvalue() == ""
+
+
+def test_each_row_says_in_words_what_the_page_says_and_still_verifies(
+    client_for, account, account_admin, user, tmp_path
+) -> None:
+    client = client_for(account_admin)  # entry 1: the sign-in
+    key, _ = make_key(user, None, name="certbot on web-1")
+    delete_key(key, account_admin)
+    rows = download(client.post(URL))
+    entries = list(AuditEvent.objects.filter(account=account).order_by("seq"))
+    page_words = [readable.sentence for readable in sentences.readable(entries)]
+    assert [row["description"] for row in rows] == page_words
+    assert "Never Expires" in rows[1]["description"], rows[1]
+    # The description is derived, not hashed: the verifier drops it, and files exported
+    # before it existed (without the column) still verify.
+    assert f"{len(rows)} entries verified" in verify_text(rows, tmp_path)
+    old = tmp_path / "before.csv"
+    with old.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(chain.CSV_COLUMNS)
+        writer.writerows([list(row.values())[:-1] for row in rows])
+    out = io.StringIO()
+    call_command("verify_activity_log", csv=str(old), stdout=out)
+    assert f"{len(rows)} entries verified" in out.getvalue()

@@ -38,7 +38,7 @@ from apikeys.models import ApiKey, EndedReason
 from portal.logs import KeyValueFormatter
 from tests.accounts.two_factor_support import code_for
 from tests.apikeys.api_support import signed_headers
-from tests.conftest import browser_sign_in, passkeys_at
+from tests.conftest import browser_sign_in, key_action, passkeys_at
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -271,19 +271,19 @@ def user_walkthrough(page, capture: Capture, user: User, settings) -> list[str]:
 
     # Delete the first, generate a third, then bring its expiry forward.
     first_key = ApiKey.objects.get(owner=user, expires__isnull=False)
-    page.get_by_role("link", name=f"Delete {first_key.key}").click()
+    key_action(page, first_key.key, "Delete")
     page.get_by_role("button", name="Delete API Key").click()
     expect(page.get_by_text("has been deleted")).to_be_visible()
     third = generate(page, capture, months="3")
     third_key = ApiKey.objects.get(owner=user, expires__isnull=False, deleted_at__isnull=True)
-    page.get_by_role("link", name=f"Change expiry of {third_key.key}").click()
+    key_action(page, third_key.key, "Expire sooner")
     page.get_by_label("In 7 days").check()
-    page.get_by_role("button", name="Set expiry").click()
+    page.get_by_role("button", name="Expire sooner").click()
     expect(page.get_by_text("now expires on")).to_be_visible()
 
     # View one key after the password check has gone stale: the password page, then the key.
     settings.REAUTH_SECONDS = -1
-    page.get_by_role("button", name=f"View secret of {third_key.key}").click()
+    key_action(page, third_key.key, "View secret of", "button")
     expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     with page.expect_response(is_view_post) as viewed:

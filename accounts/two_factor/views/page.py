@@ -139,10 +139,18 @@ def _add_page(
     return _page(request, forms, next_url, status=400)
 
 
+def _name_mistakes(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse | None:
+    """A missing or bad name is reported before the identity check is asked for."""
+    form = DeviceNameForm(request.POST, kind=kind)
+    return None if form.is_valid() else _add_page(request, form, safe_next(request))
+
+
 @never_cache
 @login_required
 @require_POST
-@require_recent_auth(action="add an authenticator app", **ADDING_A_FACTOR)
+@require_recent_auth(
+    action="add an authenticator app", first=lambda r: _name_mistakes(r, "totp"), **ADDING_A_FACTOR
+)
 def totp_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="totp")
     next_url = safe_next(request)
@@ -231,7 +239,11 @@ def _added_message(request: AuthenticatedHttpRequest, text: str) -> None:
 @never_cache
 @login_required
 @require_POST
-@require_recent_auth(action="add a passkey or security key", **ADDING_A_FACTOR)
+@require_recent_auth(
+    action="add a passkey or security key",
+    first=lambda r: _name_mistakes(r, "passkey"),
+    **ADDING_A_FACTOR,
+)
 def passkey_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeviceNameForm(request.POST, kind="passkey")
     next_url = safe_next(request)

@@ -57,3 +57,17 @@ document.querySelectorAll("form[data-needs-selection]").forEach((form) => {
   });
   syncSelection(form);
 });
+// The main menu on a phone: folded behind a Menu button (without this script it stays open,
+// its links wrapped in rows above the page).
+(() => {
+  const button = document.querySelector(".menu-button");
+  const menu = document.getElementById("main-menu");
+  if (!button || !menu) return;
+  button.hidden = false;
+  document.documentElement.classList.add("folding-menu");
+  button.addEventListener("click", () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  });
+})();

@@ -18,7 +18,7 @@ from apikeys.api.signing import sign
 from apikeys.models import ApiKey
 from audit.models import AuditEvent, Event
 from tests.a11y import assert_accessible
-from tests.conftest import browser_sign_in
+from tests.conftest import browser_sign_in, key_action
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +78,7 @@ def test_rights_scoped_keys_checker_and_narrowing(page, live_server, user, domai
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_text("shown in full only now")).to_be_visible()
     dns01 = ApiKey.objects.get(owner=user)
-    page.get_by_role("link", name=f"Edit {dns01.key}").click()
+    key_action(page, dns01.key, "Edit")
     page.get_by_role("link", name="What can this key do?").click()
     expect(page.locator("#key-rules")).to_contain_text(
         "Read/write on a.example, TXT records named _acme-challenge"

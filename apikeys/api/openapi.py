@@ -163,6 +163,17 @@ _REVOKE = {
     }
 }
 
+# What an error may carry beside its code, in both versions' shapes.
+_ERROR_DETAILS: dict[str, Any] = {
+    "serverTime": {"type": "integer", "description": "Server time, ms."},
+    "expiredAt": {"type": "string", "format": "date-time"},
+    "address": {
+        "type": "string",
+        "description": "With address_not_allowed: the address the request "
+        "came from, as the server saw it.",
+    },
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -326,13 +337,7 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "errors": {"type": "array", "items": {"type": "string"}},
                     "code": {"$ref": "#/components/schemas/ErrorCode"},
-                    "serverTime": {"type": "integer", "description": "Server time, ms."},
-                    "expiredAt": {"type": "string", "format": "date-time"},
-                    "address": {
-                        "type": "string",
-                        "description": "With address_not_allowed: the address the request "
-                        "came from, as the server saw it.",
-                    },
+                    **_ERROR_DETAILS,
                 },
             },
             "V4Error": {
@@ -345,13 +350,7 @@ DOCUMENT: dict[str, Any] = {
                         "additionalProperties": {"type": "array", "items": {"type": "string"}},
                     },
                     "code": {"$ref": "#/components/schemas/ErrorCode"},
-                    "serverTime": {"type": "integer", "description": "Server time, ms."},
-                    "expiredAt": {"type": "string", "format": "date-time"},
-                    "address": {
-                        "type": "string",
-                        "description": "With address_not_allowed: the address the request "
-                        "came from, as the server saw it.",
-                    },
+                    **_ERROR_DETAILS,
                 },
             },
             **records_openapi.SCHEMAS,

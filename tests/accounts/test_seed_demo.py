@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import Account, Domain, Role, User
+from accounts.models import Account, Domain, Record, Role, User
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +16,8 @@ def test_seed_demo_makes_one_user_per_role_and_is_idempotent(settings, capsys):
     assert set(users) == {Role.ACCOUNT_ADMIN, Role.DOMAIN_ADMIN, Role.USER}
     assert users[Role.USER].api_access and users[Role.DOMAIN_ADMIN].api_access
     assert Domain.objects.count() == 4
+    assert Record.objects.filter(domain__name="example.com").count() == 4
+    assert Record.objects.count() == 5
     assert "user@demo.example" in out and "demo-password-2026" in out
     assert users[Role.USER].check_password("demo-password-2026")
 

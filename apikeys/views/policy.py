@@ -41,7 +41,10 @@ def policy(request: AuthenticatedHttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         values = {name: form.cleaned_data[name] for name in POLICY_FIELDS}
         without = _without_factor(account, before, values["require_two_factor"])
-        if without and data is not None and data.get("confirm_two_factor") != "yes":
+        # What was confirmed: this requirement for this many people. Another choice made on
+        # the confirmation page, or people who lost their factor meanwhile, ask again.
+        confirmation = f"{values['require_two_factor']}:{len(without)}"
+        if without and data is not None and data.get("confirm_two_factor") != confirmation:
             # Requiring a second factor sends these people to set one up at once: say how
             # many (and whether the one saving is among them) and ask before saving.
             context = {
@@ -49,6 +52,7 @@ def policy(request: AuthenticatedHttpRequest) -> HttpResponse:
                 "nav": "policy",
                 "without_factor": len(without),
                 "me_too": request.user.pk in without,
+                "confirmation": confirmation,
             }
             return render(request, "apikeys/policy.html", context)
         if rules.change_policy(account, values, actor=request.user, request=request):

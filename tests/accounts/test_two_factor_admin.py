@@ -1,6 +1,7 @@
 """Two-factor from the administrators' side: the policy that requires it, the Users page's
 column, the emergency reset, the Django admin's login, and key rotation of TOTP seeds."""
 
+import re
 from io import StringIO
 
 import pytest
@@ -289,10 +290,29 @@ def test_requiring_two_factor_says_who_must_add_one_and_asks_first(
     assert account.require_two_factor == TwoFactorPolicy.OFF
     assert not AuditEvent.objects.filter(event=Event.POLICY_CHANGED).exists()
 
-    done = client.post(reverse("apikeys:policy"), {**form, "confirm_two_factor": "yes"})
+    confirmed = re.search(r'name="confirm_two_factor" value="([^"]+)"', asked)[1]
+    done = client.post(reverse("apikeys:policy"), {**form, "confirm_two_factor": confirmed})
     assert done.status_code == 302
     account.refresh_from_db()
     assert account.require_two_factor == TwoFactorPolicy.EVERYONE
+
+
+def test_a_wider_choice_made_on_the_confirmation_page_is_asked_about_again(
+    client_for, account_admin, user, account
+):
+    client = client_for(account_admin)
+    form = {"max_key_months": "60", "allow_never_expires": "on", "require_two_factor": "api_users"}
+    asked = client.post(reverse("apikeys:policy"), form).content.decode()
+    assert "1 user must add a second factor now." in asked
+    confirmed = re.search(r'name="confirm_two_factor" value="([^"]+)"', asked)[1]
+
+    # On the confirmation page the administrator switches to "everyone" and saves.
+    wider = {**form, "require_two_factor": "everyone", "confirm_two_factor": confirmed}
+    again = client.post(reverse("apikeys:policy"), wider).content.decode()
+
+    assert "2 users, you among them, must add a second factor now." in again
+    account.refresh_from_db()
+    assert account.require_two_factor == TwoFactorPolicy.OFF
 
 
 def test_api_users_policy_counts_only_users_with_api_access(client_for, account_admin, user):

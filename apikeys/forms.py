@@ -434,9 +434,11 @@ class TrustForm(forms.Form):
     rules = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         label="Key rules (JSON)",
+        # A bound on what json.loads is given: deep nesting would otherwise end in a 500.
+        max_length=20_000,
         help_text='A list of rules, each {"domain": an id or "*", "level": "read" or '
-        '"read_write", optionally "names": [...] and "types": [...]}. Applied when scoped '
-        "keys arrive; recorded on each key now.",
+        '"read_write", optionally "names": [...] and "types": [...]}: the scope of every key '
+        "the trust mints, within its user's rights.",
     )
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
@@ -456,7 +458,7 @@ class TrustForm(forms.Form):
     def clean_rules(self) -> list[dict[str, Any]]:
         try:
             value = json.loads(self.cleaned_data["rules"])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise forms.ValidationError("The rules are not valid JSON.") from None
         try:
             return trusts.clean_rules(value, self.account)

@@ -16,6 +16,7 @@ http://localhost are allowed when DEBUG or OIDC_ALLOW_HTTP_LOCALHOST is on (test
 issuers).
 """
 
+import http.client
 import json
 import logging
 import urllib.parse
@@ -112,7 +113,9 @@ def signing_keys(issuer: str, *, refresh: bool = False) -> dict[str, Any]:
     if known is None or not refresh or cache.add(refreshing, 1, timeout=JWKS_REFRESH_SECONDS):
         try:
             jwks = _fetch_jwks(issuer)
-        except (OSError, ValueError, IssuerUnavailable) as e:
+        # http.client's errors (a bad status line, a cut-off body) are neither OSError nor
+        # ValueError: an issuer misbehaving so must leave the last good keys in use too.
+        except (OSError, ValueError, http.client.HTTPException, IssuerUnavailable) as e:
             log.warning("oidc: keys of %s not fetched (%s)", issuer, type(e).__name__)
         else:
             cache.set(kept, jwks, timeout=None)

@@ -253,13 +253,3 @@ def clean_rules(raw: object, domain_ids: Iterable[int]) -> list[Rule]:
             out["types"] = sorted(set(types))
         cleaned.append(out)
     return cleaned
-
-
-def narrowest(used: Iterable[tuple[int, str]]) -> list[Rule]:
-    """The rules that allow exactly the (domain id, operation) pairs a key used: one per
-    domain, read/write where it wrote, read where it only read."""
-    levels: dict[int, str] = {}
-    for domain_id, operation in used:
-        if operation == WRITE or domain_id not in levels:
-            levels[domain_id] = "read_write" if operation == WRITE else "read"
-    return [{"domain": pk, "level": levels[pk]} for pk in sorted(levels)]

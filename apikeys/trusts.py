@@ -233,6 +233,21 @@ def admit(token: str, request: HttpRequest) -> Admitted:
         claims = oidc.verify(token, issuer=issuer, audience=trusts[0].audience)
     except oidc.Refused as e:
         raise _refuse(trusts, e.code, e.message, unverified, request) from None
+    trust = next((trust for trust in trusts if not _matches(trust, claims)), None)
+    if trust is None:
+        missed = _matches(trusts[0], claims)
+        raise _refuse(trusts, "claims_mismatch",
+                      f"The token's claims do not meet the trust's conditions ({missed}).",
+                      claims, request)  # fmt: skip
+    if not (trust.acts_for.api_access and trust.acts_for.is_active):
+        raise _refuse([trust], "no_api_access", "The trust's user has no API access.", claims,
+                      request)  # fmt: skip
+    # Counted before the token is spent, so a job told to wait can retry with the same token.
+    allowed, reset = rate_allows(f"trust:{trust.pk}", settings.OIDC_TRUST_RATE_LIMIT)
+    if not allowed:
+        raise ExchangeRefused(
+            429, "rate_limited", f"Too many exchanges for this trust: try again in {reset}s."
+        )
     try:
         first_use = _accept_once(claims)
     except Exception as e:  # noqa: BLE001
@@ -243,18 +258,4 @@ def admit(token: str, request: HttpRequest) -> Admitted:
     if not first_use:
         raise _refuse(trusts, "replayed", "This token (its jti) was used already.", claims,
                       request)  # fmt: skip
-    trust = next((trust for trust in trusts if not _matches(trust, claims)), None)
-    if trust is None:
-        missed = _matches(trusts[0], claims)
-        raise _refuse(trusts, "claims_mismatch",
-                      f"The token's claims do not meet the trust's conditions ({missed}).",
-                      claims, request)  # fmt: skip
-    if not (trust.acts_for.api_access and trust.acts_for.is_active):
-        raise _refuse([trust], "no_api_access", "The trust's user has no API access.", claims,
-                      request)  # fmt: skip
-    allowed, reset = rate_allows(f"trust:{trust.pk}", settings.OIDC_TRUST_RATE_LIMIT)
-    if not allowed:
-        raise ExchangeRefused(
-            429, "rate_limited", f"Too many exchanges for this trust: try again in {reset}s."
-        )
     return Admitted(trust, claims)

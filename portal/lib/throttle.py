@@ -173,6 +173,9 @@ def check(
     reserved = _reserve(policy.counts)
     if reserved is None:
         raise Refused(refusal())
+    if reserved == UNRESERVED and policy.counts and policy.uncounted == "refuse":
+        # The cache answered the ping but failed the reservation: still uncounted.
+        raise Refused(UNCOUNTED)
     passed = False
     try:
         result = attempt()

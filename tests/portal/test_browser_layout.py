@@ -243,7 +243,7 @@ def test_every_page_fits_the_window_at_each_size(page, live_server, crowded, sho
         view.click()
         walk.check("profile with secrets shown")
     if crowded[role].is_account_admin:
-        walk.visit("/activity/?period=&event=key_rolled&user=&key=", "activity filtered")
+        walk.visit("/activity/?period=&event=key.rolled&user=&key=", "activity filtered")
     if crowded[role].is_domain_admin:
         walk.visit("/keys/?status=live&expiring=on", "inventory filtered")
         page.goto("/keys/")
